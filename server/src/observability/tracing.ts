@@ -1,0 +1,105 @@
+/**
+ * OpenTelemetry spans of the sidecar, through the API only: with no tracer provider registered they
+ * are non-recording and nearly free. A SERVER span per ModelInfer continues the caller's W3C trace
+ * context from gRPC metadata; its children show the queue wait and the execution, and each executed
+ * batch gets one span linked to every request span it served.
+ */
+import {
+  SpanKind,
+  SpanStatusCode,
+  context,
+  propagation,
+  trace,
+  type Link,
+  type Span,
+  type TextMapGetter,
+} from "@opentelemetry/api";
+import type { Metadata } from "@grpc/grpc-js";
+
+const tracer = trace.getTracer("sluice-server");
+
+const metadataGetter: TextMapGetter<Metadata> = {
+  keys: (carrier) => Object.keys(carrier.getMap()),
+  get: (carrier, key) => {
+    const values = carrier.get(key);
+    if (values.length === 0) return undefined;
+    return values.map((value) => value.toString());
+  },
+};
+
+/** performance.now() milliseconds → epoch milliseconds, as span times. */
+const epochMs = (t: number) => performance.timeOrigin + t;
+
+/** Starts the SERVER span of one RPC, continuing the trace context the caller sent in metadata. */
+export function startRpcSpan(method: string, metadata: Metadata, attributes: Record<string, string | number>): Span {
+  const parent = propagation.extract(context.active(), metadata, metadataGetter);
+  return tracer.startSpan(
+    `inference.GRPCInferenceService/${method}`,
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        "rpc.system": "grpc",
+        "rpc.service": "inference.GRPCInferenceService",
+        "rpc.method": method,
+        ...attributes,
+      },
+    },
+    parent,
+  );
+}
+
+export function endSpan(span: Span, error?: { code: number; message: string }): void {
+  if (!span.isRecording()) return;
+  span.setAttribute("rpc.grpc.status_code", error?.code ?? 0);
+  if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+  span.end();
+}
+
+export interface TracedBatch {
+  readonly model: string;
+  readonly version: number;
+  readonly rows: number;
+  readonly dispatchedAt: number;
+  readonly doneAt: number;
+  readonly requests: readonly { span: Span | undefined; enqueuedAt: number; rows: number }[];
+}
+
+/** Records a batch: its own span linked to the requests it served, and each request's queue and execute spans. */
+export function recordBatch(batch: TracedBatch): void {
+  const links: Link[] = [];
+  for (const request of batch.requests) {
+    if (request.span?.isRecording()) links.push({ context: request.span.spanContext() });
+  }
+  if (links.length === 0) return;
+  const attributes = {
+    "sluice.model.name": batch.model,
+    "sluice.model.version": String(batch.version),
+    "sluice.batch.size": batch.rows,
+    "sluice.batch.requests": batch.requests.length,
+  };
+  const batchSpan = tracer.startSpan(
+    "sluice.batch.execute",
+    { kind: SpanKind.INTERNAL, startTime: epochMs(batch.dispatchedAt), links, attributes },
+    context.active(),
+  );
+  batchSpan.end(epochMs(batch.doneAt));
+  for (const request of batch.requests) {
+    const span = request.span;
+    if (!span?.isRecording()) continue;
+    const parent = trace.setSpan(context.active(), span);
+    tracer
+      .startSpan("sluice.queue", { startTime: epochMs(request.enqueuedAt), attributes }, parent)
+      .end(epochMs(batch.dispatchedAt));
+    tracer
+      .startSpan(
+        "sluice.execute",
+        {
+          startTime: epochMs(batch.dispatchedAt),
+          attributes: { ...attributes, "sluice.request.rows": request.rows },
+          links: [{ context: batchSpan.spanContext() }],
+        },
+        parent,
+      )
+      .end(epochMs(batch.doneAt));
+  }
+}

@@ -1,0 +1,59 @@
+/** Messages between the main thread and an ONNX Runtime worker (see onnx-worker.ts). */
+import type { NumericData } from "@sluice/proto";
+import type { RuntimeOptions } from "./model-runtime.js";
+
+export type OrtType =
+  | "bool"
+  | "uint8"
+  | "uint16"
+  | "uint32"
+  | "uint64"
+  | "int8"
+  | "int16"
+  | "int32"
+  | "int64"
+  | "float16"
+  | "float32"
+  | "float64"
+  | "string";
+
+/** A tensor crossing the thread boundary; numeric data owns its whole buffer so it can be transferred. */
+export interface WireTensor {
+  readonly type: OrtType;
+  readonly dims: readonly number[];
+  readonly data: NumericData | Uint8Array[];
+}
+
+export interface WorkerInit {
+  readonly modelPath: string;
+  readonly options: RuntimeOptions;
+}
+
+export interface WireValueMetadata {
+  readonly name: string;
+  readonly isTensor: boolean;
+  readonly type: string;
+  readonly shape: readonly (number | string)[];
+}
+
+export type WorkerRequest =
+  | {
+      readonly kind: "run";
+      readonly id: number;
+      readonly feeds: Record<string, WireTensor>;
+      readonly outputNames: readonly string[];
+    }
+  | { readonly kind: "release" };
+
+export type WorkerReply =
+  | { readonly kind: "loaded"; readonly inputs: WireValueMetadata[]; readonly outputs: WireValueMetadata[] }
+  | { readonly kind: "load-failed"; readonly message: string }
+  | {
+      readonly kind: "result";
+      readonly id: number;
+      readonly outputs: Record<string, WireTensor>;
+      /** Time inside session.run, for the compute statistics. */
+      readonly computeMs: number;
+    }
+  | { readonly kind: "error"; readonly id: number; readonly message: string }
+  | { readonly kind: "released" };
