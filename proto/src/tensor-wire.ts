@@ -100,7 +100,8 @@ export function viewRaw(datatype: Exclude<Datatype, "BYTES">, bytes: Uint8Array)
       `${datatype}: expected a multiple of ${size} bytes, got ${bytes.byteLength} bytes`,
     );
   }
-  const source = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
+  // Uint8Array's slice copies; a Buffer's `slice` would return a view, still misaligned.
+  const source = bytes.byteOffset % size === 0 ? bytes : Uint8Array.prototype.slice.call(bytes);
   return new Array(source.buffer, source.byteOffset, source.byteLength / size);
 }
 

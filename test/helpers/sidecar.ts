@@ -60,10 +60,12 @@ export class ProtocolClient {
 
   call<T = unknown>(method: string, request: object, options: { metadata?: grpc.Metadata; deadlineMs?: number } = {}): Promise<T> {
     const fn = (this.client as unknown as Record<string, Unary>)[method];
-    if (fn === undefined) throw new Error(`no method ${method}`);
+    const descriptor = GRPCInferenceService.methods.find((m) => m.localName === method);
+    if (fn === undefined || descriptor === undefined) throw new Error(`no method ${method}`);
+    const message = "$typeName" in request ? request : create(descriptor.input, request as never);
     const callOptions: grpc.CallOptions = options.deadlineMs ? { deadline: Date.now() + options.deadlineMs } : {};
     return new Promise((resolve, reject) => {
-      fn.call(this.client, request, options.metadata ?? new grpc.Metadata(), callOptions, (error, response) =>
+      fn.call(this.client, message, options.metadata ?? new grpc.Metadata(), callOptions, (error, response) =>
         error ? reject(error) : resolve(response as T),
       );
     });

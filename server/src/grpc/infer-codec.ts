@@ -56,8 +56,11 @@ function shapeMatches(expected: readonly number[], got: readonly number[]): bool
 
 function toShape(name: string, shape: readonly bigint[]): number[] {
   return shape.map((dim) => {
-    if (dim < 0n || dim > BigInt(Number.MAX_SAFE_INTEGER)) {
+    if (dim < 0n) {
       throw invalid(`input "${name}": shape dimensions must be non-negative, got [${shape.join(", ")}]`);
+    }
+    if (dim > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw invalid(`input "${name}": shape [${shape.join(", ")}] has a dimension larger than 2^53 - 1`);
     }
     return Number(dim);
   });
