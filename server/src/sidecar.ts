@@ -4,11 +4,10 @@
  */
 import { createRequire } from "node:module";
 import * as grpc from "@grpc/grpc-js";
-import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import {
   GRPCInferenceService,
-  fileDescriptorSet,
+  fileDescriptorProtos,
   file_inference_grpc_service,
   grpcServiceDefinition,
   health,
@@ -126,10 +125,13 @@ export async function startSidecar(input: SidecarOptions, dependencies: SidecarD
     }) as unknown as grpc.UntypedServiceImplementation,
   );
   healthService.addToServer(server);
-  const descriptors = loadFileDescriptorSetFromBuffer(
-    Buffer.from(fileDescriptorSet([file_inference_grpc_service, health.file_grpc_health_v1_health])),
+  // @grpc/reflection reads only `fileDescriptorProtos` from a package definition; handing it the
+  // descriptors protoc made avoids proto-loader's re-derivation, which garbles some messages
+  // (grpcurl then rejects inference.ModelConfig).
+  const descriptors = fileDescriptorProtos([file_inference_grpc_service, health.file_grpc_health_v1_health]).map((bytes) =>
+    Buffer.from(bytes),
   );
-  new ReflectionService(descriptors).addToServer(server);
+  new ReflectionService({ sluice: { fileDescriptorProtos: descriptors } } as unknown as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
 
   const credentials = options.tls
     ? grpc.ServerCredentials.createSsl(
