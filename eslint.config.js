@@ -5,7 +5,13 @@ import importX from "eslint-plugin-import-x";
 
 export default tseslint.config(
   {
-    ignores: ["**/dist/**", "**/node_modules/**", "proto/src/gen/**", ".cache/**", "test/compat/java/**"],
+    ignores: [
+      "**/dist/**",
+      "**/node_modules/**",
+      "proto/src/gen/**",
+      ".cache/**",
+      "test/compat/java/**",
+    ],
   },
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -20,10 +26,21 @@ export default tseslint.config(
       "import-x/resolver": { node: true },
     },
     rules: {
-      "@typescript-eslint/no-floating-promises": "error",
+      // node:test's describe/it return promises the runner awaits itself.
+      "@typescript-eslint/no-floating-promises": [
+        "error",
+        {
+          allowForKnownSafeCalls: [
+            { from: "package", package: "node:test", name: ["describe", "it", "test", "suite"] },
+          ],
+        },
+      ],
       "@typescript-eslint/no-misused-promises": "error",
       "@typescript-eslint/consistent-type-imports": "error",
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_" },
+      ],
       "import-x/no-cycle": "error",
     },
   },

@@ -1,0 +1,33 @@
+/** The `sluice` program: its global settings and every subcommand (each lives in commands/). */
+import { createRequire } from "node:module";
+import { Command, type OutputConfiguration } from "commander";
+import { registerHealth } from "./commands/health.js";
+import { registerInfer } from "./commands/infer.js";
+import { registerLoad } from "./commands/load.js";
+import { registerModels } from "./commands/models.js";
+import { registerServe } from "./commands/serve.js";
+import { registerUnload } from "./commands/unload.js";
+
+const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
+
+/** `output` redirects what the program and every subcommand print (tests capture it). */
+export function createProgram(output?: OutputConfiguration): Command {
+  const program = new Command("sluice")
+    .description(
+      "Sluice: real-time ML prediction for Kafka — inference sidecar, consumers and tools",
+    )
+    .version(version)
+    .showHelpAfterError("(add --help for usage)")
+    .exitOverride()
+    // Subcommand options stay the subcommand's: `sluice infer m --version 2` is not the CLI's --version.
+    .enablePositionalOptions();
+  // Set before the subcommands exist: commander copies it into each one as it is created.
+  if (output !== undefined) program.configureOutput(output);
+  registerServe(program);
+  registerInfer(program);
+  registerModels(program);
+  registerLoad(program);
+  registerUnload(program);
+  registerHealth(program);
+  return program;
+}
