@@ -8,7 +8,14 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const roots = ["proto/src", "server/src", "clients/client/src", "clients/cli/src", "consumer/src", "test"];
+const roots = [
+  "proto/src",
+  "server/src",
+  "clients/client/src",
+  "clients/cli/src",
+  "consumer/src",
+  "test",
+];
 // A whole file may take this long before the runner fails it: integration files start real servers.
 const FILE_TIMEOUT_MS = 180_000;
 
@@ -21,7 +28,8 @@ function find(dir) {
   }
   return entries.flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === "node_modules" || entry.name === "fixtures" ? [] : find(path);
+    if (entry.isDirectory())
+      return entry.name === "node_modules" || entry.name === "fixtures" ? [] : find(path);
     return entry.name.endsWith(".test.ts") ? [path] : [];
   });
 }

@@ -62,5 +62,5 @@ export function grpcServiceDefinition<S extends GenServiceMethods>(
       originalName: method.name,
     };
   }
-  return definition as ServiceDefinition<UntypedServiceImplementation>;
+  return definition;
 }

@@ -1,6 +1,10 @@
 export * from "./gen/inference/grpc_service_pb.js";
 export * from "./gen/inference/model_config_pb.js";
 export * as health from "./gen/grpc/health/v1/health_pb.js";
-export { grpcServiceDefinition, type GrpcHandler, type GrpcServiceImplementation } from "./grpc-service.js";
+export {
+  grpcServiceDefinition,
+  type GrpcHandler,
+  type GrpcServiceImplementation,
+} from "./grpc-service.js";
 export { fileDescriptorProtos } from "./descriptor-set.js";
 export * from "./tensor-wire.js";

@@ -94,7 +94,7 @@ export function bytesOf(data: NumericData): Uint8Array {
  */
 export function viewRaw(datatype: Exclude<Datatype, "BYTES">, bytes: Uint8Array): NumericData {
   const { size, array } = INFO[datatype];
-  const Array = array as NumericArrayConstructor;
+  const ArrayType = array as NumericArrayConstructor;
   if (bytes.byteLength % size !== 0) {
     throw new RangeError(
       `${datatype}: expected a multiple of ${size} bytes, got ${bytes.byteLength} bytes`,
@@ -102,7 +102,7 @@ export function viewRaw(datatype: Exclude<Datatype, "BYTES">, bytes: Uint8Array)
   }
   // Uint8Array's slice copies; a Buffer's `slice` would return a view, still misaligned.
   const source = bytes.byteOffset % size === 0 ? bytes : Uint8Array.prototype.slice.call(bytes);
-  return new Array(source.buffer, source.byteOffset, source.byteLength / size);
+  return new ArrayType(source.buffer, source.byteOffset, source.byteLength / size);
 }
 
 /** Encodes BYTES elements as raw contents: each a 4-byte little-endian length, then the bytes. */

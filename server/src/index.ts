@@ -10,6 +10,16 @@ export {
   type ResolvedSidecarOptions,
   type TlsFiles,
 } from "./options.js";
-export { MODEL_CONTROL_MODES, type ModelControlMode, type IndexEntry } from "./models/model-manager.js";
+export {
+  MODEL_CONTROL_MODES,
+  type ModelControlMode,
+  type IndexEntry,
+} from "./models/model-manager.js";
 export { InferenceError } from "./errors.js";
-export type { ModelRuntime, LoadedModel, Tensor, TensorSpec, RuntimeOptions } from "./runtime/model-runtime.js";
+export type {
+  ModelRuntime,
+  LoadedModel,
+  Tensor,
+  TensorSpec,
+  RuntimeOptions,
+} from "./runtime/model-runtime.js";

@@ -69,19 +69,27 @@ function port(name: string, value: number, allowOff: boolean): number {
 }
 
 export function resolveSidecarOptions(options: SidecarOptions): ResolvedSidecarOptions {
-  if (!options.modelRepository) throw new RangeError("modelRepository: expected a folder, got nothing");
+  if (!options.modelRepository)
+    throw new RangeError("modelRepository: expected a folder, got nothing");
   const mode = options.modelControlMode ?? "none";
   if (!MODEL_CONTROL_MODES.includes(mode)) {
-    throw new RangeError(`modelControlMode: expected one of ${MODEL_CONTROL_MODES.join(", ")}, got "${String(mode)}"`);
+    throw new RangeError(
+      `modelControlMode: expected one of ${MODEL_CONTROL_MODES.join(", ")}, got "${String(mode)}"`,
+    );
   }
   const pollSecs = options.repositoryPollSecs ?? DEFAULT_POLL_SECS;
-  if (!(pollSecs > 0)) throw new RangeError(`repositoryPollSecs: expected a positive number, got ${pollSecs}`);
+  if (!(pollSecs > 0))
+    throw new RangeError(`repositoryPollSecs: expected a positive number, got ${pollSecs}`);
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1024) {
-    throw new RangeError(`maxMessageBytes: expected an integer of at least 1024, got ${maxMessageBytes}`);
+    throw new RangeError(
+      `maxMessageBytes: expected an integer of at least 1024, got ${maxMessageBytes}`,
+    );
   }
   if (options.adminToken !== undefined && options.adminToken.length < 8) {
-    throw new RangeError(`adminToken: expected at least 8 characters, got ${options.adminToken.length}`);
+    throw new RangeError(
+      `adminToken: expected at least 8 characters, got ${options.adminToken.length}`,
+    );
   }
   return {
     modelRepository: options.modelRepository,

@@ -19,12 +19,18 @@ import { ModelManager, type Logger } from "./models/model-manager.js";
 import type { BatchObserver } from "./models/served-version.js";
 import { SidecarMetrics, type MetricsServer } from "./observability/metrics.js";
 import { recordBatch } from "./observability/tracing.js";
-import { resolveSidecarOptions, type ResolvedSidecarOptions, type SidecarOptions } from "./options.js";
+import {
+  resolveSidecarOptions,
+  type ResolvedSidecarOptions,
+  type SidecarOptions,
+} from "./options.js";
 import { ModelRepository } from "./repository/model-repository.js";
 import { OnnxRuntime } from "./runtime/onnx-runtime.js";
 import type { ModelRuntime } from "./runtime/model-runtime.js";
 
-const { version: SERVER_VERSION } = createRequire(import.meta.url)("../package.json") as { version: string };
+const { version: SERVER_VERSION } = createRequire(import.meta.url)("../package.json") as {
+  version: string;
+};
 const SERVER_NAME = "sluice";
 const INFERENCE_SERVICE = "inference.GRPCInferenceService";
 
@@ -50,18 +56,27 @@ export interface SidecarDependencies {
 }
 
 /** Starts a sidecar; resolves once the gRPC server listens and the initial models are loaded. */
-export async function startSidecar(input: SidecarOptions, dependencies: SidecarDependencies = {}): Promise<Sidecar> {
+export async function startSidecar(
+  input: SidecarOptions,
+  dependencies: SidecarDependencies = {},
+): Promise<Sidecar> {
   const options = resolveSidecarOptions(input);
   const logger = dependencies.logger ?? pino({ name: "sluice-server", level: options.logLevel });
   const repository = new ModelRepository(options.modelRepository);
   await repository.listModels().catch((error: unknown) => {
-    throw new Error(`model repository ${options.modelRepository}: ${(error as Error).message}`, { cause: error });
+    throw new Error(`model repository ${options.modelRepository}: ${(error as Error).message}`, {
+      cause: error,
+    });
   });
 
-  let manager: ModelManager | undefined;
+  // The gauges read `models` at scrape time, after it exists.
   const metrics = new SidecarMetrics(() =>
-    (manager?.servedModels() ?? []).flatMap((model) =>
-      model.versions.map((v) => ({ model: model.name, version: String(v.version), pending: v.pendingRequests })),
+    models.servedModels().flatMap((model) =>
+      model.versions.map((v) => ({
+        model: model.name,
+        version: String(v.version),
+        pending: v.pendingRequests,
+      })),
     ),
   );
   const observer: BatchObserver = (served, batch) => {
@@ -76,10 +91,14 @@ export async function startSidecar(input: SidecarOptions, dependencies: SidecarD
       rows: batch.rows,
       dispatchedAt: batch.dispatchedAt,
       doneAt: batch.doneAt,
-      requests: batch.items.map((item) => ({ span: item.payload.span, enqueuedAt: item.enqueuedAt, rows: item.payload.rows })),
+      requests: batch.items.map((item) => ({
+        span: item.payload.span,
+        enqueuedAt: item.enqueuedAt,
+        rows: item.payload.rows,
+      })),
     });
   };
-  manager = new ModelManager({
+  const models: ModelManager = new ModelManager({
     repository,
     runtime: dependencies.runtime ?? new OnnxRuntime(),
     logger,
@@ -87,18 +106,21 @@ export async function startSidecar(input: SidecarOptions, dependencies: SidecarD
     events: {
       onLoad(model, version, ok, durationMs) {
         metrics.loads.inc({ model, version: String(version), outcome: ok ? "success" : "failure" });
-        if (ok) metrics.loadDuration.observe({ model, version: String(version) }, durationMs / 1000);
+        if (ok)
+          metrics.loadDuration.observe({ model, version: String(version) }, durationMs / 1000);
       },
       onUnload(model, version) {
         metrics.unloads.inc({ model, version: String(version) });
       },
     },
   });
-  const models = manager;
 
   let ready = false;
   let draining = false;
-  const healthService = new HealthImplementation({ "": "NOT_SERVING", [INFERENCE_SERVICE]: "NOT_SERVING" });
+  const healthService = new HealthImplementation({
+    "": "NOT_SERVING",
+    [INFERENCE_SERVICE]: "NOT_SERVING",
+  });
   const setServing = (serving: boolean) => {
     const state = serving ? "SERVING" : "NOT_SERVING";
     healthService.setStatus("", state);
@@ -122,16 +144,19 @@ export async function startSidecar(input: SidecarOptions, dependencies: SidecarD
       serverVersion: SERVER_VERSION,
       isReady: () => ready && !draining,
       isDraining: () => draining,
-    }) as unknown as grpc.UntypedServiceImplementation,
+    }),
   );
   healthService.addToServer(server);
   // @grpc/reflection reads only `fileDescriptorProtos` from a package definition; handing it the
   // descriptors protoc made avoids proto-loader's re-derivation, which garbles some messages
   // (grpcurl then rejects inference.ModelConfig).
-  const descriptors = fileDescriptorProtos([file_inference_grpc_service, health.file_grpc_health_v1_health]).map((bytes) =>
-    Buffer.from(bytes),
-  );
-  new ReflectionService({ sluice: { fileDescriptorProtos: descriptors } } as unknown as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
+  const descriptors = fileDescriptorProtos([
+    file_inference_grpc_service,
+    health.file_grpc_health_v1_health,
+  ]).map((bytes) => Buffer.from(bytes));
+  new ReflectionService({
+    sluice: { fileDescriptorProtos: descriptors },
+  } as unknown as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
 
   const credentials = options.tls
     ? grpc.ServerCredentials.createSsl(
@@ -141,8 +166,17 @@ export async function startSidecar(input: SidecarOptions, dependencies: SidecarD
       )
     : grpc.ServerCredentials.createInsecure();
   const grpcPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${options.host.includes(":") ? `[${options.host}]` : options.host}:${options.grpcPort}`, credentials, (error, port) =>
-      error ? reject(new Error(`gRPC ${options.host}:${options.grpcPort}: ${error.message}`, { cause: error })) : resolve(port),
+    server.bindAsync(
+      `${options.host.includes(":") ? `[${options.host}]` : options.host}:${options.grpcPort}`,
+      credentials,
+      (error, port) =>
+        error
+          ? reject(
+              new Error(`gRPC ${options.host}:${options.grpcPort}: ${error.message}`, {
+                cause: error,
+              }),
+            )
+          : resolve(port),
     );
   });
 
@@ -166,13 +200,21 @@ export async function startSidecar(input: SidecarOptions, dependencies: SidecarD
   };
 
   try {
-    if (options.metricsPort >= 0) metricsServer = await metrics.listen(options.host, options.metricsPort);
+    if (options.metricsPort >= 0)
+      metricsServer = await metrics.listen(options.host, options.metricsPort);
     if (options.modelControlMode === "explicit") {
-      const names = options.loadModels.includes("*") ? await repository.listModels() : options.loadModels;
+      const names = options.loadModels.includes("*")
+        ? await repository.listModels()
+        : options.loadModels;
       for (const name of names) {
-        await models.load(name).catch((error: unknown) =>
-          logger.error({ model: name, reason: (error as Error).message }, "startup model failed to load"),
-        );
+        await models
+          .load(name)
+          .catch((error: unknown) =>
+            logger.error(
+              { model: name, reason: (error as Error).message },
+              "startup model failed to load",
+            ),
+          );
       }
     } else {
       await models.loadAll();
@@ -180,7 +222,11 @@ export async function startSidecar(input: SidecarOptions, dependencies: SidecarD
     if (options.modelControlMode === "poll") {
       pollTimer = setInterval(() => {
         polling = polling.then(() =>
-          models.poll().catch((error: unknown) => logger.error({ reason: (error as Error).message }, "repository poll failed")),
+          models
+            .poll()
+            .catch((error: unknown) =>
+              logger.error({ reason: (error as Error).message }, "repository poll failed"),
+            ),
         );
       }, options.repositoryPollSecs * 1000);
       pollTimer.unref();
@@ -193,8 +239,20 @@ export async function startSidecar(input: SidecarOptions, dependencies: SidecarD
   ready = true;
   setServing(true);
   logger.info(
-    { grpcPort, metricsPort: metricsServer?.port ?? -1, mode: options.modelControlMode, models: models.servedModels().map((m) => m.name) },
+    {
+      grpcPort,
+      metricsPort: metricsServer?.port ?? -1,
+      mode: options.modelControlMode,
+      models: models.servedModels().map((m) => m.name),
+    },
     "sidecar ready",
   );
-  return { options, grpcPort, metricsPort: metricsServer?.port ?? -1, manager: models, metrics, close };
+  return {
+    options,
+    grpcPort,
+    metricsPort: metricsServer?.port ?? -1,
+    manager: models,
+    metrics,
+    close,
+  };
 }

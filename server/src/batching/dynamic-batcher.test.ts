@@ -256,6 +256,26 @@ void describe("DynamicBatcher", () => {
     await batcher.drain();
   });
 
+  void it("answers an item when its deadline passes, not when its batch would go", async () => {
+    const running = gate();
+    const { batcher, batches, submit } = harness(
+      { maxBatchSize: 8, maxQueueDelayMicros: LONG_DELAY_MICROS },
+      () => running.promise,
+    );
+    const started = performance.now();
+    const late = submit("late", { deadline: started + 30 });
+    const error = errorOf(await late);
+    const waited = performance.now() - started;
+    assert.ok(BatcherError.is(error, "deadline_exceeded"));
+    assert.ok(
+      waited >= 25 && waited < 2000,
+      `rejected after ${waited.toFixed(1)} ms for a 30 ms deadline and a 5 s delay`,
+    );
+    assert.deepEqual(batches(), [], "it never ran");
+    running.open();
+    await batcher.drain();
+  });
+
   void it("removes an aborted item from the queue at once and drops its listener", async () => {
     const running = gate();
     const { batcher, batches, submit } = harness({ maxBatchSize: 1 }, () => running.promise);

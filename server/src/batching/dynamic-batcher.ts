@@ -166,6 +166,9 @@ export class DynamicBatcher<T, R> {
   /** The one timer: wakes the batcher when the oldest queued request has waited the delay. */
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerDue = 0;
+  /** Wakes up at the earliest queued deadline, so a request is answered when it expires, not when its batch goes. */
+  private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  private deadlineDue = Infinity;
   private pumping = false;
   private pumpAgain = false;
   private draining = false;
@@ -221,6 +224,8 @@ export class DynamicBatcher<T, R> {
     this.queuedRequests++;
     this.queuedRows += item.rows;
     this.pump();
+    if (item.deadline !== undefined && entry.state === "queued")
+      this.armDeadlineTimer(item.deadline);
     return result;
   }
 
@@ -272,6 +277,12 @@ export class DynamicBatcher<T, R> {
       this.pumping = false;
     }
     this.armTimer();
+    if (this.queuedRequests === 0 && this.deadlineTimer !== undefined) {
+      // Nothing left to expire: a pending timer would only keep the process alive.
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = undefined;
+      this.deadlineDue = Infinity;
+    }
     if (this.draining && this.queuedRequests === 0 && this.running === 0 && this.resolveDrained) {
       const resolve = this.resolveDrained;
       this.resolveDrained = undefined;
@@ -376,6 +387,37 @@ export class DynamicBatcher<T, R> {
     // ceil: firing before the delay would only find the batch unready and re-arm.
     this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(due - performance.now())));
   }
+
+  /** One timer for the earliest deadline; it only ever moves earlier here, and onDeadline finds the next. */
+  private armDeadlineTimer(deadline: number): void {
+    if (deadline >= this.deadlineDue) return;
+    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
+    this.deadlineDue = deadline;
+    this.deadlineTimer = setTimeout(
+      this.onDeadline,
+      Math.max(0, Math.ceil(deadline - performance.now())),
+    );
+  }
+
+  /** Expires overdue items and re-arms for the next deadline; a scan, but only when a deadline passes. */
+  private readonly onDeadline = (): void => {
+    this.deadlineTimer = undefined;
+    this.deadlineDue = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const queue of this.levels) {
+      for (let i = queue.head; i < queue.items.length; i++) {
+        const entry = queue.items[i];
+        const deadline = entry?.item.deadline;
+        if (entry?.state !== "queued" || deadline === undefined) continue;
+        if (deadline <= now) this.expire(entry, now);
+        else next = Math.min(next, deadline);
+      }
+    }
+    if (next !== Infinity) this.armDeadlineTimer(next);
+    // Removing items can complete a drain or expose a preferred-size batch.
+    this.pump();
+  };
 
   private clearTimer(): void {
     if (this.timer === undefined) return;

@@ -57,10 +57,14 @@ function shapeMatches(expected: readonly number[], got: readonly number[]): bool
 function toShape(name: string, shape: readonly bigint[]): number[] {
   return shape.map((dim) => {
     if (dim < 0n) {
-      throw invalid(`input "${name}": shape dimensions must be non-negative, got [${shape.join(", ")}]`);
+      throw invalid(
+        `input "${name}": shape dimensions must be non-negative, got [${shape.join(", ")}]`,
+      );
     }
     if (dim > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw invalid(`input "${name}": shape [${shape.join(", ")}] has a dimension larger than 2^53 - 1`);
+      throw invalid(
+        `input "${name}": shape [${shape.join(", ")}] has a dimension larger than 2^53 - 1`,
+      );
     }
     return Number(dim);
   });
@@ -80,7 +84,12 @@ function countElements(name: string, shape: readonly number[], limit: number): n
 }
 
 /** Typed `contents` → tensor data, checking the field matches the datatype and the count the shape. */
-function fromContents(name: string, datatype: Datatype, contents: InferTensorContents | undefined, count: number): Tensor["data"] {
+function fromContents(
+  name: string,
+  datatype: Datatype,
+  contents: InferTensorContents | undefined,
+  count: number,
+): Tensor["data"] {
   const c = contents ?? create(InferTensorContentsSchema);
   const pick = (): { field: string; values: readonly unknown[] } => {
     switch (datatype) {
@@ -105,18 +114,22 @@ function fromContents(name: string, datatype: Datatype, contents: InferTensorCon
       case "BYTES":
         return { field: "bytes_contents", values: c.bytesContents };
       case "FP16":
-        throw invalid(`input "${name}": FP16 has no typed contents field; send it in raw_input_contents`);
+        throw invalid(
+          `input "${name}": FP16 has no typed contents field; send it in raw_input_contents`,
+        );
     }
   };
   const { field, values } = pick();
   if (values.length !== count) {
-    throw invalid(`input "${name}": expected ${count} ${datatype} elements in contents.${field}, got ${values.length}`);
+    throw invalid(
+      `input "${name}": expected ${count} ${datatype} elements in contents.${field}, got ${values.length}`,
+    );
   }
   if (datatype === "BYTES") return values as Uint8Array[];
   if (datatype === "BOOL") return Uint8Array.from(values as boolean[], (v) => (v ? 1 : 0));
   const Array_ = datatypeInfo(datatype).array!;
   const data = new Array_(count);
-  (data as unknown as { set(values: ArrayLike<unknown>): void }).set(values as ArrayLike<unknown>);
+  (data as unknown as { set(values: ArrayLike<unknown>): void }).set(values);
   return data;
 }
 
@@ -137,7 +150,10 @@ function fromRaw(name: string, datatype: Datatype, raw: Uint8Array, count: numbe
   return viewRaw(datatype, raw);
 }
 
-function parameterNumber(parameters: { [key: string]: InferParameter }, key: string): number | undefined {
+function parameterNumber(
+  parameters: { [key: string]: InferParameter },
+  key: string,
+): number | undefined {
   const parameter = parameters[key];
   if (parameter === undefined) return undefined;
   const choice = parameter.parameterChoice;
@@ -148,20 +164,30 @@ function parameterNumber(parameters: { [key: string]: InferParameter }, key: str
         ? choice.value
         : undefined;
   if (value === undefined || !Number.isSafeInteger(value) || value < 0) {
-    throw invalid(`parameter "${key}": expected a non-negative integer, got ${choice.case ?? "nothing"} ${String(choice.value)}`);
+    throw invalid(
+      `parameter "${key}": expected a non-negative integer, got ${choice.case ?? "nothing"} ${String(choice.value)}`,
+    );
   }
   return value;
 }
 
-function parameterBool(parameters: { [key: string]: InferParameter }, key: string): boolean | undefined {
+function parameterBool(
+  parameters: { [key: string]: InferParameter },
+  key: string,
+): boolean | undefined {
   const choice = parameters[key]?.parameterChoice;
   if (choice === undefined) return undefined;
-  if (choice.case !== "boolParam") throw invalid(`parameter "${key}": expected a bool, got ${choice.case ?? "nothing"}`);
+  if (choice.case !== "boolParam")
+    throw invalid(`parameter "${key}": expected a bool, got ${choice.case ?? "nothing"}`);
   return choice.value;
 }
 
 /** Validates a request against the version it will run on. Throws InferenceError(INVALID_ARGUMENT). */
-export function decodeInferRequest(request: ModelInferRequest, version: ServedVersion, limits: DecodeLimits): DecodedRequest {
+export function decodeInferRequest(
+  request: ModelInferRequest,
+  version: ServedVersion,
+  limits: DecodeLimits,
+): DecodedRequest {
   const specs = new Map<string, TensorSpec>(version.inputs.map((spec) => [spec.name, spec]));
   const useRaw = request.rawInputContents.length > 0;
   if (useRaw && request.rawInputContents.length !== request.inputs.length) {
@@ -181,11 +207,15 @@ export function decodeInferRequest(request: ModelInferRequest, version: ServedVe
     }
     if (inputs.has(input.name)) throw invalid(`input "${input.name}" is given more than once`);
     if (!isDatatype(input.datatype) || input.datatype !== spec.datatype) {
-      throw invalid(`input "${input.name}": expected datatype ${spec.datatype}, got "${input.datatype}"`);
+      throw invalid(
+        `input "${input.name}": expected datatype ${spec.datatype}, got "${input.datatype}"`,
+      );
     }
     const shape = toShape(input.name, input.shape);
     if (!shapeMatches(spec.shape, shape)) {
-      throw invalid(`input "${input.name}": expected shape ${describeShape(spec.shape)}, got ${describeShape(shape)}`);
+      throw invalid(
+        `input "${input.name}": expected shape ${describeShape(spec.shape)}, got ${describeShape(shape)}`,
+      );
     }
     if (batched) {
       const inputRows = shape[0]!;
@@ -195,7 +225,9 @@ export function decodeInferRequest(request: ModelInferRequest, version: ServedVe
         );
       }
       if (rows !== undefined && rows !== inputRows) {
-        throw invalid(`input "${input.name}": batch size ${inputRows} differs from the other inputs' ${rows}`);
+        throw invalid(
+          `input "${input.name}": batch size ${inputRows} differs from the other inputs' ${rows}`,
+        );
       }
       rows = inputRows;
     }
@@ -210,7 +242,9 @@ export function decodeInferRequest(request: ModelInferRequest, version: ServedVe
   });
   for (const name of specs.keys()) {
     if (!inputs.has(name)) {
-      throw invalid(`missing input "${name}": model "${version.model}" takes ${[...specs.keys()].map((n) => `"${n}"`).join(", ")}`);
+      throw invalid(
+        `missing input "${name}": model "${version.model}" takes ${[...specs.keys()].map((n) => `"${n}"`).join(", ")}`,
+      );
     }
   }
 
@@ -226,7 +260,8 @@ export function decodeInferRequest(request: ModelInferRequest, version: ServedVe
           }
           return output.name;
         });
-  if (new Set(outputNames).size !== outputNames.length) throw invalid("an output is requested more than once");
+  if (new Set(outputNames).size !== outputNames.length)
+    throw invalid("an output is requested more than once");
 
   const priority = parameterNumber(request.parameters, "priority");
   const levels = version.config.batching.priorityLevels;
@@ -250,8 +285,14 @@ export function decodeInferRequest(request: ModelInferRequest, version: ServedVe
 
 function hasTypedContents(c: InferTensorContents): boolean {
   return (
-    c.boolContents.length + c.intContents.length + c.int64Contents.length + c.uintContents.length +
-      c.uint64Contents.length + c.fp32Contents.length + c.fp64Contents.length + c.bytesContents.length >
+    c.boolContents.length +
+      c.intContents.length +
+      c.int64Contents.length +
+      c.uintContents.length +
+      c.uint64Contents.length +
+      c.fp32Contents.length +
+      c.fp64Contents.length +
+      c.bytesContents.length >
     0
   );
 }
@@ -260,19 +301,25 @@ function toContents(tensor: Tensor): InferTensorContents {
   const data = tensor.data;
   switch (tensor.datatype) {
     case "BOOL":
-      return create(InferTensorContentsSchema, { boolContents: Array.from(data as Uint8Array, (v) => v !== 0) });
+      return create(InferTensorContentsSchema, {
+        boolContents: Array.from(data as Uint8Array, (v) => v !== 0),
+      });
     case "INT8":
     case "INT16":
     case "INT32":
       return create(InferTensorContentsSchema, { intContents: Array.from(data as Int32Array) });
     case "INT64":
-      return create(InferTensorContentsSchema, { int64Contents: Array.from(data as BigInt64Array) });
+      return create(InferTensorContentsSchema, {
+        int64Contents: Array.from(data as BigInt64Array),
+      });
     case "UINT8":
     case "UINT16":
     case "UINT32":
       return create(InferTensorContentsSchema, { uintContents: Array.from(data as Uint32Array) });
     case "UINT64":
-      return create(InferTensorContentsSchema, { uint64Contents: Array.from(data as BigUint64Array) });
+      return create(InferTensorContentsSchema, {
+        uint64Contents: Array.from(data as BigUint64Array),
+      });
     case "FP32":
       return create(InferTensorContentsSchema, { fp32Contents: Array.from(data as Float32Array) });
     case "FP64":

@@ -4,9 +4,9 @@
  */
 import { timingSafeEqual, createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import { status, type Metadata, type ServerErrorResponse, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
+import { status, type Metadata, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
+import type { GRPCInferenceService } from "@sluice/proto";
 import {
-  GRPCInferenceService,
   ModelConfigResponseSchema,
   ModelMetadataResponseSchema,
   ModelReadyResponseSchema,
@@ -69,7 +69,8 @@ const BATCHER_STATUS: Record<BatcherError["reason"], status> = {
 };
 
 function toServiceError(error: unknown): InferenceError {
-  if (error instanceof BatcherError) return new InferenceError(BATCHER_STATUS[error.reason], error.message, { cause: error });
+  if (error instanceof BatcherError)
+    return new InferenceError(BATCHER_STATUS[error.reason], error.message, { cause: error });
   return InferenceError.from(error);
 }
 
@@ -80,7 +81,7 @@ function reply<T>(callback: sendUnaryData<T>, work: () => Promise<T> | T): void 
       (response) => callback(null, response),
       (error: unknown) => {
         const failure = toServiceError(error);
-        callback({ code: failure.code, details: failure.message } as ServerErrorResponse);
+        callback({ code: failure.code, details: failure.message });
       },
     );
 }
@@ -131,9 +132,12 @@ function statisticsMessage(served: ServedVersion): Omit<ModelStatistics, "$typeN
   } as never;
 }
 
-export function inferenceService(options: InferenceServiceOptions): GrpcServiceImplementation<ServiceShape> {
+export function inferenceService(
+  options: InferenceServiceOptions,
+): GrpcServiceImplementation<ServiceShape> {
   const { manager, metrics } = options;
-  const expectedToken = options.adminToken === undefined ? undefined : hashToken(options.adminToken);
+  const expectedToken =
+    options.adminToken === undefined ? undefined : hashToken(options.adminToken);
 
   const checkAdmin = (metadata: Metadata, action: string) => {
     if (options.controlMode !== "explicit") {
@@ -146,33 +150,64 @@ export function inferenceService(options: InferenceServiceOptions): GrpcServiceI
     const header = metadata.get("authorization")[0]?.toString() ?? "";
     const match = /^Bearer (.+)$/i.exec(header);
     if (match === null) {
-      throw new InferenceError(status.UNAUTHENTICATED, `${action} needs an "authorization: Bearer <token>" header`);
+      throw new InferenceError(
+        status.UNAUTHENTICATED,
+        `${action} needs an "authorization: Bearer <token>" header`,
+      );
     }
     if (!timingSafeEqual(hashToken(match[1]!), expectedToken)) {
-      throw new InferenceError(status.PERMISSION_DENIED, `${action}: the bearer token is not the admin token`);
+      throw new InferenceError(
+        status.PERMISSION_DENIED,
+        `${action}: the bearer token is not the admin token`,
+      );
     }
   };
 
   /** Runs one ModelInfer: resolve, validate, queue (all in one tick), then encode. */
-  const infer = async (request: ModelInferRequest, metadata: Metadata, deadline: number | undefined, signal: AbortSignal | undefined): Promise<ModelInferResponse> => {
+  const infer = async (
+    request: ModelInferRequest,
+    metadata: Metadata,
+    deadline: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<ModelInferResponse> => {
     const receivedAt = performance.now();
     const span = startRpcSpan("ModelInfer", metadata, { "sluice.model.name": request.modelName });
     let served: ServedVersion | undefined;
     try {
-      if (options.isDraining()) throw InferenceError.unavailable("the server is shutting down and takes no new requests");
+      if (options.isDraining())
+        throw InferenceError.unavailable("the server is shutting down and takes no new requests");
       served = manager.resolve(request.modelName, request.modelVersion);
-      const decoded = decodeInferRequest(request, served, { maxElementsPerInput: options.maxElementsPerInput });
-      const timeoutMicros = decoded.timeoutMicros ?? (served.config.batching.defaultTimeoutMicros || undefined);
-      const timeoutDeadline = timeoutMicros === undefined ? undefined : receivedAt + timeoutMicros / 1000;
+      const decoded = decodeInferRequest(request, served, {
+        maxElementsPerInput: options.maxElementsPerInput,
+      });
+      const timeoutMicros =
+        decoded.timeoutMicros ?? (served.config.batching.defaultTimeoutMicros || undefined);
+      const timeoutDeadline =
+        timeoutMicros === undefined ? undefined : receivedAt + timeoutMicros / 1000;
       const outcome = await served.submit(
-        { inputs: decoded.inputs, rows: decoded.rows, outputNames: decoded.outputNames, receivedAt, span },
+        {
+          inputs: decoded.inputs,
+          rows: decoded.rows,
+          outputNames: decoded.outputNames,
+          receivedAt,
+          span,
+        },
         {
           priority: decoded.priority,
-          deadline: deadline === undefined ? timeoutDeadline : Math.min(deadline, timeoutDeadline ?? Infinity),
+          deadline:
+            deadline === undefined
+              ? timeoutDeadline
+              : Math.min(deadline, timeoutDeadline ?? Infinity),
           signal,
         },
       );
-      const response = encodeInferResponse(request, served, decoded.outputNames, outcome.outputs, decoded.rawOutput);
+      const response = encodeInferResponse(
+        request,
+        served,
+        decoded.outputNames,
+        outcome.outputs,
+        decoded.rawOutput,
+      );
       const labels = { model: served.model, version: String(served.version) };
       metrics.requests.inc({ ...labels, outcome: "success", reason: "" });
       metrics.requestDuration.observe(labels, (performance.now() - receivedAt) / 1000);
@@ -185,7 +220,9 @@ export function inferenceService(options: InferenceServiceOptions): GrpcServiceI
       served?.statistics.recordFailure(performance.now() - receivedAt);
       metrics.requests.inc({
         // Only names the server knows become label values.
-        model: served?.model ?? (manager.isReady(request.modelName, "") ? request.modelName : "_unknown"),
+        model:
+          served?.model ??
+          (manager.isReady(request.modelName, "") ? request.modelName : "_unknown"),
         version: served ? String(served.version) : "",
         outcome: "failure",
         reason: REASON[failure.code] ?? "internal",
@@ -202,9 +239,11 @@ export function inferenceService(options: InferenceServiceOptions): GrpcServiceI
   };
 
   return {
-    serverLive: (_call, callback) => callback(null, create(ServerLiveResponseSchema, { live: true })),
+    serverLive: (_call, callback) =>
+      callback(null, create(ServerLiveResponseSchema, { live: true })),
 
-    serverReady: (_call, callback) => callback(null, create(ServerReadyResponseSchema, { ready: options.isReady() })),
+    serverReady: (_call, callback) =>
+      callback(null, create(ServerReadyResponseSchema, { ready: options.isReady() })),
 
     modelReady: (call, callback) =>
       reply(callback, () =>
@@ -226,7 +265,8 @@ export function inferenceService(options: InferenceServiceOptions): GrpcServiceI
     modelMetadata: (call, callback) =>
       reply(callback, () => {
         const served = manager.resolve(call.request.name, call.request.version);
-        const versions = manager.servedModels().find((m) => m.name === served.model)?.versions ?? [];
+        const versions =
+          manager.servedModels().find((m) => m.name === served.model)?.versions ?? [];
         const tensor = (spec: { name: string; datatype: string; shape: readonly number[] }) => ({
           name: spec.name,
           datatype: spec.datatype,
@@ -244,7 +284,9 @@ export function inferenceService(options: InferenceServiceOptions): GrpcServiceI
     modelInfer: (call, callback) => {
       const controller = new AbortController();
       call.once("cancelled", () => controller.abort());
-      reply(callback, () => infer(call.request, call.metadata, deadlineOf(call), controller.signal));
+      reply(callback, () =>
+        infer(call.request, call.metadata, deadlineOf(call), controller.signal),
+      );
     },
 
     modelStreamInfer: (call) => {
@@ -253,7 +295,8 @@ export function inferenceService(options: InferenceServiceOptions): GrpcServiceI
       call.on("data", (request: ModelInferRequest) => {
         const result = infer(request, call.metadata, undefined, undefined).then(
           (inferResponse) => create(ModelStreamInferResponseSchema, { inferResponse }),
-          (error: unknown) => create(ModelStreamInferResponseSchema, { errorMessage: toServiceError(error).message }),
+          (error: unknown) =>
+            create(ModelStreamInferResponseSchema, { errorMessage: toServiceError(error).message }),
         );
         chain = chain.then(async () => {
           call.write(await result);
@@ -283,7 +326,9 @@ export function inferenceService(options: InferenceServiceOptions): GrpcServiceI
         } else {
           versions = [manager.resolve(name, version)];
         }
-        return create(ModelStatisticsResponseSchema, { modelStats: versions.map(statisticsMessage) });
+        return create(ModelStatisticsResponseSchema, {
+          modelStats: versions.map(statisticsMessage),
+        });
       }),
 
     repositoryIndex: (call, callback) =>

@@ -31,12 +31,17 @@ function versionPolicy(served: ServedVersion): Omit<ModelVersionPolicy, "$typeNa
   const policy = served.config.versionPolicy;
   switch (policy.kind) {
     case "latest":
-      return { policyChoice: { case: "latest", value: { numVersions: policy.numVersions } } } as never;
+      return {
+        policyChoice: { case: "latest", value: { numVersions: policy.numVersions } },
+      } as never;
     case "all":
       return { policyChoice: { case: "all", value: {} } } as never;
     case "specific":
       return {
-        policyChoice: { case: "specific", value: { versions: policy.versions.map((v) => BigInt(v)) } },
+        policyChoice: {
+          case: "specific",
+          value: { versions: policy.versions.map((v) => BigInt(v)) },
+        },
       } as never;
   }
 }
@@ -44,7 +49,8 @@ function versionPolicy(served: ServedVersion): Omit<ModelVersionPolicy, "$typeNa
 export function modelConfigMessage(served: ServedVersion): ModelConfigMessage {
   const batched = served.maxBatchSize > 0;
   // Triton leaves the batch dimension out of dims when max_batch_size > 0.
-  const dims = (shape: readonly number[]) => (batched ? shape.slice(1) : shape).map((dim) => BigInt(dim));
+  const dims = (shape: readonly number[]) =>
+    (batched ? shape.slice(1) : shape).map((dim) => BigInt(dim));
   const batching = served.config.batching;
   return create(ModelConfigSchema, {
     name: served.model,
@@ -52,10 +58,22 @@ export function modelConfigMessage(served: ServedVersion): ModelConfigMessage {
     backend: "onnxruntime",
     maxBatchSize: served.maxBatchSize,
     versionPolicy: versionPolicy(served),
-    input: served.inputs.map((spec) => ({ name: spec.name, dataType: DATA_TYPE[spec.datatype], dims: dims(spec.shape) })),
-    output: served.outputs.map((spec) => ({ name: spec.name, dataType: DATA_TYPE[spec.datatype], dims: dims(spec.shape) })),
+    input: served.inputs.map((spec) => ({
+      name: spec.name,
+      dataType: DATA_TYPE[spec.datatype],
+      dims: dims(spec.shape),
+    })),
+    output: served.outputs.map((spec) => ({
+      name: spec.name,
+      dataType: DATA_TYPE[spec.datatype],
+      dims: dims(spec.shape),
+    })),
     instanceGroup: [
-      { name: `${served.model}_0`, kind: ModelInstanceGroup_Kind.CPU, count: served.config.instanceCount },
+      {
+        name: `${served.model}_0`,
+        kind: ModelInstanceGroup_Kind.CPU,
+        count: served.config.instanceCount,
+      },
     ],
     defaultModelFilename: MODEL_FILE_NAME,
     schedulingChoice:

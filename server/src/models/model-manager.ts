@@ -11,8 +11,8 @@
 import { status } from "@grpc/grpc-js";
 import { InferenceError } from "../errors.js";
 import { ModelConfigError, readModelConfig, type ModelConfig } from "../repository/model-config.js";
+import type { InvalidModelNameError } from "../repository/model-repository.js";
 import {
-  InvalidModelNameError,
   assertModelName,
   type ModelFiles,
   type ModelRepository,
@@ -78,7 +78,10 @@ class ModelEntry {
   constructor(readonly name: string) {}
 }
 
-function selectVersions(files: ModelFiles, config: ModelConfig): { candidates: VersionFiles[]; missing: number[] } {
+function selectVersions(
+  files: ModelFiles,
+  config: ModelConfig,
+): { candidates: VersionFiles[]; missing: number[] } {
   const policy = config.versionPolicy;
   switch (policy.kind) {
     case "latest":
@@ -119,7 +122,9 @@ export class ModelManager {
   /** Loads every model of the repository (modes none and poll). Failures are reported, not thrown. */
   async loadAll(): Promise<void> {
     const names = await this.options.repository.listModels();
-    await Promise.all(names.map((name) => this.load(name, { force: false }).catch(() => undefined)));
+    await Promise.all(
+      names.map((name) => this.load(name, { force: false }).catch(() => undefined)),
+    );
   }
 
   /**
@@ -143,7 +148,9 @@ export class ModelManager {
     try {
       assertModelName(name);
     } catch (error) {
-      return Promise.reject(InferenceError.invalidArgument((error as InvalidModelNameError).message));
+      return Promise.reject(
+        InferenceError.invalidArgument((error as InvalidModelNameError).message),
+      );
     }
     const entry = this.entry(name);
     return this.serialize(entry, () => this.reload(entry, force));
@@ -165,10 +172,19 @@ export class ModelManager {
     try {
       config = await readModelConfig(entry.name, files.configPath);
     } catch (error) {
-      const reason = error instanceof ModelConfigError ? error.message : `reading the config: ${(error as Error).message}`;
-      entry.reason = reason;
+      const reason =
+        error instanceof ModelConfigError
+          ? error.message
+          : `reading the config: ${(error as Error).message}`;
+      entry.reason =
+        entry.serving.length > 0
+          ? `${reason}; the served versions keep their previous config`
+          : reason;
       entry.configFingerprint = files.configFingerprint;
-      logger.error({ model: entry.name, reason }, "model config is invalid; serving versions are kept");
+      logger.error(
+        { model: entry.name, reason },
+        "model config is invalid; serving versions are kept",
+      );
       throw InferenceError.invalidArgument(`model "${entry.name}": ${reason}`);
     }
     const configChanged = entry.configFingerprint !== files.configFingerprint;
@@ -177,7 +193,10 @@ export class ModelManager {
 
     const { candidates, missing } = selectVersions(files, config);
     for (const version of missing) {
-      entry.statuses.set(version, { state: "UNAVAILABLE", reason: "version folder not found in the model repository" });
+      entry.statuses.set(version, {
+        state: "UNAVAILABLE",
+        reason: "version folder not found in the model repository",
+      });
     }
     if (candidates.length === 0 && missing.length === 0) {
       entry.reason = `no version folder with a ${"model.onnx"} (expected ${entry.name}/<version>/model.onnx)`;
@@ -189,22 +208,47 @@ export class ModelManager {
     for (const candidate of candidates) {
       const existing = current.get(candidate.version);
       const fingerprint = `${candidate.fingerprint}|${files.configFingerprint}`;
-      if (existing !== undefined && !configChanged && entry.loadedFrom.get(existing) === candidate.fingerprint) {
+      if (
+        existing !== undefined &&
+        !configChanged &&
+        entry.loadedFrom.get(existing) === candidate.fingerprint
+      ) {
         kept.push(existing);
         continue;
       }
       if (!force && entry.failedWith.get(candidate.version) === fingerprint) continue;
-      entry.statuses.set(candidate.version, { state: "LOADING", reason: "" });
+      // A version that is serving stays READY while its replacement loads.
+      if (existing === undefined)
+        entry.statuses.set(candidate.version, { state: "LOADING", reason: "" });
       const started = performance.now();
       loads.push(
-        ServedVersion.load(runtime, entry.name, candidate.version, candidate.modelPath, config, this.options.observer).then(
+        ServedVersion.load(
+          runtime,
+          entry.name,
+          candidate.version,
+          candidate.modelPath,
+          config,
+          this.options.observer,
+        ).then(
           (served) => {
-            this.options.events?.onLoad?.(entry.name, candidate.version, true, performance.now() - started, "");
+            this.options.events?.onLoad?.(
+              entry.name,
+              candidate.version,
+              true,
+              performance.now() - started,
+              "",
+            );
             return { files: candidate, served };
           },
           (error: unknown) => {
             const failure = error instanceof Error ? error : new Error(String(error));
-            this.options.events?.onLoad?.(entry.name, candidate.version, false, performance.now() - started, failure.message);
+            this.options.events?.onLoad?.(
+              entry.name,
+              candidate.version,
+              false,
+              performance.now() - started,
+              failure.message,
+            );
             return { files: candidate, error: failure };
           },
         ),
@@ -214,6 +258,7 @@ export class ModelManager {
 
     // The new served set: what loaded, what was kept, and where a candidate failed, what served before.
     const next = new Map<number, ServedVersion>(kept.map((served) => [served.version, served]));
+    const failures: string[] = [];
     for (const result of results) {
       const version = result.files.version;
       if (result.served !== undefined) {
@@ -224,20 +269,29 @@ export class ModelManager {
         continue;
       }
       const reason = `failed to load: ${result.error!.message}`;
+      failures.push(`version ${version} ${reason}`);
       entry.failedWith.set(version, `${result.files.fingerprint}|${files.configFingerprint}`);
       const previous = current.get(version);
       if (previous !== undefined) {
         next.set(version, previous);
-        entry.statuses.set(version, { state: "READY", reason: `new file ${reason}; the previously loaded file keeps serving` });
+        const what = configChanged ? "with the new config" : "from the new file";
+        entry.statuses.set(version, {
+          state: "READY",
+          reason: `reload ${what} ${reason}; the previously loaded version keeps serving`,
+        });
       } else {
         entry.statuses.set(version, { state: "UNAVAILABLE", reason });
       }
-      logger.error({ model: entry.name, version, reason }, "model version failed to load; it is not served");
+      logger.error(
+        { model: entry.name, version, reason },
+        "model version failed to load; it is not served",
+      );
     }
     // A candidate that failed before with the same files (poll does not retry it) keeps its old file.
     for (const candidate of candidates) {
       const previous = current.get(candidate.version);
-      if (!next.has(candidate.version) && previous !== undefined) next.set(candidate.version, previous);
+      if (!next.has(candidate.version) && previous !== undefined)
+        next.set(candidate.version, previous);
     }
     // Candidates that could not be served leave room for the versions they were to replace, newest first.
     const shortfall = candidates.filter((candidate) => !next.has(candidate.version)).length;
@@ -247,20 +301,43 @@ export class ModelManager {
     const retiring = entry.serving.filter((served) => next.get(served.version) !== served);
     entry.serving = [...next.values()].sort((a, b) => a.version - b.version);
     entry.labels = config.labels;
+    const loadedNow = new Set(results.flatMap((result) => result.served ?? []));
     for (const served of entry.serving) {
+      // A fresh load clears an earlier failure's reason; a kept version keeps this round's reason.
       const statusNow = entry.statuses.get(served.version);
-      if (statusNow?.state !== "READY") entry.statuses.set(served.version, { state: "READY", reason: "" });
+      if (loadedNow.has(served) || statusNow?.state !== "READY") {
+        entry.statuses.set(served.version, { state: "READY", reason: "" });
+      }
     }
-    await this.retire(entry, retiring, "unloaded: replaced or no longer selected by the version policy");
+    await this.retire(
+      entry,
+      retiring,
+      "unloaded: replaced or no longer selected by the version policy",
+    );
 
     if (entry.serving.length === 0) {
       const reasons = [...entry.statuses.entries()].map(([v, s]) => `version ${v}: ${s.reason}`);
       const detail = entry.reason || reasons.join("; ") || "no version could be loaded";
-      throw new InferenceError(status.INVALID_ARGUMENT, `model "${entry.name}" has no ready version: ${detail}`);
+      throw new InferenceError(
+        status.INVALID_ARGUMENT,
+        `model "${entry.name}" has no ready version: ${detail}`,
+      );
+    }
+    if (failures.length > 0) {
+      // As Triton does, a load that could not apply everything fails, even though older versions serve.
+      const serving = entry.serving.map((served) => served.version).join(", ");
+      throw new InferenceError(
+        status.INVALID_ARGUMENT,
+        `model "${entry.name}": ${failures.join("; ")}; still serving version ${serving}`,
+      );
     }
   }
 
-  private async retire(entry: ModelEntry, versions: readonly ServedVersion[], reason: string): Promise<void> {
+  private async retire(
+    entry: ModelEntry,
+    versions: readonly ServedVersion[],
+    reason: string,
+  ): Promise<void> {
     await Promise.all(
       versions.map(async (served) => {
         const stillServing = entry.serving.some((s) => s.version === served.version);
@@ -269,7 +346,10 @@ export class ModelManager {
         entry.loadedFrom.delete(served);
         if (!stillServing) entry.statuses.set(served.version, { state: "UNAVAILABLE", reason });
         this.options.events?.onUnload?.(entry.name, served.version);
-        this.options.logger.info({ model: entry.name, version: served.version }, "model version unloaded");
+        this.options.logger.info(
+          { model: entry.name, version: served.version },
+          "model version unloaded",
+        );
       }),
     );
   }
@@ -283,10 +363,13 @@ export class ModelManager {
   /** Unloads every version of a model; queued and running requests finish first. */
   unload(name: string): Promise<void> {
     const entry = this.models.get(name);
-    if (entry === undefined || (entry.serving.length === 0 && entry.statuses.size === 0)) {
-      return Promise.reject(InferenceError.notFound(`model "${name}" is not loaded`));
-    }
-    return this.serialize(entry, () => this.retireAll(entry, "unloaded"));
+    const notLoaded = () => InferenceError.notFound(`model "${name}" is not loaded`);
+    if (entry === undefined) return Promise.reject(notLoaded());
+    // Checked in turn, after loads and unloads queued before this one.
+    return this.serialize(entry, async () => {
+      if (entry.serving.length === 0) throw notLoaded();
+      await this.retireAll(entry, "unloaded");
+    });
   }
 
   /**
@@ -297,7 +380,9 @@ export class ModelManager {
     const entry = this.models.get(name);
     const serving = entry?.serving ?? [];
     if (serving.length === 0) {
-      const ready = [...this.models.values()].filter((m) => m.serving.length > 0).map((m) => `"${m.name}"`);
+      const ready = [...this.models.values()]
+        .filter((m) => m.serving.length > 0)
+        .map((m) => `"${m.name}"`);
       const why = entry?.reason ? `: ${entry.reason}` : "";
       throw InferenceError.notFound(
         `model "${name}" is not ready${why} (ready models: ${ready.length > 0 ? ready.join(", ") : "none"})`,
@@ -319,7 +404,9 @@ export class ModelManager {
     if (served === undefined) {
       const ready = serving.map((s) => s.version).join(", ");
       const label = /^[0-9]+$/.test(version) ? "" : ` (label "${version}")`;
-      throw InferenceError.notFound(`model "${name}" has no ready version ${number}${label}; ready versions: ${ready}`);
+      throw InferenceError.notFound(
+        `model "${name}" has no ready version ${number}${label}; ready versions: ${ready}`,
+      );
     }
     return served;
   }
@@ -349,12 +436,21 @@ export class ModelManager {
     for (const name of [...names].sort()) {
       const entry = this.models.get(name);
       if (entry === undefined || entry.statuses.size === 0) {
-        if (!readyOnly) entries.push({ name, version: "", state: entry?.reason ? "UNAVAILABLE" : "", reason: entry?.reason ?? "" });
+        if (!readyOnly)
+          entries.push({
+            name,
+            version: "",
+            state: entry?.reason ? "UNAVAILABLE" : "",
+            reason: entry?.reason ?? "",
+          });
         continue;
       }
-      for (const [version, versionStatus] of [...entry.statuses.entries()].sort((a, b) => a[0] - b[0])) {
+      for (const [version, versionStatus] of [...entry.statuses.entries()].sort(
+        (a, b) => a[0] - b[0],
+      )) {
         if (readyOnly && versionStatus.state !== "READY") continue;
-        const reason = versionStatus.reason || (versionStatus.state === "READY" ? "" : entry.reason);
+        // entry.reason on a serving model is a config that could not be applied: say so.
+        const reason = versionStatus.reason || entry.reason;
         entries.push({ name, version: String(version), state: versionStatus.state, reason });
       }
     }
@@ -365,7 +461,9 @@ export class ModelManager {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(
-      [...this.models.values()].map((entry) => this.serialize(entry, () => this.retireAll(entry, "server shut down"))),
+      [...this.models.values()].map((entry) =>
+        this.serialize(entry, () => this.retireAll(entry, "server shut down")),
+      ),
     );
   }
 }

@@ -93,7 +93,11 @@ function zeros(spec: TensorSpec, rows: number, batched: boolean): Tensor {
   const shape = spec.shape.map((dim, i) => (batched && i === 0 ? rows : dim === -1 ? 1 : dim));
   const count = shape.reduce((a, b) => a * b, 1);
   if (spec.datatype === "BYTES") {
-    return { datatype: spec.datatype, shape, data: Array.from({ length: count }, () => new Uint8Array(0)) };
+    return {
+      datatype: spec.datatype,
+      shape,
+      data: Array.from({ length: count }, () => new Uint8Array(0)),
+    };
   }
   const Array_ = datatypeInfo(spec.datatype).array!;
   return { datatype: spec.datatype, shape, data: new Array_(count) };
@@ -106,7 +110,11 @@ function concatenate(tensors: readonly Tensor[]): Tensor {
   const rows = tensors.reduce((sum, tensor) => sum + tensor.shape[0]!, 0);
   const shape = [rows, ...first.shape.slice(1)];
   if (first.datatype === "BYTES") {
-    return { datatype: first.datatype, shape, data: tensors.flatMap((t) => t.data as readonly Uint8Array[]) };
+    return {
+      datatype: first.datatype,
+      shape,
+      data: tensors.flatMap((t) => t.data as readonly Uint8Array[]),
+    };
   }
   let total = 0;
   for (const tensor of tensors) total += (tensor.data as NumericData).length;
@@ -189,7 +197,9 @@ export class ServedVersion {
     const loaded = await Promise.allSettled(
       Array.from({ length: config.instanceCount }, () => runtime.load(modelPath, options)),
     );
-    const instances = loaded.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
+    const instances = loaded.flatMap((result) =>
+      result.status === "fulfilled" ? [result.value] : [],
+    );
     const failure = loaded.find((result) => result.status === "rejected");
     try {
       if (failure !== undefined) throw failure.reason;
@@ -211,7 +221,12 @@ export class ServedVersion {
         config,
         runtime.platform,
         specsWithNarrowing(first.inputs, config.inputs, batched, "input"),
-        specsWithNarrowing(first.outputs, config.outputs && new Map([...config.outputs].map((name) => [name, undefined])), batched, "output"),
+        specsWithNarrowing(
+          first.outputs,
+          config.outputs && new Map([...config.outputs].map((name) => [name, undefined])),
+          batched,
+          "output",
+        ),
         maxBatchSize,
         instances,
         observer,
@@ -231,7 +246,8 @@ export class ServedVersion {
       ? this.config.warmupBatchSizes?.length === 0
         ? []
         : [1]
-      : (this.config.warmupBatchSizes ?? Array.from({ length: this.maxBatchSize }, (_, i) => i + 1));
+      : (this.config.warmupBatchSizes ??
+        Array.from({ length: this.maxBatchSize }, (_, i) => i + 1));
     const outputNames = this.outputs.map((spec) => spec.name);
     for (const size of sizes) {
       if (batched && size > this.maxBatchSize) continue;
@@ -265,7 +281,8 @@ export class ServedVersion {
 
   private async execute(items: readonly QueuedItem<InferJob>[]): Promise<InferOutcome[]> {
     const instance = this.idle.pop();
-    if (instance === undefined) throw new Error("no idle instance: the batcher ran more batches than instances");
+    if (instance === undefined)
+      throw new Error("no idle instance: the batcher ran more batches than instances");
     try {
       const groups = new Map<string, QueuedItem<InferJob>[]>();
       for (const item of items) {
@@ -308,7 +325,9 @@ export class ServedVersion {
           continue;
         }
         if (tensor.shape[0] !== rows) {
-          throw new Error(`output "${name}": expected ${rows} rows along the batch dimension, got shape [${tensor.shape.join(", ")}]`);
+          throw new Error(
+            `output "${name}": expected ${rows} rows along the batch dimension, got shape [${tensor.shape.join(", ")}]`,
+          );
         }
         mine.set(name, sliceRows(tensor, start, item.payload.rows));
       }

@@ -51,7 +51,14 @@ export class VersionStatistics {
   }
 
   /** A request that ran in a batch: its share of the batch's compute is counted once per request. */
-  recordSuccess(rows: number, totalMs: number, queueMs: number, inputMs: number, inferMs: number, outputMs: number): void {
+  recordSuccess(
+    rows: number,
+    totalMs: number,
+    queueMs: number,
+    inputMs: number,
+    inferMs: number,
+    outputMs: number,
+  ): void {
     this.inferenceCount += rows;
     this.lastInference = Date.now();
     add(this.success, totalMs);

@@ -9,7 +9,9 @@ import type { AddressInfo } from "node:net";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /** Seconds; from 100 µs (a tiny model's batch) to 10 s (a queue under overload). */
-const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+const DURATION_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
+];
 /** Rows per execution, powers of two up to the largest batch a config may sensibly ask for. */
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
@@ -111,13 +113,19 @@ export class SidecarMetrics {
   /** Serves `/metrics` on host:port; port 0 picks a free one. */
   async listen(host: string, port: number): Promise<MetricsServer> {
     const server = createServer((request, response) => {
-      if (request.method !== "GET" || (request.url !== "/metrics" && !request.url?.startsWith("/metrics?"))) {
-        response.writeHead(404, { "content-type": "text/plain" }).end("not found: try GET /metrics\n");
+      if (
+        request.method !== "GET" ||
+        (request.url !== "/metrics" && !request.url?.startsWith("/metrics?"))
+      ) {
+        response
+          .writeHead(404, { "content-type": "text/plain" })
+          .end("not found: try GET /metrics\n");
         return;
       }
       this.registry.metrics().then(
         (text) => response.writeHead(200, { "content-type": this.registry.contentType }).end(text),
-        (error: unknown) => response.writeHead(500, { "content-type": "text/plain" }).end(`${String(error)}\n`),
+        (error: unknown) =>
+          response.writeHead(500, { "content-type": "text/plain" }).end(`${String(error)}\n`),
       );
     });
     await new Promise<void>((resolve, reject) => {

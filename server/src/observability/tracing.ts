@@ -31,7 +31,11 @@ const metadataGetter: TextMapGetter<Metadata> = {
 const epochMs = (t: number) => performance.timeOrigin + t;
 
 /** Starts the SERVER span of one RPC, continuing the trace context the caller sent in metadata. */
-export function startRpcSpan(method: string, metadata: Metadata, attributes: Record<string, string | number>): Span {
+export function startRpcSpan(
+  method: string,
+  metadata: Metadata,
+  attributes: Record<string, string | number>,
+): Span {
   const parent = propagation.extract(context.active(), metadata, metadataGetter);
   return tracer.startSpan(
     `inference.GRPCInferenceService/${method}`,

@@ -142,9 +142,13 @@ export function resolveModelConfig(model: string, document: unknown, source: str
         ? { kind: "latest", numVersions: policy.latest.num_versions }
         : "all" in policy
           ? { kind: "all" }
-          : { kind: "specific", versions: [...new Set(policy.specific.versions)].sort((a, b) => a - b) };
+          : {
+              kind: "specific",
+              versions: [...new Set(policy.specific.versions)].sort((a, b) => a - b),
+            };
   const priorityLevels = batching?.priority_levels ?? 0;
-  const defaultPriorityLevel = batching?.default_priority_level ?? (priorityLevels > 0 ? priorityLevels : 0);
+  const defaultPriorityLevel =
+    batching?.default_priority_level ?? (priorityLevels > 0 ? priorityLevels : 0);
   if (priorityLevels > 0 && (defaultPriorityLevel < 1 || defaultPriorityLevel > priorityLevels)) {
     throw new ModelConfigError(
       `${source}: dynamic_batching.default_priority_level: expected 1..${priorityLevels}, got ${defaultPriorityLevel}`,
@@ -184,7 +188,10 @@ export function resolveModelConfig(model: string, document: unknown, source: str
 }
 
 /** Reads a model's config file; a model without one (`path` undefined) gets every default. */
-export async function readModelConfig(model: string, path: string | undefined): Promise<ModelConfig> {
+export async function readModelConfig(
+  model: string,
+  path: string | undefined,
+): Promise<ModelConfig> {
   if (path === undefined) return resolveModelConfig(model, {}, `${model}/config.yaml`);
   const fileName = basename(path);
   const source = `${model}/${fileName}`;

@@ -51,7 +51,11 @@ function startWorker(init: WorkerInit): Worker {
   return new Worker(bootstrap, { eval: true, workerData: init });
 }
 
-function specsOf(metadata: readonly WireValueMetadata[], kind: string, modelPath: string): TensorSpec[] {
+function specsOf(
+  metadata: readonly WireValueMetadata[],
+  kind: string,
+  modelPath: string,
+): TensorSpec[] {
   return metadata.map((value) => {
     if (!value.isTensor) {
       throw new Error(
@@ -60,7 +64,9 @@ function specsOf(metadata: readonly WireValueMetadata[], kind: string, modelPath
     }
     const datatype = DATATYPE.get(value.type);
     if (datatype === undefined) {
-      throw new Error(`${kind} "${value.name}" of ${modelPath}: ONNX type ${value.type} is not supported`);
+      throw new Error(
+        `${kind} "${value.name}" of ${modelPath}: ONNX type ${value.type} is not supported`,
+      );
     }
     // Symbolic ("batch", "N") and unknown dimensions are dynamic.
     const shape = value.shape.map((dim) => (typeof dim === "number" && dim >= 0 ? dim : -1));
@@ -75,7 +81,9 @@ function toWire(tensor: Tensor, transfer: ArrayBuffer[]): WireTensor {
   }
   let data = tensor.data as NumericData;
   const whole =
-    data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+    data.buffer instanceof ArrayBuffer &&
+    data.byteOffset === 0 &&
+    data.byteLength === data.buffer.byteLength;
   // A view into a request buffer (possibly Node's shared pool) must not be detached: copy it.
   if (!whole) data = data.slice();
   transfer.push(data.buffer as ArrayBuffer);
@@ -84,7 +92,8 @@ function toWire(tensor: Tensor, transfer: ArrayBuffer[]): WireTensor {
 
 function fromWire(name: string, tensor: WireTensor): Tensor {
   const datatype = DATATYPE.get(tensor.type);
-  if (datatype === undefined) throw new Error(`output "${name}": ONNX type ${tensor.type} is not supported`);
+  if (datatype === undefined)
+    throw new Error(`output "${name}": ONNX type ${tensor.type} is not supported`);
   return { datatype, shape: tensor.dims, data: tensor.data };
 }
 
@@ -171,7 +180,8 @@ export class OnnxRuntime implements ModelRuntime {
     const worker = startWorker(init);
     const reply = await new Promise<WorkerReply>((resolve, reject) => {
       const onError = (error: Error) => reject(error);
-      const onExit = (code: number) => reject(new Error(`the model's worker thread exited (code ${code}) while loading`));
+      const onExit = (code: number) =>
+        reject(new Error(`the model's worker thread exited (code ${code}) while loading`));
       worker.once("error", onError);
       worker.once("exit", onExit);
       worker.once("message", (message: WorkerReply) => {
@@ -185,7 +195,11 @@ export class OnnxRuntime implements ModelRuntime {
     });
     if (reply.kind !== "loaded") {
       await worker.terminate();
-      throw new Error(reply.kind === "load-failed" ? reply.message : `unexpected reply "${reply.kind}" from the model's worker`);
+      throw new Error(
+        reply.kind === "load-failed"
+          ? reply.message
+          : `unexpected reply "${reply.kind}" from the model's worker`,
+      );
     }
     try {
       return new WorkerModel(

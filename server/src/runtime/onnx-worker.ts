@@ -28,10 +28,17 @@ function toOrt(tensor: WireTensor): ort.Tensor {
 function fromOrt(value: ort.OnnxValue, transfer: ArrayBuffer[]): WireTensor {
   const dims = value.dims.map(Number);
   if (value.type === "string") {
-    return { type: "string", dims, data: (value.data as string[]).map((text) => Buffer.from(text, "utf8")) };
+    return {
+      type: "string",
+      dims,
+      data: (value.data as string[]).map((text) => Buffer.from(text, "utf8")),
+    };
   }
   let data = value.data as Exclude<WireTensor["data"], Uint8Array[]>;
-  const whole = data.buffer instanceof ArrayBuffer && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+  const whole =
+    data.buffer instanceof ArrayBuffer &&
+    data.byteOffset === 0 &&
+    data.byteLength === data.buffer.byteLength;
   if (!whole) data = data.slice();
   transfer.push(data.buffer as ArrayBuffer);
   return { type: value.type as WireTensor["type"], dims, data };
@@ -59,7 +66,11 @@ async function handle(message: WorkerRequest): Promise<void> {
         const reply: WorkerReply = { kind: "result", id: message.id, outputs, computeMs };
         port!.postMessage(reply, transfer);
       } catch (error) {
-        const reply: WorkerReply = { kind: "error", id: message.id, message: (error as Error).message };
+        const reply: WorkerReply = {
+          kind: "error",
+          id: message.id,
+          message: (error as Error).message,
+        };
         port!.postMessage(reply);
       }
       return;
@@ -96,7 +107,10 @@ try {
     outputs: describe(session.outputMetadata),
   } satisfies WorkerReply);
 } catch (error) {
-  port.postMessage({ kind: "load-failed", message: (error as Error).message } satisfies WorkerReply);
+  port.postMessage({
+    kind: "load-failed",
+    message: (error as Error).message,
+  } satisfies WorkerReply);
 }
 
 port.on("message", (message: WorkerRequest) => {

@@ -46,7 +46,11 @@ export type WorkerRequest =
   | { readonly kind: "release" };
 
 export type WorkerReply =
-  | { readonly kind: "loaded"; readonly inputs: WireValueMetadata[]; readonly outputs: WireValueMetadata[] }
+  | {
+      readonly kind: "loaded";
+      readonly inputs: WireValueMetadata[];
+      readonly outputs: WireValueMetadata[];
+    }
   | { readonly kind: "load-failed"; readonly message: string }
   | {
       readonly kind: "result";
