@@ -12,7 +12,17 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import type { Sidecar } from "@sluice/server";
-import { EXAMPLE_MODELS, ProtocolClient, REPO_ROOT, f32, i64, makeRepository, raw, startTestSidecar, type TestRepository } from "./helpers/sidecar.js";
+import {
+  EXAMPLE_MODELS,
+  ProtocolClient,
+  REPO_ROOT,
+  f32,
+  i64,
+  makeRepository,
+  raw,
+  startTestSidecar,
+  type TestRepository,
+} from "./helpers/sidecar.js";
 
 const run = promisify(execFile);
 const JAR = join(REPO_ROOT, "test/compat/java/target/sluice-compat-java.jar");
@@ -48,13 +58,13 @@ describe("Java client on the official Triton/KServe V2 stubs", () => {
 
   before(async () => {
     assert.ok(existsSync(JAR), `the Java compat driver is not built: ${PREPARE_HINT}`);
-    const { stdout } = await run("java", ["-jar", JAR, "--target", target, "--model", "fraud"], { timeout: 120_000 }).catch(
-      (error: { stdout?: string; stderr?: string; message: string }) => {
-        // A failed step exits 1 but still prints every step; the assertions below name it.
-        if (error.stdout) return { stdout: error.stdout };
-        throw new Error(`the Java driver failed to run: ${error.message}\n${error.stderr ?? ""}`);
-      },
-    );
+    const { stdout } = await run("java", ["-jar", JAR, "--target", target, "--model", "fraud"], {
+      timeout: 120_000,
+    }).catch((error: { stdout?: string; stderr?: string; message: string }) => {
+      // A failed step exits 1 but still prints every step; the assertions below name it.
+      if (error.stdout) return { stdout: error.stdout };
+      throw new Error(`the Java driver failed to run: ${error.message}\n${error.stderr ?? ""}`);
+    });
     steps = new Map(
       stdout
         .trim()
@@ -94,10 +104,19 @@ describe("Java client on the official Triton/KServe V2 stubs", () => {
       for (const stepName of ["infer_typed", "infer_raw"]) {
         const step = steps.get(stepName)!;
         assert.equal(step["model_version"], "2");
-        const outputs = new Map((step["outputs"] as { name: string; data: number[]; shape: number[] }[]).map((o) => [o.name, o]));
+        const outputs = new Map(
+          (step["outputs"] as { name: string; data: number[]; shape: number[] }[]).map((o) => [
+            o.name,
+            o,
+          ]),
+        );
         assert.deepEqual(outputs.get("label")?.data, labels, `${stepName} labels`);
         assert.deepEqual(outputs.get("probabilities")?.shape, [3, 2]);
-        assert.deepEqual(outputs.get("probabilities")?.data.map((v) => Math.fround(v)), probabilities, `${stepName} probabilities`);
+        assert.deepEqual(
+          outputs.get("probabilities")?.data.map((v) => Math.fround(v)),
+          probabilities,
+          `${stepName} probabilities`,
+        );
       }
       assert.equal(steps.get("infer_typed")?.["encoding"], "typed");
       assert.equal(steps.get("infer_raw")?.["encoding"], "raw");
@@ -111,17 +130,27 @@ describe("Java client on the official Triton/KServe V2 stubs", () => {
       const step = steps.get(name)!;
       assert.equal(step["code"], step["expected_code"], `${name}: ${String(step["message"])}`);
     }
-    assert.match(String(steps.get("infer_raw_size_mismatch")?.["message"]), /expected 60 elements of FP32 \(240 bytes\), got 236 bytes/);
+    assert.match(
+      String(steps.get("infer_raw_size_mismatch")?.["message"]),
+      /expected 60 elements of FP32 \(240 bytes\), got 236 bytes/,
+    );
   });
 
   it("reads Triton's extensions: repository index, model config, statistics", () => {
-    const models = steps.get("repository_index")?.["models"] as { name: string; version: string; state: string }[];
+    const models = steps.get("repository_index")?.["models"] as {
+      name: string;
+      version: string;
+      state: string;
+    }[];
     assert.ok(models.some((m) => m.name === "fraud" && m.version === "2" && m.state === "READY"));
     const config = steps.get("model_config")!;
     assert.equal(config["platform"], "onnxruntime_onnx");
     assert.ok((config["max_batch_size"] as number) > 0);
     assert.deepEqual((config["input"] as { dims: number[] }[])[0]?.dims, [20]);
-    const stats = steps.get("model_statistics")?.["model_stats"] as { version: string; inference_count: number }[];
+    const stats = steps.get("model_statistics")?.["model_stats"] as {
+      version: string;
+      inference_count: number;
+    }[];
     assert.ok(stats.find((s) => s.version === "2")!.inference_count >= 6);
   });
 });
@@ -139,23 +168,41 @@ describe("grpcurl through server reflection", () => {
     assert.ok(services.includes("inference.GRPCInferenceService"));
     assert.ok(services.includes("grpc.health.v1.Health"));
     const described = await grpcurl(target, "describe", "inference.GRPCInferenceService");
-    assert.match(described.stdout, /rpc ModelInfer \( \.inference\.ModelInferRequest \) returns \( \.inference\.ModelInferResponse \)/);
+    assert.match(
+      described.stdout,
+      /rpc ModelInfer \( \.inference\.ModelInferRequest \) returns \( \.inference\.ModelInferResponse \)/,
+    );
   });
 
   it("checks health", async () => {
     const { stdout } = await grpcurl(target, "grpc.health.v1.Health/Check");
-    assert.equal(JSON.parse(stdout).status, "SERVING");
+    assert.equal((JSON.parse(stdout) as { status: string }).status, "SERVING");
   });
 
   it("runs ModelInfer written as JSON", async () => {
     const body = JSON.stringify({
       model_name: "fraud",
       model_version: "1",
-      inputs: [{ name: "features", datatype: "FP32", shape: [1, 20], contents: { fp32_contents: Array.from(DRIVER_INPUT.slice(0, 20)) } }],
+      inputs: [
+        {
+          name: "features",
+          datatype: "FP32",
+          shape: [1, 20],
+          contents: { fp32_contents: Array.from(DRIVER_INPUT.slice(0, 20)) },
+        },
+      ],
     });
-    const { stdout } = await grpcurl("-d", body, target, "inference.GRPCInferenceService/ModelInfer");
+    const { stdout } = await grpcurl(
+      "-d",
+      body,
+      target,
+      "inference.GRPCInferenceService/ModelInfer",
+    );
     // grpcurl prints the proto3 JSON mapping: camelCase names, int64 as strings.
-    const response = JSON.parse(stdout) as { modelVersion: string; outputs: { name: string; shape: string[]; contents: { fp32Contents?: number[] } }[] };
+    const response = JSON.parse(stdout) as {
+      modelVersion: string;
+      outputs: { name: string; shape: string[]; contents: { fp32Contents?: number[] } }[];
+    };
     assert.equal(response.modelVersion, "1");
     const probabilities = response.outputs.find((o) => o.name === "probabilities")!;
     assert.deepEqual(probabilities.shape, ["1", "2"]);
@@ -164,12 +211,31 @@ describe("grpcurl through server reflection", () => {
   });
 
   it("gets a clear error for a bad request", async () => {
-    const body = JSON.stringify({ model_name: "fraud", inputs: [{ name: "features", datatype: "FP32", shape: [1, 3], contents: { fp32_contents: [1, 2, 3] } }] });
-    const error = await grpcurl("-format-error", "-d", body, target, "inference.GRPCInferenceService/ModelInfer").then(
+    const body = JSON.stringify({
+      model_name: "fraud",
+      inputs: [
+        {
+          name: "features",
+          datatype: "FP32",
+          shape: [1, 3],
+          contents: { fp32_contents: [1, 2, 3] },
+        },
+      ],
+    });
+    const error = await grpcurl(
+      "-format-error",
+      "-d",
+      body,
+      target,
+      "inference.GRPCInferenceService/ModelInfer",
+    ).then(
       () => assert.fail("expected INVALID_ARGUMENT"),
       (e: { code: number; stderr: string }) => e,
     );
     assert.equal(error.code, 64 + 3, "grpcurl exits with 64 + the gRPC status");
-    assert.match((JSON.parse(error.stderr) as { message: string }).message, /input "features": expected shape \[-1, 20\], got \[1, 3\]/);
+    assert.match(
+      (JSON.parse(error.stderr) as { message: string }).message,
+      /input "features": expected shape \[-1, 20\], got \[1, 3\]/,
+    );
   });
 });

@@ -13,7 +13,6 @@ import {
   GRPCInferenceService,
   ModelInferRequestSchema,
   grpcServiceDefinition,
-  type ModelInferRequest,
   type ModelInferResponse,
 } from "@sluice/proto";
 import { startSidecar, type Sidecar, type SidecarOptions } from "@sluice/server";
@@ -39,11 +38,24 @@ export async function makeRepository(models: Record<string, string>): Promise<Te
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-export async function startTestSidecar(options: Partial<SidecarOptions> & { modelRepository: string }): Promise<Sidecar> {
-  return startSidecar({ host: "127.0.0.1", grpcPort: 0, metricsPort: 0, logLevel: LOG_LEVEL, ...options });
+export async function startTestSidecar(
+  options: Partial<SidecarOptions> & { modelRepository: string },
+): Promise<Sidecar> {
+  return startSidecar({
+    host: "127.0.0.1",
+    grpcPort: 0,
+    metricsPort: 0,
+    logLevel: LOG_LEVEL,
+    ...options,
+  });
 }
 
-type Unary = (request: object, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response: unknown) => void) => grpc.ClientUnaryCall;
+type Unary = (
+  request: object,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: (error: grpc.ServiceError | null, response: unknown) => void,
+) => grpc.ClientUnaryCall;
 
 const InferenceClientConstructor = grpc.makeGenericClientConstructor(
   grpcServiceDefinition(GRPCInferenceService),
@@ -54,25 +66,46 @@ const InferenceClientConstructor = grpc.makeGenericClientConstructor(
 export class ProtocolClient {
   readonly client: grpc.Client;
 
-  constructor(target: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}) {
+  constructor(
+    target: string,
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+    options: grpc.ChannelOptions = {},
+  ) {
     this.client = new InferenceClientConstructor(target, credentials, options);
   }
 
-  call<T = unknown>(method: string, request: object, options: { metadata?: grpc.Metadata; deadlineMs?: number } = {}): Promise<T> {
+  call<T = unknown>(
+    method: string,
+    request: object,
+    options: { metadata?: grpc.Metadata; deadlineMs?: number } = {},
+  ): Promise<T> {
     const fn = (this.client as unknown as Record<string, Unary>)[method];
     const descriptor = GRPCInferenceService.methods.find((m) => m.localName === method);
     if (fn === undefined || descriptor === undefined) throw new Error(`no method ${method}`);
     const message = "$typeName" in request ? request : create(descriptor.input, request as never);
-    const callOptions: grpc.CallOptions = options.deadlineMs ? { deadline: Date.now() + options.deadlineMs } : {};
+    const callOptions: grpc.CallOptions = options.deadlineMs
+      ? { deadline: Date.now() + options.deadlineMs }
+      : {};
     return new Promise((resolve, reject) => {
-      fn.call(this.client, message, options.metadata ?? new grpc.Metadata(), callOptions, (error, response) =>
-        error ? reject(error) : resolve(response as T),
+      fn.call(
+        this.client,
+        message,
+        options.metadata ?? new grpc.Metadata(),
+        callOptions,
+        (error, response) => (error ? reject(error) : resolve(response as T)),
       );
     });
   }
 
-  infer(request: MessageInitShape<typeof ModelInferRequestSchema>, options?: { metadata?: grpc.Metadata; deadlineMs?: number }): Promise<ModelInferResponse> {
-    return this.call<ModelInferResponse>("modelInfer", create(ModelInferRequestSchema, request) as ModelInferRequest, options);
+  infer(
+    request: MessageInitShape<typeof ModelInferRequestSchema>,
+    options?: { metadata?: grpc.Metadata; deadlineMs?: number },
+  ): Promise<ModelInferResponse> {
+    return this.call<ModelInferResponse>(
+      "modelInfer",
+      create(ModelInferRequestSchema, request),
+      options,
+    );
   }
 
   close(): void {
