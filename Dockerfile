@@ -7,6 +7,7 @@ COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.base.json ./
 COPY proto/package.json proto/
 COPY server/package.json server/
 COPY clients/client/package.json clients/client/
+COPY clients/stack/package.json clients/stack/
 COPY clients/cli/package.json clients/cli/
 COPY consumer/package.json consumer/
 RUN npm ci --ignore-scripts
@@ -26,6 +27,9 @@ COPY --from=build /app/server/package.json server/
 COPY --from=build /app/server/dist server/dist
 COPY --from=build /app/clients/client/package.json clients/client/
 COPY --from=build /app/clients/client/dist clients/client/dist
+COPY --from=build /app/clients/stack/package.json clients/stack/
+COPY --from=build /app/clients/stack/dist clients/stack/dist
+COPY --from=build /app/clients/stack/kafka clients/stack/kafka
 COPY --from=build /app/clients/cli/package.json clients/cli/
 COPY --from=build /app/clients/cli/dist clients/cli/dist
 COPY examples/models /models

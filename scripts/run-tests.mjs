@@ -12,6 +12,7 @@ const roots = [
   "proto/src",
   "server/src",
   "clients/client/src",
+  "clients/stack/src",
   "clients/cli/src",
   "consumer/src",
   "test",

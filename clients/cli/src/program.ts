@@ -6,6 +6,7 @@ import { registerInfer } from "./commands/infer.js";
 import { registerLoad } from "./commands/load.js";
 import { registerModels } from "./commands/models.js";
 import { registerServe } from "./commands/serve.js";
+import { registerStack } from "./commands/stack.js";
 import { registerUnload } from "./commands/unload.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
@@ -29,5 +30,6 @@ export function createProgram(output?: OutputConfiguration): Command {
   registerLoad(program);
   registerUnload(program);
   registerHealth(program);
+  registerStack(program);
   return program;
 }

@@ -1,0 +1,82 @@
+/** Redis health without a Redis client: a raw RESP `PING` (after `AUTH` when a password is set). */
+import { connect } from "node:net";
+import { StackError } from "./stack-error.js";
+import { formatHostPort, type RedisAddress } from "./stack-options.js";
+
+/** Encodes a command as a RESP array of bulk strings. */
+export function encodeCommand(...args: string[]): Buffer {
+  const parts = [`*${args.length}\r\n`];
+  for (const arg of args) parts.push(`$${Buffer.byteLength(arg)}\r\n${arg}\r\n`);
+  return Buffer.from(parts.join(""), "utf8");
+}
+
+/**
+ * Resolves when Redis answers `+PONG`; rejects with what came instead (`-LOADING ...` while a
+ * server loads its dataset, `-NOAUTH ...` without the password, or nothing).
+ */
+export async function redisPing(address: RedisAddress, timeoutMs = 5_000): Promise<void> {
+  const where = formatHostPort(address);
+  const commands: Buffer[] = [];
+  if (address.password !== undefined) {
+    commands.push(
+      address.username === undefined
+        ? encodeCommand("AUTH", address.password)
+        : encodeCommand("AUTH", address.username, address.password),
+    );
+  }
+  commands.push(encodeCommand("PING"));
+  const expected = commands.length;
+
+  return new Promise<void>((resolve, reject) => {
+    const socket = connect({ host: address.host, port: address.port });
+    let received = "";
+    const finish = (error?: Error): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const timer = setTimeout(
+      () =>
+        finish(
+          new StackError(
+            "TIMEOUT",
+            `${where}: expected +PONG within ${timeoutMs} ms, got ${JSON.stringify(received)}`,
+          ),
+        ),
+      timeoutMs,
+    );
+    socket.on("connect", () => socket.write(Buffer.concat(commands)));
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.toString("utf8");
+      const lines = received.split("\r\n");
+      if (lines.length <= expected) return; // not every reply line is complete yet
+      const replies = lines.slice(0, expected);
+      const failed = replies.find((line) => line.startsWith("-"));
+      const last = replies[expected - 1];
+      if (failed !== undefined) {
+        finish(new StackError("UNHEALTHY", `${where}: expected +PONG, got ${failed}`));
+      } else if (last !== "+PONG") {
+        finish(
+          new StackError(
+            "UNHEALTHY",
+            `${where}: expected +PONG, got ${JSON.stringify(last)}: is this port Redis?`,
+          ),
+        );
+      } else {
+        finish();
+      }
+    });
+    socket.on("error", (error) =>
+      finish(new StackError("UNHEALTHY", `${where}: ${error.message}`, { cause: error })),
+    );
+    socket.on("close", () =>
+      finish(
+        new StackError(
+          "UNHEALTHY",
+          `${where}: expected +PONG, got the connection closed after ${JSON.stringify(received)}`,
+        ),
+      ),
+    );
+  });
+}
