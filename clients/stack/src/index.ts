@@ -42,5 +42,6 @@ export {
   requestApiVersions,
 } from "./kafka-protocol.js";
 export { redisPing } from "./redis-ping.js";
+export { requireRedisServer } from "./redis-server.js";
 export { type StopOutcome } from "./processes.js";
 export { canConnect, freePort, waitForPort } from "./wait.js";

@@ -5,6 +5,7 @@
  * shared server needs no flushing.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { requireRedisServer } from "@sluice/stack";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { createServer } from "node:net";
@@ -47,9 +48,16 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
+/** A fresh machine may lack redis-server: the stack launcher installs it (apt-get, as root) or says how. */
+const REDIS_INSTALL_TIMEOUT_MS = 300_000;
+
 async function spawnRedis(port: number): Promise<{ url: string; child: ChildProcess }> {
+  const redisServer = await requireRedisServer({
+    timeoutMs: REDIS_INSTALL_TIMEOUT_MS,
+    progress: (line) => process.stderr.write(`[redis] ${line}\n`),
+  });
   const child = spawn(
-    "redis-server",
+    redisServer,
     [
       "--port",
       String(port),
