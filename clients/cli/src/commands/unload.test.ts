@@ -1,63 +1,27 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Command, CommanderError } from "commander";
-import { Server, ServerCredentials, status, type Metadata } from "@grpc/grpc-js";
-import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import { create } from "@bufbuild/protobuf";
+import { RepositoryModelUnloadResponseSchema } from "@sluice/proto";
 import {
-  GRPCInferenceService,
-  RepositoryModelUnloadResponseSchema,
-  grpcServiceDefinition,
-  type GrpcServiceImplementation,
-} from "@sluice/proto";
-import { registerUnload } from "./unload.js";
+  TOKEN,
+  authorized,
+  runCli as run,
+  startTestServer,
+  unauthenticated,
+  type InferenceImpl,
+} from "./cli-test.test-helper.js";
+import { createProgram } from "../program.js";
 
-/** Runs the command as main.ts would: exitOverride, output captured. */
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const program = new Command("sluice")
-    .exitOverride()
-    .configureOutput({ writeOut: (text) => (out += text), writeErr: (text) => (err += text) });
-  registerUnload(program);
-  try {
-    await program.parseAsync(args, { from: "user" });
-    return { code: 0, out, err };
-  } catch (error) {
-    if (error instanceof CommanderError) return { code: error.exitCode, out, err };
-    return { code: 1, out, err: `${err}error: ${(error as Error).message}\n` };
-  }
-}
-
-let server: Server;
 let url: string;
-
-type Methods<S> = S extends GenService<infer M> ? M : never;
-type InferenceImpl = Partial<GrpcServiceImplementation<Methods<typeof GRPCInferenceService>>>;
+let closeServer: (() => Promise<void>) | undefined;
 
 async function serve(implementation: InferenceImpl): Promise<void> {
-  server = new Server();
-  server.addService(grpcServiceDefinition(GRPCInferenceService), implementation);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, bound) =>
-      error === null ? resolve(bound) : reject(error),
-    ),
-  );
-  url = `127.0.0.1:${port}`;
+  const server = await startTestServer(implementation);
+  url = server.url;
+  closeServer = server.close;
 }
 
-after(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve())));
-
-/** The server's repository handlers answer UNAUTHENTICATED without this token. */
-const TOKEN = "s3cret-token";
-
-function authorized(metadata: Metadata): boolean {
-  return metadata.get("authorization")[0] === `Bearer ${TOKEN}`;
-}
-
-function unauthenticated(): { code: status; details: string } {
-  return { code: status.UNAUTHENTICATED, details: "repository calls need the admin token" };
-}
+after(() => closeServer?.());
 
 const unloaded: { modelName: string; dependents: unknown }[] = [];
 
@@ -91,8 +55,7 @@ describe("sluice unload", () => {
 
   test("--help shows the usage and an example", () => {
     let help = "";
-    const program = new Command("sluice").configureOutput({ writeOut: (text) => (help += text) });
-    registerUnload(program);
+    const program = createProgram({ writeOut: (text) => (help += text) });
     program.commands.find((command) => command.name() === "unload")?.outputHelp();
     assert.match(help, /Usage: sluice unload \[options\] <model>/);
     assert.match(help, /--unload-dependents/);
