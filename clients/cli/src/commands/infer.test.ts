@@ -3,8 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CommanderError } from "commander";
-import { createProgram } from "../program.js";
+import { runCli } from "./cli-test.test-helper.js";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import { create } from "@bufbuild/protobuf";
@@ -263,23 +262,8 @@ describe("sluice infer against a server", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** Runs the command as main.ts would: the program's --version and exitOverride included. */
-  async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = "";
-    let err = "";
-    // The real program: its --version must not swallow the subcommand's.
-    const program = createProgram({
-      writeOut: (text) => (out += text),
-      writeErr: (text) => (err += text),
-    });
-    try {
-      await program.parseAsync(args, { from: "user" });
-      return { code: 0, out, err };
-    } catch (error) {
-      if (error instanceof CommanderError) return { code: error.exitCode, out, err };
-      throw error;
-    }
-  }
+  // The real program (its --version must not swallow the subcommand's), output captured.
+  const run = runCli;
 
   test("--input and --version reach the server; --json prints the result", async () => {
     const { code, out } = await run(
