@@ -14,6 +14,7 @@ RUN npm ci --ignore-scripts
 COPY proto proto
 COPY server server
 COPY clients clients
+COPY consumer consumer
 RUN npx tsc -b && npm prune --omit=dev --ignore-scripts
 
 FROM node:20-bookworm-slim
@@ -27,6 +28,8 @@ COPY --from=build /app/server/package.json server/
 COPY --from=build /app/server/dist server/dist
 COPY --from=build /app/clients/client/package.json clients/client/
 COPY --from=build /app/clients/client/dist clients/client/dist
+COPY --from=build /app/consumer/package.json consumer/
+COPY --from=build /app/consumer/dist consumer/dist
 COPY --from=build /app/clients/stack/package.json clients/stack/
 COPY --from=build /app/clients/stack/dist clients/stack/dist
 COPY --from=build /app/clients/stack/kafka clients/stack/kafka

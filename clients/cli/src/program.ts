@@ -1,13 +1,16 @@
 /** The `sluice` program: its global settings and every subcommand (each lives in commands/). */
 import { createRequire } from "node:module";
 import { Command, type OutputConfiguration } from "commander";
+import { registerConsume } from "./commands/consume.js";
 import { registerHealth } from "./commands/health.js";
 import { registerInfer } from "./commands/infer.js";
 import { registerLoad } from "./commands/load.js";
 import { registerModels } from "./commands/models.js";
+import { registerProduce } from "./commands/produce.js";
 import { registerServe } from "./commands/serve.js";
 import { registerStack } from "./commands/stack.js";
 import { registerUnload } from "./commands/unload.js";
+import { registerVerify } from "./commands/verify.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
 
@@ -31,5 +34,8 @@ export function createProgram(output?: OutputConfiguration): Command {
   registerUnload(program);
   registerHealth(program);
   registerStack(program);
+  registerConsume(program);
+  registerProduce(program);
+  registerVerify(program);
   return program;
 }

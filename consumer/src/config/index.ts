@@ -1,0 +1,18 @@
+/** Pipeline files: one YAML per pipeline, validated with paths in every message. */
+export {
+  DEFAULT_BROKERS,
+  DEFAULT_DEADLINE_MS,
+  DEFAULT_ID_FIELD,
+  DEFAULT_INITIAL_BACKOFF_MS,
+  DEFAULT_LINGER_MS,
+  DEFAULT_MAX_BACKOFF_MS,
+  DEFAULT_MAX_EVENTS,
+  DEFAULT_REDIS_URL,
+  DEFAULT_REVIEW_CONFIDENCE_BELOW,
+  DEFAULT_SESSION_TIMEOUT_MS,
+  DELIVERY_MODES,
+  loadPipelineConfig,
+  parsePipelineConfig,
+  parsePipelineYaml,
+} from "./pipeline-config.js";
+export type { DeliveryMode, PipelineConfig, PipelineOverrides } from "./pipeline-config.js";

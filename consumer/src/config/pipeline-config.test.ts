@@ -1,0 +1,143 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { parse as parseYaml } from "yaml";
+import { ConsumerError } from "../errors.js";
+import { FRAUD_FEATURE_NAMES, FRAUD_FEATURES_YAML } from "../features/fraud-layout.test-helper.js";
+import {
+  DEFAULT_LINGER_MS,
+  DEFAULT_MAX_EVENTS,
+  loadPipelineConfig,
+  parsePipelineConfig,
+  parsePipelineYaml,
+} from "./pipeline-config.js";
+
+const FRAUD_EXAMPLE = fileURLToPath(
+  new URL("../../../examples/pipelines/fraud.yaml", import.meta.url),
+);
+
+/** The smallest valid pipeline, with `patch` merged into `pipeline:`. */
+function document(patch: Record<string, unknown> = {}): unknown {
+  const features = (parseYaml(FRAUD_FEATURES_YAML) as { features: unknown }).features;
+  return {
+    pipeline: {
+      name: "fraud",
+      topics: { input: "transactions", output: "predictions", dead_letter: "dlq" },
+      features,
+      model: { sidecar: "127.0.0.1:8001", name: "fraud" },
+      ...patch,
+    },
+  };
+}
+
+function problems(doc: unknown): string[] {
+  try {
+    parsePipelineConfig(doc);
+  } catch (error) {
+    assert.ok(ConsumerError.is(error, "config_invalid"), `got ${String(error)}`);
+    return error.message.split("\n");
+  }
+  assert.fail("expected the pipeline to be rejected");
+}
+
+describe("pipeline config", () => {
+  it("fills every default from named constants", () => {
+    const config = parsePipelineConfig(document());
+    assert.deepEqual(config.kafka, {
+      brokers: ["127.0.0.1:9092"],
+      clientId: "sluice-fraud",
+      groupId: "sluice-fraud",
+      sessionTimeoutMs: 45_000,
+    });
+    assert.deepEqual(config.batch, { maxEvents: DEFAULT_MAX_EVENTS, lingerMs: DEFAULT_LINGER_MS });
+    assert.equal(config.delivery, "at_least_once");
+    assert.equal(config.topics.review, undefined);
+    assert.equal(config.decoder.idField, "id");
+    assert.equal(config.model.version, undefined);
+    assert.equal(config.features.width, 20);
+  });
+
+  it("reads the worked example, whose features are the fraud model's layout", async () => {
+    const config = await loadPipelineConfig(FRAUD_EXAMPLE);
+    assert.deepEqual(config.features.names, FRAUD_FEATURE_NAMES);
+    assert.equal(config.model.name, "fraud");
+    assert.equal(config.model.version, "stable");
+    assert.equal(config.model.input, "features");
+    assert.equal(config.topics.review, "fraud-review");
+    assert.match(config.baseDir, /examples\/pipelines$/);
+  });
+
+  it("names the path and what was expected", () => {
+    assert.deepEqual(problems(document({ batch: { linger_ms: "soon" } })), [
+      'pipeline.batch.linger_ms: expected a non-negative integer, got "soon"',
+    ]);
+    assert.deepEqual(problems(document({ batch: { max_events: 0 } })), [
+      "pipeline.batch.max_events: expected a positive integer, got 0",
+    ]);
+    assert.deepEqual(problems(document({ delivery: "twice" })), [
+      'pipeline.delivery: expected one of "at_least_once", "exactly_once", got "twice"',
+    ]);
+    assert.deepEqual(problems(document({ model: { sidecar: "localhost", name: "fraud" } })), [
+      'pipeline.model.sidecar: expected "host:port" such as "127.0.0.1:8001", got "localhost"',
+    ]);
+    assert.deepEqual(
+      problems(document({ retry: { initial_backoff_ms: 500, max_backoff_ms: 100 } })),
+      ["pipeline.retry.max_backoff_ms: expected at least initial_backoff_ms (500), got 100"],
+    );
+  });
+
+  it("reports feature problems with their path from the pipeline root", () => {
+    const doc = document() as { pipeline: { features: { vector: { window?: unknown }[] } } };
+    doc.pipeline.features.vector[2] = { window: { agg: "count", over: "ten" } };
+    const lines = problems(doc);
+    assert.ok(
+      lines.includes(
+        'pipeline.features.vector[2].window.over: expected a duration like "10m", got "ten"',
+      ),
+      lines.join("\n"),
+    );
+  });
+
+  it("refuses an output topic that is the input topic", () => {
+    assert.deepEqual(
+      problems(document({ topics: { input: "tx", output: "tx", dead_letter: "dlq" } })),
+      ['pipeline.topics.output: expected a topic other than the input topic, got "tx"'],
+    );
+  });
+
+  it("applies overrides and validates them like the file", () => {
+    const config = parsePipelineConfig(document(), {
+      brokers: "127.0.0.1:19092, 127.0.0.1:19093",
+      redisUrl: "redis://127.0.0.1:16379",
+      sidecar: "127.0.0.1:9001",
+    });
+    assert.deepEqual(config.kafka.brokers, ["127.0.0.1:19092", "127.0.0.1:19093"]);
+    assert.equal(config.redis.url, "redis://127.0.0.1:16379");
+    assert.equal(config.model.sidecar, "127.0.0.1:9001");
+    assert.deepEqual(problems(document({ kafka: { brokers: "nohost" } })), [
+      'pipeline.kafka.brokers[0]: expected a broker as "host:port" such as "127.0.0.1:9092", got "nohost"',
+    ]);
+  });
+
+  it("says which file is not YAML and where", () => {
+    assert.throws(
+      () => parsePipelineYaml("pipeline: [unclosed", "bad.yaml"),
+      (error: unknown) =>
+        ConsumerError.is(error, "config_invalid") &&
+        /^bad\.yaml: not valid YAML: /.test(error.message),
+    );
+  });
+
+  it("says which file cannot be read", async () => {
+    await assert.rejects(loadPipelineConfig("/nonexistent/pipeline.yaml"), {
+      code: "config_invalid",
+      message: /^cannot read pipeline file "\/nonexistent\/pipeline\.yaml": ENOENT/,
+    });
+  });
+
+  it("checks the example text too", async () => {
+    const text = await readFile(FRAUD_EXAMPLE, "utf8");
+    assert.equal(parsePipelineYaml(text).features.width, 20);
+  });
+});

@@ -1,0 +1,373 @@
+/**
+ * One YAML file per pipeline: where events come from and go to, how features are computed, which
+ * model scores them, and how micro-batches, delivery and retries behave. Parsed with zod; every
+ * problem is reported with its path from the file's root and what was expected:
+ * `pipeline.batch.linger_ms: expected a non-negative integer, got "soon"`.
+ *
+ * ```yaml
+ * pipeline:
+ *   name: fraud
+ *   topics: { input: transactions, output: predictions, dead_letter: transactions-dlq }
+ *   features: { entity_key: user_id, event_time: timestamp, vector: [...] }
+ *   model: { sidecar: "127.0.0.1:8001", name: fraud }
+ * ```
+ */
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { parse as parseYaml, YAMLParseError } from "yaml";
+import { z } from "zod";
+import { ConsumerError } from "../errors.js";
+import { featureSpecSchema, type FeatureSpec } from "../features/feature-spec.js";
+import { describeValue, formatIssues, schemaErrorMap } from "../features/schema-errors.js";
+import { DEFAULT_KEY_PREFIX } from "../features/window-store.js";
+
+export const DELIVERY_MODES = ["at_least_once", "exactly_once"] as const;
+export type DeliveryMode = (typeof DELIVERY_MODES)[number];
+
+/** The local stack's broker (`sluice stack up`): a pipeline file works on a laptop as written. */
+export const DEFAULT_BROKERS: readonly string[] = ["127.0.0.1:9092"];
+/** The local stack's Redis, for the same reason. */
+export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+/**
+ * Kafka's own default: a member that stops heartbeating (killed, frozen) loses its partitions
+ * after this long. Lower means faster takeover after a crash, and more false alarms on long GC
+ * pauses; the broker refuses less than its group.min.session.timeout.ms (6 s by default).
+ */
+export const DEFAULT_SESSION_TIMEOUT_MS = 45_000;
+/** The example models' `max_batch_size`: one full micro-batch is one sidecar execution. */
+export const DEFAULT_MAX_EVENTS = 256;
+/**
+ * A burst fills a micro-batch in a few milliseconds; waiting longer only delays a lone event.
+ * The sidecar's own batcher merges the micro-batches of concurrent partitions.
+ */
+export const DEFAULT_LINGER_MS = 5;
+/** A local sidecar answers a 256-row batch in milliseconds; two seconds catches a hung one, not a slow one. */
+export const DEFAULT_DEADLINE_MS = 2_000;
+/** Long enough that a restarting sidecar or Redis is not hammered, short enough to resume quickly. */
+export const DEFAULT_INITIAL_BACKOFF_MS = 200;
+/** A partition waiting out an outage re-tries at least this often, so it resumes soon after. */
+export const DEFAULT_MAX_BACKOFF_MS = 5_000;
+/** For two classes, a top probability below 0.6 is close to a coin flip: worth a human look. */
+export const DEFAULT_REVIEW_CONFIDENCE_BELOW = 0.6;
+/** The event field whose value becomes the prediction's `id`, as in the example event schema. */
+export const DEFAULT_ID_FIELD = "id";
+
+/** A pipeline file, validated, with every default filled. */
+export interface PipelineConfig {
+  readonly name: string;
+  readonly kafka: {
+    readonly brokers: readonly string[];
+    readonly clientId: string;
+    readonly groupId: string;
+    readonly sessionTimeoutMs: number;
+  };
+  readonly topics: {
+    readonly input: string;
+    readonly output: string;
+    readonly deadLetter: string;
+    /** Low-confidence predictions go here too; none when absent. */
+    readonly review: string | undefined;
+  };
+  readonly decoder: { readonly format: "json"; readonly idField: string };
+  readonly features: FeatureSpec;
+  readonly model: {
+    /** `host:port` of the inference sidecar. */
+    readonly sidecar: string;
+    readonly name: string;
+    /** A version number or a label such as "stable"; the sidecar's default when absent. */
+    readonly version: number | string | undefined;
+    /** The input tensor; the model's only input when absent. */
+    readonly input: string | undefined;
+    readonly deadlineMs: number;
+  };
+  readonly batch: { readonly maxEvents: number; readonly lingerMs: number };
+  readonly delivery: DeliveryMode;
+  readonly retry: { readonly initialBackoffMs: number; readonly maxBackoffMs: number };
+  readonly review: { readonly confidenceBelow: number };
+  readonly redis: { readonly url: string; readonly keyPrefix: string };
+  /** The pipeline file's folder: relative hook modules start here. */
+  readonly baseDir: string;
+}
+
+/** Values that replace the file's, from the command line or the environment. */
+export interface PipelineOverrides {
+  /** Comma-separated `host:port` list. */
+  readonly brokers?: string | undefined;
+  readonly redisUrl?: string | undefined;
+  /** `host:port`. */
+  readonly sidecar?: string | undefined;
+}
+
+// Scalars with messages that say what was expected.
+
+/** A zod error option: `expected <what>, got <what came>`. */
+function expected(what: string): { error: (issue: { input?: unknown }) => string } {
+  return { error: (issue) => `expected ${what}, got ${describeValue(issue.input)}` };
+}
+
+const nonNegativeInt = (): z.ZodNumber =>
+  z
+    .number(expected("a non-negative integer"))
+    .int(expected("a non-negative integer"))
+    .min(0, expected("a non-negative integer"));
+
+const positiveInt = (): z.ZodNumber =>
+  z
+    .number(expected("a positive integer"))
+    .int(expected("a positive integer"))
+    .min(1, expected("a positive integer"));
+
+const HOST_PORT_RE = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):(\d{1,5})$/;
+function isHostPort(value: string): boolean {
+  const match = HOST_PORT_RE.exec(value);
+  const port = Number(match?.[2]);
+  return match !== null && port >= 1 && port <= 65535;
+}
+const hostPort = z.string().refine(isHostPort, expected(`"host:port" such as "127.0.0.1:8001"`));
+
+/** A list of `host:port`, or the same comma-separated in one string (as KAFKA_BROKERS is). */
+const brokers = z.preprocess(
+  (value) => (typeof value === "string" ? value.split(",").map((broker) => broker.trim()) : value),
+  z
+    .array(
+      z.string().refine(isHostPort, expected(`a broker as "host:port" such as "127.0.0.1:9092"`)),
+    )
+    .min(1),
+);
+
+// Kafka's own rule for topic names (legal characters, at most 249 of them).
+const TOPIC_RE = /^[A-Za-z0-9._-]{1,249}$/;
+const topic = z
+  .string()
+  .regex(TOPIC_RE, expected(`a topic name of letters, digits, ".", "_" or "-" (at most 249)`));
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const name = z
+  .string()
+  .regex(NAME_RE, expected(`a name of letters, digits, ".", "_" or "-" like "fraud"`));
+
+const redisUrl = z.string().refine((value) => {
+  try {
+    return ["redis:", "rediss:"].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}, expected(`a URL like "redis://127.0.0.1:6379"`));
+
+const modelVersion = z.union(
+  [positiveInt(), z.string().regex(/^[A-Za-z0-9._-]+$/)],
+  expected(`a version number or a label like "stable"`),
+);
+
+const probability = z
+  .number(expected("a number from 0 to 1"))
+  .min(0, expected("a number from 0 to 1"))
+  .max(1, expected("a number from 0 to 1"));
+
+const pipelineSchema = z
+  .strictObject({
+    name,
+    kafka: z
+      .strictObject({
+        brokers: brokers.optional(),
+        client_id: z.string().min(1).optional(),
+        group_id: z.string().min(1).optional(),
+        session_timeout_ms: positiveInt().default(DEFAULT_SESSION_TIMEOUT_MS),
+      })
+      .default({ session_timeout_ms: DEFAULT_SESSION_TIMEOUT_MS }),
+    topics: z.strictObject({
+      input: topic,
+      output: topic,
+      dead_letter: topic,
+      review: topic.optional(),
+    }),
+    decoder: z
+      .strictObject({
+        format: z.literal("json").default("json"),
+        id_field: z.string().min(1).default(DEFAULT_ID_FIELD),
+      })
+      .default({ format: "json", id_field: DEFAULT_ID_FIELD }),
+    features: featureSpecSchema,
+    model: z.strictObject({
+      sidecar: hostPort,
+      name: z.string().min(1),
+      version: modelVersion.optional(),
+      input: z.string().min(1).optional(),
+      deadline_ms: positiveInt().default(DEFAULT_DEADLINE_MS),
+    }),
+    batch: z
+      .strictObject({
+        max_events: positiveInt().default(DEFAULT_MAX_EVENTS),
+        linger_ms: nonNegativeInt().default(DEFAULT_LINGER_MS),
+      })
+      .default({ max_events: DEFAULT_MAX_EVENTS, linger_ms: DEFAULT_LINGER_MS }),
+    delivery: z.enum(DELIVERY_MODES).default("at_least_once"),
+    retry: z
+      .strictObject({
+        initial_backoff_ms: positiveInt().default(DEFAULT_INITIAL_BACKOFF_MS),
+        max_backoff_ms: positiveInt().default(DEFAULT_MAX_BACKOFF_MS),
+      })
+      .default({
+        initial_backoff_ms: DEFAULT_INITIAL_BACKOFF_MS,
+        max_backoff_ms: DEFAULT_MAX_BACKOFF_MS,
+      })
+      .superRefine((retry, ctx) => {
+        if (retry.max_backoff_ms < retry.initial_backoff_ms) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["max_backoff_ms"],
+            message: `expected at least initial_backoff_ms (${retry.initial_backoff_ms}), got ${retry.max_backoff_ms}`,
+          });
+        }
+      }),
+    review: z
+      .strictObject({ confidence_below: probability.default(DEFAULT_REVIEW_CONFIDENCE_BELOW) })
+      .default({ confidence_below: DEFAULT_REVIEW_CONFIDENCE_BELOW }),
+    redis: z
+      .strictObject({
+        url: redisUrl.default(DEFAULT_REDIS_URL),
+        key_prefix: z.string().min(1).default(DEFAULT_KEY_PREFIX),
+      })
+      .default({ url: DEFAULT_REDIS_URL, key_prefix: DEFAULT_KEY_PREFIX }),
+  })
+  .superRefine((pipeline, ctx) => {
+    const { input, output, dead_letter, review } = pipeline.topics;
+    // Reading what it writes would feed predictions back in as events, forever.
+    for (const [key, value] of [
+      ["output", output],
+      ["dead_letter", dead_letter],
+      ["review", review],
+    ] as const) {
+      if (value === input) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["topics", key],
+          message: `expected a topic other than the input topic, got ${describeValue(value)}`,
+        });
+      }
+    }
+  });
+
+const fileSchema = z.strictObject({ pipeline: pipelineSchema });
+
+/**
+ * Validates a parsed pipeline document (`{ pipeline: {...} }`) and fills defaults. Throws a
+ * `config_invalid` ConsumerError with one line per problem, each naming its path.
+ * `baseDir` is where relative hook modules are found. @default process.cwd()
+ */
+export function parsePipelineConfig(
+  document: unknown,
+  overrides: PipelineOverrides = {},
+  baseDir = process.cwd(),
+): PipelineConfig {
+  const parsed = fileSchema.safeParse(applyOverrides(document, overrides), {
+    error: schemaErrorMap,
+  });
+  if (!parsed.success) {
+    throw new ConsumerError("config_invalid", formatIssues(parsed.error).join("\n"), {
+      cause: parsed.error,
+    });
+  }
+  const p = parsed.data.pipeline;
+  return {
+    name: p.name,
+    kafka: {
+      brokers: p.kafka.brokers ?? DEFAULT_BROKERS,
+      // Named after the pipeline, so two pipelines on one cluster never share a group by accident.
+      clientId: p.kafka.client_id ?? `sluice-${p.name}`,
+      groupId: p.kafka.group_id ?? `sluice-${p.name}`,
+      sessionTimeoutMs: p.kafka.session_timeout_ms,
+    },
+    topics: {
+      input: p.topics.input,
+      output: p.topics.output,
+      deadLetter: p.topics.dead_letter,
+      review: p.topics.review,
+    },
+    decoder: { format: p.decoder.format, idField: p.decoder.id_field },
+    features: p.features,
+    model: {
+      sidecar: p.model.sidecar,
+      name: p.model.name,
+      version: p.model.version,
+      input: p.model.input,
+      deadlineMs: p.model.deadline_ms,
+    },
+    batch: { maxEvents: p.batch.max_events, lingerMs: p.batch.linger_ms },
+    delivery: p.delivery,
+    retry: {
+      initialBackoffMs: p.retry.initial_backoff_ms,
+      maxBackoffMs: p.retry.max_backoff_ms,
+    },
+    review: { confidenceBelow: p.review.confidence_below },
+    redis: { url: p.redis.url, keyPrefix: p.redis.key_prefix },
+    baseDir,
+  };
+}
+
+/** Parses pipeline YAML text; `source` names the file in messages. */
+export function parsePipelineYaml(
+  text: string,
+  source = "pipeline file",
+  overrides: PipelineOverrides = {},
+  baseDir = process.cwd(),
+): PipelineConfig {
+  let document: unknown;
+  try {
+    document = parseYaml(text, { prettyErrors: true });
+  } catch (error) {
+    const where = error instanceof YAMLParseError ? error.message : String(error);
+    throw new ConsumerError("config_invalid", `${source}: not valid YAML: ${where}`, {
+      cause: error,
+    });
+  }
+  try {
+    return parsePipelineConfig(document, overrides, baseDir);
+  } catch (error) {
+    if (ConsumerError.is(error, "config_invalid")) {
+      throw new ConsumerError("config_invalid", `${source}:\n${error.message}`, {
+        cause: error.cause,
+      });
+    }
+    throw error;
+  }
+}
+
+/** Reads and validates a pipeline file; relative hook modules start at its folder. */
+export async function loadPipelineConfig(
+  path: string,
+  overrides: PipelineOverrides = {},
+): Promise<PipelineConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new ConsumerError(
+      "config_invalid",
+      `cannot read pipeline file "${path}": ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+  return parsePipelineYaml(text, path, overrides, dirname(resolve(path)));
+}
+
+/** The overrides written into the document, so they are validated with the same paths. */
+function applyOverrides(document: unknown, overrides: PipelineOverrides): unknown {
+  const { brokers, redisUrl, sidecar } = overrides;
+  if (brokers === undefined && redisUrl === undefined && sidecar === undefined) return document;
+  if (!isMapping(document) || !isMapping(document["pipeline"])) return document;
+  const pipeline = { ...document["pipeline"] };
+  if (brokers !== undefined) pipeline["kafka"] = { ...asMapping(pipeline["kafka"]), brokers };
+  if (redisUrl !== undefined)
+    pipeline["redis"] = { ...asMapping(pipeline["redis"]), url: redisUrl };
+  if (sidecar !== undefined) pipeline["model"] = { ...asMapping(pipeline["model"]), sidecar };
+  return { ...document, pipeline };
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function asMapping(value: unknown): Record<string, unknown> {
+  return isMapping(value) ? value : {};
+}

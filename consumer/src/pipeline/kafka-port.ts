@@ -1,0 +1,122 @@
+/**
+ * The pipeline's view of Kafka: a consumer group that hands over one partition's fetched records
+ * at a time, an idempotent producer, and transactional producers. Nothing here names a Kafka
+ * library; `kafkajs-adapter.ts` is the one implementation, and a librdkafka-based one would be
+ * another file implementing the same interfaces.
+ */
+
+export type HeaderValue = Buffer | string;
+export type RecordHeaders = Record<string, HeaderValue | HeaderValue[] | undefined>;
+
+/** One consumed record. */
+export interface InputRecord {
+  /** Decimal offset. */
+  readonly offset: string;
+  readonly key: Buffer | null;
+  /** null for a tombstone. */
+  readonly value: Buffer | null;
+  readonly headers: RecordHeaders;
+  /** The record's timestamp, epoch milliseconds as decimal text (Kafka's CreateTime by default). */
+  readonly timestamp: string;
+}
+
+/** One record to produce. */
+export interface OutputRecord {
+  readonly topic: string;
+  readonly key: Buffer | string | null;
+  readonly value: Buffer | string | null;
+  readonly headers: RecordHeaders;
+}
+
+export interface TopicPartitionOffset {
+  readonly topic: string;
+  readonly partition: number;
+  /** The next offset to read, as Kafka commits it: last processed + 1. */
+  readonly offset: string;
+}
+
+/** The records fetched for one partition, and what may be done about them. */
+export interface PartitionBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly InputRecord[];
+  /**
+   * Marks records up to `offset` as done: the next fetch starts after it. Commits nothing.
+   * Records not resolved are fetched again.
+   */
+  resolveOffset(offset: string): void;
+  /** Tells the group this member is alive; throws when the group is rebalancing. */
+  heartbeat(): Promise<void>;
+  /** False once the consumer is stopping: finish the micro-batch in hand, start no other. */
+  isRunning(): boolean;
+  /** True when the records are outdated (a seek, a lost assignment): process no more of them. */
+  isStale(): boolean;
+  /** Stops fetching this partition; the returned function (or `SourceConsumer.resume`) restarts it. */
+  pause(): () => void;
+}
+
+export interface ConsumerRunOptions {
+  /** How many partitions' batches are handled at once. */
+  readonly concurrency: number;
+  /** Handles one partition's batch; the next fetch of that partition waits for it. */
+  readonly eachBatch: (batch: PartitionBatch) => Promise<void>;
+}
+
+export interface SourceConsumer {
+  connect(): Promise<void>;
+  subscribe(topic: string): Promise<void>;
+  /** Starts fetching; resolves once running. Offsets are committed only by `commit`. */
+  run(options: ConsumerRunOptions): Promise<void>;
+  /** Commits offsets for this consumer's group now. */
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  resume(topic: string, partition: number): void;
+  /** The partitions this member owns after each rebalance. */
+  onAssignment(listener: (assigned: readonly { topic: string; partition: number }[]) => void): void;
+  /** The consumer stopped on its own and will not restart. */
+  onCrash(listener: (error: Error) => void): void;
+  /** Waits for the batch in hand, leaves the group and closes the connections. */
+  disconnect(): Promise<void>;
+}
+
+export interface RecordProducer {
+  connect(): Promise<void>;
+  /** Resolves once every record is acknowledged by all in-sync replicas. */
+  send(records: readonly OutputRecord[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface TransactionalProducer {
+  connect(): Promise<void>;
+  /**
+   * Produces `records` and commits `offsets` for `groupId` in one transaction: a read-committed
+   * reader sees all of it or none, and the offsets move only if the records are visible.
+   */
+  sendWithOffsets(
+    records: readonly OutputRecord[],
+    groupId: string,
+    offsets: readonly TopicPartitionOffset[],
+  ): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface ConsumerSettings {
+  readonly groupId: string;
+  /** Longest wait of a fetch for new data when there is none. */
+  readonly maxWaitTimeMs: number;
+  /** A member silent this long loses its partitions. */
+  readonly sessionTimeoutMs: number;
+}
+
+/** Makes the Kafka clients of one pipeline. */
+export interface KafkaPort {
+  consumer(settings: ConsumerSettings): SourceConsumer;
+  /** Idempotent, acks from all in-sync replicas, one request in flight. */
+  producer(): RecordProducer;
+  /** Idempotent and transactional with `transactionalId`. */
+  transactionalProducer(transactionalId: string): TransactionalProducer;
+  /**
+   * Creates those of `topics` that do not exist, with the cluster's default partitions and
+   * replication; changes none that exist. Resolves with the names it created.
+   */
+  ensureTopics(topics: readonly string[]): Promise<string[]>;
+}

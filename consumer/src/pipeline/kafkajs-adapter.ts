@@ -1,0 +1,280 @@
+/**
+ * The Kafka port on kafkajs 2.2. The consumer runs `eachBatch` with auto-resolve and auto-commit
+ * off, so offsets move only when the pipeline says so; producers are idempotent with acks from
+ * all in-sync replicas and one request in flight (kafkajs requires that for idempotence).
+ */
+import {
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Consumer,
+  type KafkaMessage,
+  type LogEntry,
+  type Producer,
+} from "kafkajs";
+import type {
+  ConsumerRunOptions,
+  ConsumerSettings,
+  InputRecord,
+  KafkaPort,
+  OutputRecord,
+  RecordProducer,
+  SourceConsumer,
+  TopicPartitionOffset,
+  TransactionalProducer,
+} from "./kafka-port.js";
+import { silentLog, type LogLevel, type PipelineLog } from "./pipeline-log.js";
+
+export interface KafkajsPortOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  /** kafkajs's own log lines (warnings and errors) go here. @default dropped */
+  readonly log?: PipelineLog;
+}
+
+/**
+ * A new group starts at the earliest offset: a pipeline started after its producer must not skip
+ * the events already waiting.
+ */
+const FROM_BEGINNING = true;
+/**
+ * Outputs are acknowledged by every in-sync replica before the input offset is committed: an
+ * output lost with a broker after the commit would be an event lost.
+ */
+const ACKS_ALL = -1;
+
+const PRODUCER_SETTINGS = {
+  idempotent: true,
+  maxInFlightRequests: 1,
+  // Java's murmur2 partitioner (kafkajs 2's default, named so it does not warn): a key lands on
+  // the partition a Java or librdkafka producer would pick, so per-user order holds across them.
+  createPartitioner: Partitioners.DefaultPartitioner,
+} as const;
+
+const KAFKAJS_LEVELS: Partial<Record<logLevel, LogLevel>> = {
+  [logLevel.ERROR]: "error",
+  [logLevel.WARN]: "warn",
+  [logLevel.INFO]: "info",
+  [logLevel.DEBUG]: "debug",
+};
+
+export class KafkajsPort implements KafkaPort {
+  readonly #kafka: Kafka;
+
+  constructor(options: KafkajsPortOptions) {
+    const log = options.log ?? silentLog;
+    this.#kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: [...options.brokers],
+      // kafkajs logs pauses, joins and every retry at INFO; only what needs attention gets through.
+      logLevel: logLevel.WARN,
+      logCreator:
+        () =>
+        ({ namespace, level, log: entry }: LogEntry) => {
+          const { message, timestamp: _timestamp, ...fields } = entry;
+          log(KAFKAJS_LEVELS[level] ?? "info", `kafkajs ${namespace}: ${message}`, fields);
+        },
+    });
+  }
+
+  consumer(settings: ConsumerSettings): SourceConsumer {
+    return new KafkajsConsumer(
+      this.#kafka.consumer({
+        groupId: settings.groupId,
+        maxWaitTimeInMs: settings.maxWaitTimeMs,
+        sessionTimeout: settings.sessionTimeoutMs,
+        // Three heartbeats per session, as Kafka advises; kafkajs's 3 s default unless shorter.
+        heartbeatInterval: Math.min(3_000, Math.floor(settings.sessionTimeoutMs / 3)),
+      }),
+    );
+  }
+
+  producer(): RecordProducer {
+    return new KafkajsProducer(this.#kafka.producer({ ...PRODUCER_SETTINGS }));
+  }
+
+  async ensureTopics(topics: readonly string[]): Promise<string[]> {
+    const admin = this.#kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = [...new Set(topics)].filter((topic) => !existing.has(topic));
+      if (missing.length > 0) {
+        // -1: the broker's num.partitions and default.replication.factor.
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((topic) => ({ topic, numPartitions: -1, replicationFactor: -1 })),
+        });
+      }
+      return missing;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  transactionalProducer(transactionalId: string): TransactionalProducer {
+    return new KafkajsTransactionalProducer(
+      this.#kafka.producer({ ...PRODUCER_SETTINGS, transactionalId }),
+    );
+  }
+}
+
+function toInputRecord(message: KafkaMessage): InputRecord {
+  return {
+    offset: message.offset,
+    key: message.key,
+    value: message.value,
+    headers: message.headers ?? {},
+    timestamp: message.timestamp,
+  };
+}
+
+/** kafkajs wants one `topicMessages` entry per topic. */
+function byTopic(records: readonly OutputRecord[]) {
+  const topics = new Map<
+    string,
+    {
+      key: Buffer | string | null;
+      value: Buffer | string | null;
+      headers: OutputRecord["headers"];
+    }[]
+  >();
+  for (const { topic, key, value, headers } of records) {
+    let messages = topics.get(topic);
+    if (messages === undefined) topics.set(topic, (messages = []));
+    messages.push({ key, value, headers });
+  }
+  return [...topics].map(([topic, messages]) => ({ topic, messages }));
+}
+
+function offsetsByTopic(offsets: readonly TopicPartitionOffset[]) {
+  const topics = new Map<string, { partition: number; offset: string }[]>();
+  for (const { topic, partition, offset } of offsets) {
+    let partitions = topics.get(topic);
+    if (partitions === undefined) topics.set(topic, (partitions = []));
+    partitions.push({ partition, offset });
+  }
+  return [...topics].map(([topic, partitions]) => ({ topic, partitions }));
+}
+
+class KafkajsConsumer implements SourceConsumer {
+  readonly #consumer: Consumer;
+
+  constructor(consumer: Consumer) {
+    this.#consumer = consumer;
+  }
+
+  connect(): Promise<void> {
+    return this.#consumer.connect();
+  }
+
+  subscribe(topic: string): Promise<void> {
+    return this.#consumer.subscribe({ topics: [topic], fromBeginning: FROM_BEGINNING });
+  }
+
+  run({ concurrency, eachBatch }: ConsumerRunOptions): Promise<void> {
+    return this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: concurrency,
+      eachBatch: (payload) =>
+        eachBatch({
+          topic: payload.batch.topic,
+          partition: payload.batch.partition,
+          records: payload.batch.messages.map(toInputRecord),
+          resolveOffset: (offset) => payload.resolveOffset(offset),
+          heartbeat: () => payload.heartbeat(),
+          isRunning: () => payload.isRunning(),
+          isStale: () => payload.isStale(),
+          pause: () => payload.pause(),
+        }),
+    });
+  }
+
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    return this.#consumer.commitOffsets(offsets.map((offset) => ({ ...offset })));
+  }
+
+  resume(topic: string, partition: number): void {
+    this.#consumer.resume([{ topic, partitions: [partition] }]);
+  }
+
+  onAssignment(
+    listener: (assigned: readonly { topic: string; partition: number }[]) => void,
+  ): void {
+    this.#consumer.on(this.#consumer.events.GROUP_JOIN, (event) => {
+      listener(
+        Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) =>
+          partitions.map((partition) => ({ topic, partition })),
+        ),
+      );
+    });
+  }
+
+  onCrash(listener: (error: Error) => void): void {
+    this.#consumer.on(this.#consumer.events.CRASH, (event) => {
+      // kafkajs restarts itself after a retriable error; only a final stop is a crash here.
+      if (!event.payload.restart) listener(event.payload.error);
+    });
+  }
+
+  disconnect(): Promise<void> {
+    return this.#consumer.disconnect();
+  }
+}
+
+class KafkajsProducer implements RecordProducer {
+  readonly #producer: Producer;
+
+  constructor(producer: Producer) {
+    this.#producer = producer;
+  }
+
+  connect(): Promise<void> {
+    return this.#producer.connect();
+  }
+
+  async send(records: readonly OutputRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.#producer.sendBatch({ topicMessages: byTopic(records), acks: ACKS_ALL });
+  }
+
+  disconnect(): Promise<void> {
+    return this.#producer.disconnect();
+  }
+}
+
+class KafkajsTransactionalProducer implements TransactionalProducer {
+  readonly #producer: Producer;
+
+  constructor(producer: Producer) {
+    this.#producer = producer;
+  }
+
+  connect(): Promise<void> {
+    return this.#producer.connect();
+  }
+
+  async sendWithOffsets(
+    records: readonly OutputRecord[],
+    groupId: string,
+    offsets: readonly TopicPartitionOffset[],
+  ): Promise<void> {
+    const transaction = await this.#producer.transaction();
+    try {
+      if (records.length > 0) {
+        await transaction.sendBatch({ topicMessages: byTopic(records), acks: ACKS_ALL });
+      }
+      await transaction.sendOffsets({ consumerGroupId: groupId, topics: offsetsByTopic(offsets) });
+      await transaction.commit();
+    } catch (error) {
+      // Aborting may fail too (a fenced producer cannot); the first error is the one to report.
+      if (transaction.isActive()) await transaction.abort().catch(() => {});
+      throw error;
+    }
+  }
+
+  disconnect(): Promise<void> {
+    return this.#producer.disconnect();
+  }
+}

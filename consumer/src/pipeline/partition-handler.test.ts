@@ -1,0 +1,161 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { ConsumerError } from "../errors.js";
+import type { Delivery } from "./delivery.js";
+import type { InputRecord, OutputRecord, PartitionBatch } from "./kafka-port.js";
+import type { MicroBatchResult } from "./micro-batch.js";
+import {
+  emptyStats,
+  PartitionHandler,
+  type PartitionHandlerDependencies,
+} from "./partition-handler.js";
+
+function records(from: number, count: number): InputRecord[] {
+  return Array.from({ length: count }, (_, i) => ({
+    offset: String(from + i),
+    key: null,
+    value: Buffer.from("{}"),
+    headers: {},
+    timestamp: "0",
+  }));
+}
+
+class FakeBatch implements PartitionBatch {
+  readonly topic = "in";
+  readonly partition = 3;
+  readonly resolved: string[] = [];
+  paused = 0;
+  running = true;
+  constructor(readonly records: InputRecord[]) {}
+  resolveOffset(offset: string): void {
+    this.resolved.push(offset);
+  }
+  heartbeat(): Promise<void> {
+    return Promise.resolve();
+  }
+  isRunning(): boolean {
+    return this.running;
+  }
+  isStale(): boolean {
+    return false;
+  }
+  pause(): () => void {
+    this.paused++;
+    return () => {};
+  }
+}
+
+function harness(failWith?: (call: number) => ConsumerError | undefined) {
+  const delivered: { records: readonly OutputRecord[]; nextOffset: string }[] = [];
+  const resumed: string[] = [];
+  const fatal: ConsumerError[] = [];
+  const chunks: string[][] = [];
+  let calls = 0;
+  const delivery: Delivery = {
+    deliver: (_topic, _partition, out, nextOffset) => {
+      delivered.push({ records: out, nextOffset });
+      return Promise.resolve();
+    },
+    assigned: () => {},
+    close: () => Promise.resolve(),
+  };
+  const deps: PartitionHandlerDependencies = {
+    process: (_topic, _partition, input): Promise<MicroBatchResult> => {
+      const error = failWith?.(calls++);
+      if (error !== undefined) return Promise.reject(error);
+      chunks.push(input.map((r) => r.offset));
+      return Promise.resolve({
+        records: [],
+        predictions: input.length,
+        reviews: 0,
+        deadLetters: {},
+      });
+    },
+    delivery,
+    consumer: { resume: (topic, partition) => resumed.push(`${topic}[${partition}]`) },
+    log: () => {},
+    stats: emptyStats(),
+    onFatal: (error) => fatal.push(error),
+    random: () => 0,
+  };
+  return { deps, delivered, resumed, fatal, chunks };
+}
+
+const retry = { initialBackoffMs: 20, maxBackoffMs: 20 };
+
+describe("PartitionHandler", () => {
+  it("cuts a batch into micro-batches and commits after each", async () => {
+    const h = harness();
+    const handler = new PartitionHandler({ maxEvents: 4, lingerMs: 0, retry }, h.deps);
+    const batch = new FakeBatch(records(10, 10));
+    await handler.handle(batch);
+    assert.deepEqual(h.chunks, [
+      ["10", "11", "12", "13"],
+      ["14", "15", "16", "17"],
+      ["18", "19"],
+    ]);
+    assert.deepEqual(
+      h.delivered.map((d) => d.nextOffset),
+      ["14", "18", "20"],
+    );
+    assert.deepEqual(batch.resolved, ["13", "17", "19"]);
+    assert.equal(h.deps.stats.events, 10);
+  });
+
+  it("lets a short batch linger once, then takes what came meanwhile", async () => {
+    const h = harness();
+    const handler = new PartitionHandler({ maxEvents: 8, lingerMs: 30, retry }, h.deps);
+    const started = Date.now();
+    await handler.handle(new FakeBatch(records(0, 2)));
+    assert.ok(Date.now() - started >= 25, "waited the linger");
+    assert.deepEqual(h.chunks, [], "nothing processed yet");
+    const again = new FakeBatch(records(0, 5));
+    await handler.handle(again);
+    assert.deepEqual(h.chunks, [["0", "1", "2", "3", "4"]]);
+    assert.deepEqual(again.resolved, ["4"]);
+  });
+
+  it("pauses the partition on a retryable failure, commits nothing, resumes after the backoff", async () => {
+    const h = harness((call) =>
+      call === 1 ? new ConsumerError("store_unavailable", "redis down") : undefined,
+    );
+    const handler = new PartitionHandler({ maxEvents: 2, lingerMs: 0, retry }, h.deps);
+    const batch = new FakeBatch(records(0, 6));
+    await handler.handle(batch);
+    assert.deepEqual(batch.resolved, ["1"], "only the micro-batch before the failure");
+    assert.deepEqual(
+      h.delivered.map((d) => d.nextOffset),
+      ["2"],
+    );
+    assert.equal(batch.paused, 1);
+    assert.equal(h.deps.stats.retries, 1);
+    assert.deepEqual(h.resumed, []);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    assert.deepEqual(h.resumed, ["in[3]"]);
+    handler.halt();
+  });
+
+  it("stops the pipeline on a failure no retry can fix", async () => {
+    const h = harness(() => new ConsumerError("internal", "a bug"));
+    const handler = new PartitionHandler({ maxEvents: 2, lingerMs: 0, retry }, h.deps);
+    const batch = new FakeBatch(records(0, 4));
+    await handler.handle(batch);
+    assert.deepEqual(batch.resolved, []);
+    assert.equal(h.fatal[0]?.message, "a bug");
+    await handler.handle(new FakeBatch(records(0, 4)));
+    assert.deepEqual(h.chunks, [], "handles nothing more");
+  });
+
+  it("finishes the micro-batch in hand and starts no other once stopping", async () => {
+    const h = harness();
+    const handler = new PartitionHandler({ maxEvents: 2, lingerMs: 0, retry }, h.deps);
+    const batch = new FakeBatch(records(0, 6));
+    const process = h.deps.process;
+    (h.deps as { process: typeof process }).process = async (...args) => {
+      batch.running = false;
+      return process(...args);
+    };
+    await handler.handle(batch);
+    assert.deepEqual(batch.resolved, ["1"]);
+  });
+});

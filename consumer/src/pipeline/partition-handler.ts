@@ -1,0 +1,195 @@
+/**
+ * What happens to one partition's fetched records: cut into micro-batches of at most
+ * `maxEvents`, each processed, delivered and committed before the next; a short batch waits out
+ * the linger first, so a burst arriving over a few milliseconds makes one micro-batch.
+ *
+ * A micro-batch that fails retryably (sidecar, Redis, produce, commit) pauses its partition: the
+ * records from it on stay unresolved and uncommitted, and after a jittered backoff the partition
+ * resumes and fetches them again. Other partitions go on meanwhile. Nothing is skipped, nothing is
+ * committed before it is delivered.
+ */
+import { ConsumerError } from "../errors.js";
+import { backoffDelay, type BackoffSettings } from "./backoff.js";
+import type { Delivery } from "./delivery.js";
+import type { InputRecord, PartitionBatch, SourceConsumer } from "./kafka-port.js";
+import type { MicroBatchResult } from "./micro-batch.js";
+import type { PipelineLog } from "./pipeline-log.js";
+
+/** kafkajs heartbeats only once its interval (3 s) has passed, so asking every second costs nothing. */
+const HEARTBEAT_EVERY_MS = 1_000;
+
+export interface PartitionHandlerSettings {
+  readonly maxEvents: number;
+  readonly lingerMs: number;
+  readonly retry: BackoffSettings;
+}
+
+/** Counters of a running pipeline; the CLI prints them, tests wait on them. */
+export interface PipelineStats {
+  /** Input records processed and committed. */
+  events: number;
+  predictions: number;
+  reviews: number;
+  /** Dead letters by error code. */
+  deadLetters: Record<string, number>;
+  microBatches: number;
+  /** Micro-batches that failed retryably and were scheduled again. */
+  retries: number;
+  /** The last retryable failure, for a status line. */
+  lastRetry: { code: string; message: string; at: number } | undefined;
+}
+
+export function emptyStats(): PipelineStats {
+  return {
+    events: 0,
+    predictions: 0,
+    reviews: 0,
+    deadLetters: {},
+    microBatches: 0,
+    retries: 0,
+    lastRetry: undefined,
+  };
+}
+
+export interface PartitionHandlerDependencies {
+  readonly process: (
+    topic: string,
+    partition: number,
+    records: readonly InputRecord[],
+  ) => Promise<MicroBatchResult>;
+  readonly delivery: Delivery;
+  readonly consumer: Pick<SourceConsumer, "resume">;
+  readonly log: PipelineLog;
+  readonly stats: PipelineStats;
+  /** A failure no retry can fix (a bug): the pipeline stops. */
+  readonly onFatal: (error: ConsumerError) => void;
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+function partitionKey(topic: string, partition: number): string {
+  return `${topic}[${partition}]`;
+}
+
+export class PartitionHandler {
+  readonly #settings: PartitionHandlerSettings;
+  readonly #deps: PartitionHandlerDependencies;
+  readonly #now: () => number;
+  /** Per partition: the first unprocessed offset and when it was first seen, for the linger. */
+  readonly #lingering = new Map<string, { offset: string; since: number }>();
+  /** Per partition: consecutive failed attempts and the pending resume. */
+  readonly #retrying = new Map<string, { attempts: number; timer?: NodeJS.Timeout }>();
+  #halted = false;
+
+  constructor(settings: PartitionHandlerSettings, deps: PartitionHandlerDependencies) {
+    this.#settings = settings;
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  /** The consumer's eachBatch. Never throws: failures pause the partition or stop the pipeline. */
+  readonly handle = async (batch: PartitionBatch): Promise<void> => {
+    const { records, topic, partition } = batch;
+    const first = records[0];
+    if (first === undefined || this.#halted) return;
+    const key = partitionKey(topic, partition);
+    const { maxEvents, lingerMs } = this.#settings;
+
+    if (records.length < maxEvents && lingerMs > 0 && batch.isRunning()) {
+      const seen = this.#lingering.get(key);
+      const since = seen?.offset === first.offset ? seen.since : this.#now();
+      this.#lingering.set(key, { offset: first.offset, since });
+      const remaining = since + lingerMs - this.#now();
+      if (remaining > 0) {
+        // Unresolved: the next fetch returns these records again, with whatever came meanwhile.
+        await sleep(remaining);
+        return;
+      }
+    }
+    this.#lingering.delete(key);
+
+    for (let start = 0; start < records.length; start += maxEvents) {
+      if (!batch.isRunning() || batch.isStale() || this.#halted) return;
+      const chunk = records.slice(start, start + maxEvents);
+      const last = chunk[chunk.length - 1]!;
+      try {
+        await this.#keepAlive(batch, this.#processAndDeliver(topic, partition, chunk, last));
+      } catch (error) {
+        this.#failed(batch, key, ConsumerError.from(error));
+        return;
+      }
+      batch.resolveOffset(last.offset);
+      this.#retrying.delete(key);
+    }
+  };
+
+  /** Stops handling batches and cancels pending resumes (the consumer is going away). */
+  halt(): void {
+    this.#halted = true;
+    for (const { timer } of this.#retrying.values()) clearTimeout(timer);
+    this.#retrying.clear();
+  }
+
+  async #processAndDeliver(
+    topic: string,
+    partition: number,
+    chunk: readonly InputRecord[],
+    last: InputRecord,
+  ): Promise<void> {
+    const result = await this.#deps.process(topic, partition, chunk);
+    const nextOffset = (BigInt(last.offset) + 1n).toString();
+    await this.#deps.delivery.deliver(topic, partition, result.records, nextOffset);
+    const { stats } = this.#deps;
+    stats.events += chunk.length;
+    stats.predictions += result.predictions;
+    stats.reviews += result.reviews;
+    stats.microBatches++;
+    for (const [code, count] of Object.entries(result.deadLetters)) {
+      stats.deadLetters[code] = (stats.deadLetters[code] ?? 0) + (count ?? 0);
+    }
+  }
+
+  /** Heartbeats while `work` runs, so a slow sidecar or a retrying producer never costs the assignment. */
+  async #keepAlive<T>(batch: PartitionBatch, work: Promise<T>): Promise<T> {
+    const timer = setInterval(() => {
+      // A rebalance shows up here as an error; kafkajs rejoins after this batch, nothing to do.
+      batch.heartbeat().catch(() => {});
+    }, HEARTBEAT_EVERY_MS);
+    try {
+      return await work;
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  #failed(batch: PartitionBatch, key: string, error: ConsumerError): void {
+    const { log, stats } = this.#deps;
+    if (!error.retryable) {
+      log("error", `${key}: ${error.code}: ${error.message}; stopping`, { code: error.code });
+      this.#halted = true;
+      this.#deps.onFatal(error);
+      return;
+    }
+    const state = this.#retrying.get(key) ?? { attempts: 0 };
+    state.attempts++;
+    const delayMs = backoffDelay(state.attempts, this.#settings.retry, this.#deps.random);
+    stats.retries++;
+    stats.lastRetry = { code: error.code, message: error.message, at: this.#now() };
+    log("warn", `${key}: ${error.code}: ${error.message}; retrying in ${delayMs} ms`, {
+      code: error.code,
+      attempt: state.attempts,
+      delayMs,
+    });
+    batch.pause();
+    clearTimeout(state.timer);
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      if (!this.#halted) this.#deps.consumer.resume(batch.topic, batch.partition);
+    }, delayMs);
+    this.#retrying.set(key, state);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,255 @@
+/**
+ * A running pipeline: one consumer group member that turns input events into predictions.
+ * `Pipeline.start` checks everything it can before consuming (hook modules load, the model's
+ * input fits the features, Kafka and the sidecar answer) and refuses to start otherwise;
+ * `stop()` finishes the micro-batch in hand, commits it, and leaves the group.
+ */
+import type { PipelineConfig } from "../config/pipeline-config.js";
+import { ConsumerError } from "../errors.js";
+import { FeatureExtractor } from "../features/feature-extractor.js";
+import type { FeatureStore } from "../features/feature-store.js";
+import { RedisWindowStore } from "../features/window-store.js";
+import { AtLeastOnceDelivery, ExactlyOnceDelivery, type Delivery } from "./delivery.js";
+import type { InferencePort } from "./inference-port.js";
+import type { KafkaPort, SourceConsumer } from "./kafka-port.js";
+import { KafkajsPort } from "./kafkajs-adapter.js";
+import { MicroBatchProcessor } from "./micro-batch.js";
+import { bindModel, type ModelBinding } from "./model-binding.js";
+import { emptyStats, PartitionHandler, type PipelineStats } from "./partition-handler.js";
+import { silentLog, type PipelineLog } from "./pipeline-log.js";
+import { Scorer } from "./scorer.js";
+import { SidecarInference } from "./sidecar-inference.js";
+
+/**
+ * Partitions handled at once by one member. Each sends its own ModelInfer, and the sidecar's
+ * dynamic batcher merges concurrent ones, so a few keep it busy without one slow partition
+ * holding up the others.
+ */
+export const DEFAULT_PARTITION_CONCURRENCY = 8;
+/**
+ * How long an idle fetch waits at the broker for new data. It also bounds how late a resumed
+ * partition is fetched again while every partition is paused.
+ */
+export const DEFAULT_FETCH_MAX_WAIT_MS = 250;
+
+export interface PipelineDependencies {
+  readonly kafka: KafkaPort;
+  readonly inference: InferencePort;
+  readonly store: FeatureStore;
+  /** @default dropped */
+  readonly log?: PipelineLog;
+  /** Called last by `stop()`: closes what the caller made for this pipeline. */
+  readonly release?: () => Promise<void>;
+}
+
+export class Pipeline {
+  readonly config: PipelineConfig;
+  readonly binding: ModelBinding;
+  readonly stats: PipelineStats;
+  /** Settles once the pipeline has stopped: resolves after `stop()`, rejects with a fatal error. */
+  readonly stopped: Promise<void>;
+  readonly #consumer: SourceConsumer;
+  readonly #delivery: Delivery;
+  readonly #handler: PartitionHandler;
+  readonly #deps: PipelineDependencies;
+  readonly #log: PipelineLog;
+  #settle!: (error?: ConsumerError) => void;
+  #stopping: Promise<void> | undefined;
+  #fatal: ConsumerError | undefined;
+
+  private constructor(
+    config: PipelineConfig,
+    binding: ModelBinding,
+    consumer: SourceConsumer,
+    delivery: Delivery,
+    processor: MicroBatchProcessor,
+    deps: PipelineDependencies,
+  ) {
+    this.config = config;
+    this.binding = binding;
+    this.stats = emptyStats();
+    this.#consumer = consumer;
+    this.#delivery = delivery;
+    this.#deps = deps;
+    this.#log = deps.log ?? silentLog;
+    this.stopped = new Promise<void>((resolve, reject) => {
+      this.#settle = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    // Unobserved rejection must not crash a process that only calls stop().
+    this.stopped.catch(() => {});
+    this.#handler = new PartitionHandler(
+      { maxEvents: config.batch.maxEvents, lingerMs: config.batch.lingerMs, retry: config.retry },
+      {
+        process: (topic, partition, records) => processor.process(topic, partition, records),
+        delivery,
+        consumer,
+        log: this.#log,
+        stats: this.stats,
+        onFatal: (error) => this.#fail(error),
+      },
+    );
+  }
+
+  /** Checks the setup, joins the group and starts consuming. */
+  static async start(config: PipelineConfig, deps: PipelineDependencies): Promise<Pipeline> {
+    const log = deps.log ?? silentLog;
+    const extractor = new FeatureExtractor(config.features, deps.store, {
+      baseDir: config.baseDir,
+    });
+    await extractor.ready();
+    const binding = await bindModel(
+      deps.inference,
+      config.model,
+      extractor.width,
+      config.batch.maxEvents,
+    ).catch((error: unknown) => {
+      const failure = ConsumerError.from(error);
+      if (failure.code === "config_invalid") throw failure;
+      throw new ConsumerError(
+        failure.code,
+        `cannot read model "${config.model.name}" from the sidecar at ${config.model.sidecar}: ${failure.message}`,
+        { cause: failure, retryable: failure.retryable },
+      );
+    });
+    const scorer = new Scorer(deps.inference, binding, config.model.deadlineMs);
+    const processor = new MicroBatchProcessor(extractor, scorer, {
+      model: config.model.name,
+      idField: config.decoder.idField,
+      outputTopic: config.topics.output,
+      deadLetterTopic: config.topics.deadLetter,
+      reviewTopic: config.topics.review,
+      reviewBelow: config.review.confidenceBelow,
+    });
+
+    const topics = [config.topics.input, config.topics.output, config.topics.deadLetter];
+    if (config.topics.review !== undefined) topics.push(config.topics.review);
+    const created = await deps.kafka.ensureTopics(topics).catch((error: unknown) => {
+      throw new ConsumerError(
+        "internal",
+        `cannot make sure topics ${topics.join(", ")} exist on ${config.kafka.brokers.join(",")}: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    });
+    if (created.length > 0) {
+      log("info", `created missing topics ${created.join(", ")} with the cluster's defaults`);
+    }
+    const consumer = deps.kafka.consumer({
+      groupId: config.kafka.groupId,
+      maxWaitTimeMs: DEFAULT_FETCH_MAX_WAIT_MS,
+      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+    });
+    let delivery: Delivery;
+    if (config.delivery === "exactly_once") {
+      delivery = new ExactlyOnceDelivery(deps.kafka, config.kafka.groupId);
+    } else {
+      const producer = deps.kafka.producer();
+      await producer.connect();
+      delivery = new AtLeastOnceDelivery(producer, consumer);
+    }
+    const pipeline = new Pipeline(config, binding, consumer, delivery, processor, deps);
+    try {
+      await consumer.connect();
+      consumer.onCrash((error) =>
+        pipeline.#fail(
+          new ConsumerError("internal", `Kafka consumer crashed: ${error.message}`, {
+            cause: error,
+          }),
+        ),
+      );
+      consumer.onAssignment((assigned) => {
+        delivery.assigned(assigned);
+        log(
+          "info",
+          `assigned ${assigned.map((p) => `${p.topic}[${p.partition}]`).join(", ") || "nothing"}`,
+        );
+      });
+      await consumer.subscribe(config.topics.input);
+      await consumer.run({
+        concurrency: DEFAULT_PARTITION_CONCURRENCY,
+        eachBatch: pipeline.#handler.handle,
+      });
+    } catch (error) {
+      await pipeline.stop().catch(() => {});
+      throw error;
+    }
+    log("info", `pipeline "${config.name}" consuming ${config.topics.input}`, {
+      model: binding.model,
+      delivery: config.delivery,
+    });
+    return pipeline;
+  }
+
+  /**
+   * Finishes the micro-batch in hand (its records delivered, its offset committed), leaves the
+   * group and closes every client. Safe to call more than once.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#shutdown();
+    return this.#stopping;
+  }
+
+  async #shutdown(): Promise<void> {
+    const errors: unknown[] = [];
+    const attempt = async (what: () => Promise<void>): Promise<void> => {
+      try {
+        await what();
+      } catch (error) {
+        errors.push(error);
+      }
+    };
+    // kafkajs's disconnect waits for the batch in hand; the handler starts no new micro-batch.
+    await attempt(() => this.#consumer.disconnect());
+    this.#handler.halt();
+    await attempt(() => this.#delivery.close());
+    if (this.#deps.release !== undefined) await attempt(this.#deps.release);
+    this.#log("info", `pipeline "${this.config.name}" stopped`, { ...this.stats });
+    if (this.#fatal !== undefined) this.#settle(this.#fatal);
+    else if (errors.length > 0) this.#settle(ConsumerError.from(errors[0], "closed"));
+    else this.#settle();
+  }
+
+  #fail(error: ConsumerError): void {
+    this.#fatal ??= error;
+    void this.stop();
+  }
+}
+
+export interface StartPipelineOptions {
+  readonly log?: PipelineLog;
+}
+
+/**
+ * Starts `config` with the real clients: kafkajs, the sidecar over gRPC, the Redis window store.
+ * `stop()` closes all of them.
+ */
+export async function startPipeline(
+  config: PipelineConfig,
+  options: StartPipelineOptions = {},
+): Promise<Pipeline> {
+  const log = options.log ?? silentLog;
+  const kafka = new KafkajsPort({
+    brokers: config.kafka.brokers,
+    clientId: config.kafka.clientId,
+    log,
+  });
+  const inference = new SidecarInference(config.model.sidecar);
+  let store: RedisWindowStore | undefined;
+  try {
+    store = await RedisWindowStore.connect(config.redis.url, { keyPrefix: config.redis.keyPrefix });
+    const opened = store;
+    return await Pipeline.start(config, {
+      kafka,
+      inference,
+      store: opened,
+      log,
+      release: async () => {
+        inference.close();
+        await opened.close();
+      },
+    });
+  } catch (error) {
+    inference.close();
+    await store?.close();
+    throw error;
+  }
+}

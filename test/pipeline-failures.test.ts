@@ -1,0 +1,120 @@
+/**
+ * The pipeline through outages of what it depends on, in process on real servers: the sidecar
+ * stopped for a few seconds mid-stream, and Redis killed and restarted. What a user relies on:
+ * while a dependency is down the partitions wait (paused, nothing committed), then resume on
+ * their own, and every event comes out with the features it would have had without the outage.
+ */
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import { after, afterEach, before, describe, it } from "node:test";
+import {
+  eventMessages,
+  fraudStream,
+  parsePrediction,
+  referenceRows,
+  type EventStream,
+} from "./helpers/pipeline-fixture.js";
+import { PipelineHarness } from "./helpers/pipeline-harness.js";
+import { STACK_TIMEOUT_MS } from "./helpers/pipeline-kafka.js";
+import { startOwnRedis, type OwnRedis } from "./helpers/pipeline-redis.js";
+import { startTestSidecar } from "./helpers/sidecar.js";
+import { waitFor } from "./helpers/wait-for.js";
+
+const TEST_TIMEOUT_MS = 60_000;
+/** How long a dependency stays down: several backoff rounds. */
+const OUTAGE_MS = 3_000;
+
+describe("Kafka pipeline through outages", { timeout: 3 * 60_000 }, () => {
+  const h = new PipelineHarness();
+  let own: OwnRedis | undefined;
+  before(() => h.start(), { timeout: STACK_TIMEOUT_MS });
+  afterEach(() => h.stopPipelines());
+  after(async () => {
+    await h.close();
+    await own?.remove();
+  });
+
+  /** Every event predicted, each with the score the README's layout gives it. */
+  async function assertAllPredicted(topic: string, { events, homes }: EventStream): Promise<void> {
+    const predictions = (await h.read([topic], (records) => records.length >= events.length)).map(
+      (record) => parsePrediction(record.value),
+    );
+    assert.deepEqual(
+      [...new Set(predictions.map((p) => p.id))].sort(),
+      events.map((e) => e.id).sort(),
+      "every event predicted",
+    );
+    const expected = await h.expectedProbabilities(referenceRows(events, homes));
+    const byId = new Map(predictions.map((p) => [p.id, p]));
+    events.forEach((event, i) => {
+      const score = byId.get(event.id)!.score;
+      assert.ok(
+        Math.abs(score - expected[i]![1]!) < 1e-5,
+        `${event.id}: score ${score}, reference ${expected[i]![1]}`,
+      );
+    });
+  }
+
+  it(
+    "waits out a sidecar outage with the partitions paused, then resumes and loses nothing",
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const { topics, settings } = await h.setup(3);
+      const stream = fraudStream(4, 10, 20, `${h.run}-sidecar`);
+      const { events } = stream;
+      await h.loadHomes(stream.homes);
+      const pipeline = await h.pipeline(settings);
+      const half = events.length / 2;
+      await h.kafka.produce(topics.in, eventMessages(events.slice(0, half)));
+      await waitFor("first half", () => pipeline.stats.events === half);
+
+      const port = h.sidecar.grpcPort;
+      await h.sidecar.close();
+      await h.kafka.produce(topics.in, eventMessages(events.slice(half)));
+      await waitFor("a failed attempt", () => pipeline.stats.retries > 0);
+      await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+      assert.equal(pipeline.stats.events, half, "nothing committed while the sidecar is down");
+      assert.equal(pipeline.stats.lastRetry?.code, "inference_unavailable");
+      h.sidecar = await startTestSidecar({ modelRepository: h.repository.dir, grpcPort: port });
+
+      await waitFor("second half", () => pipeline.stats.events === events.length);
+      assert.deepEqual(pipeline.stats.deadLetters, {});
+      await assertAllPredicted(topics.out, stream);
+    },
+  );
+
+  it(
+    "waits out Redis killed and restarted, then resumes with its windows intact",
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      own = await startOwnRedis();
+      const client = new Redis(own.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      client.on("error", () => {});
+      try {
+        await client.connect();
+        const { topics, settings } = await h.setup(2, { redisUrl: own.url });
+        const stream = fraudStream(6, 10, 20, `${h.run}-redis`);
+        const { events } = stream;
+        await h.loadHomes(stream.homes, client);
+        const pipeline = await h.pipeline(settings);
+        const half = events.length / 2;
+        await h.kafka.produce(topics.in, eventMessages(events.slice(0, half)));
+        await waitFor("first half", () => pipeline.stats.events === half);
+
+        await own.kill();
+        await h.kafka.produce(topics.in, eventMessages(events.slice(half)));
+        await waitFor("a failed attempt", () => pipeline.stats.retries > 0);
+        await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+        assert.equal(pipeline.stats.events, half, "nothing committed while Redis is down");
+        assert.equal(pipeline.stats.lastRetry?.code, "store_unavailable");
+        await own.restart();
+
+        await waitFor("second half", () => pipeline.stats.events === events.length);
+        assert.deepEqual(pipeline.stats.deadLetters, {});
+        await assertAllPredicted(topics.out, stream);
+      } finally {
+        client.disconnect();
+      }
+    },
+  );
+});
