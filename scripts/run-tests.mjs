@@ -17,8 +17,8 @@ const roots = [
   "consumer/src",
   "test",
 ];
-// A whole file may take this long before the runner fails it: integration files start real servers.
-const FILE_TIMEOUT_MS = 180_000;
+// Most one test may take before the runner fails it: integration tests start real servers.
+const TEST_TIMEOUT_MS = 180_000;
 
 function find(dir) {
   let entries;
@@ -46,6 +46,25 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// Tests that need Kafka and Redis start the local stack (@sluice/stack) on first use. A stack the
+// tests started is stopped when they end, so the suite leaves no process behind; one that was
+// already running (a developer's `sluice stack up`) is left alone. With KAFKA_BROKERS and REDIS_URL
+// set the tests use those servers and start nothing.
+const usesOwnStack = !process.env.KAFKA_BROKERS || !process.env.REDIS_URL;
+let stack;
+let stackRanBefore = true;
+if (usesOwnStack) {
+  try {
+    stack = await import("@sluice/stack");
+    const before = await stack.stackStatus();
+    stackRanBefore = before.kafka.running || before.redis.running;
+  } catch (error) {
+    console.error(
+      `note: cannot read the local stack's state (${error.message}); build first with npm run build`,
+    );
+  }
+}
+
 const child = spawn(
   process.execPath,
   [
@@ -55,9 +74,21 @@ const child = spawn(
     "--test",
     // One file at a time: timing-sensitive batching tests share a 2-core machine with real servers.
     "--test-concurrency=1",
-    `--test-timeout=${FILE_TIMEOUT_MS}`,
+    `--test-timeout=${TEST_TIMEOUT_MS}`,
     ...files,
   ],
   { cwd: root, stdio: "inherit" },
 );
-child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+const [code, signal] = await new Promise((resolve) => child.on("exit", (...args) => resolve(args)));
+if (stack !== undefined && !stackRanBefore) {
+  const after = await stack.stackStatus().catch(() => undefined);
+  if (after?.kafka.running || after?.redis.running) {
+    await stack
+      .stopStack()
+      .catch((error) =>
+        console.error(`warning: stopping the local stack failed: ${error.message}`),
+      );
+    console.error("stopped the local Kafka and Redis the tests started");
+  }
+}
+process.exit(code ?? (signal ? 1 : 0));
