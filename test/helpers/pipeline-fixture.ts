@@ -12,7 +12,10 @@ import {
   type PipelineConfig,
   type Prediction,
 } from "@sluice/consumer";
+import { prng } from "./fraud-reference.js";
 import { REPO_ROOT } from "./sidecar.js";
+
+export { prng, referenceRows } from "./fraud-reference.js";
 
 export const FRAUD_PIPELINE = join(REPO_ROOT, "examples/pipelines/fraud.yaml");
 
@@ -117,17 +120,6 @@ const CATEGORIES = [
 /** Gaps on window edges (5 min, 1 h, 24 h, 7 d, a millisecond either side) and ties. */
 const EDGE_GAPS = [0, 1, 5 * MIN, 5 * MIN - 1, 5 * MIN + 1, HOUR, HOUR - 1, DAY, 7 * DAY, 52_609];
 
-/** mulberry32: a small seeded PRNG, so a stream is the same on every run. */
-export function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** `users` users × `perUser` events, merged in event-time order; ids and users carry `run`. */
 export function fraudStream(
   seed: number,
@@ -174,51 +166,6 @@ export function fraudStream(
   }
   all.sort((a, b) => a.t - b.t || a.user - b.user || a.seq - b.seq);
   return { events: all.map(({ event }) => event), homes };
-}
-
-/**
- * The README's "Input layout", from its text alone: for each event, the same user's events that
- * came before it in the stream.
- */
-export function referenceRows(
-  stream: readonly FraudEvent[],
-  homes: ReadonlyMap<string, string>,
-): Float32Array[] {
-  const seen = new Map<string, { t: number; amount: number; merchant: string }[]>();
-  const CAP_SECONDS = 604_800;
-  return stream.map((event) => {
-    const t = Date.parse(event.timestamp);
-    const history = seen.get(event.user_id) ?? [];
-    const mine = { t, amount: event.amount, merchant: event.merchant_id };
-    const within = (ms: number) => [...history, mine].filter((e) => e.t > t - ms && e.t <= t);
-    const day = within(DAY);
-    const mean24 = day.reduce((sum, e) => sum + e.amount, 0) / day.length;
-    const previous = history.at(-1);
-    const gap =
-      previous === undefined ? CAP_SECONDS : Math.min((t - previous.t) / 1000, CAP_SECONDS);
-    const date = new Date(t);
-    const h = date.getUTCHours() + date.getUTCMinutes() / 60;
-    const row = Float32Array.from([
-      Math.log1p(event.amount),
-      Math.log1p(event.account_age_days),
-      within(5 * MIN).length,
-      within(HOUR).length,
-      day.length,
-      event.amount / Math.max(mean24, 1),
-      new Set(within(HOUR).map((e) => e.merchant)).size,
-      Math.log1p(gap),
-      event.country === homes.get(event.user_id) ? 0 : 1,
-      Math.sin((2 * Math.PI * h) / 24),
-      Math.cos((2 * Math.PI * h) / 24),
-      ...["web", "mobile", "pos"].map((c) => (event.channel === c ? 1 : 0)),
-      ...["grocery", "restaurants", "fashion", "electronics", "travel", "digital_goods"].map((c) =>
-        event.merchant_category === c ? 1 : 0,
-      ),
-    ]);
-    history.push(mine);
-    seen.set(event.user_id, history);
-    return row;
-  });
 }
 
 /** Kafka messages for `events`, keyed by user id. */

@@ -13,6 +13,11 @@ import type { FeatureStore, StoreRequest, StoreResponse } from "./feature-store.
 import { FRAUD_FEATURE_NAMES, FRAUD_FEATURES_YAML } from "./fraud-layout.test-helper.js";
 import { deleteKeys, startRedis, uniquePrefix, type TestRedis } from "./redis.test-helper.js";
 import { RedisWindowStore } from "./window-store.js";
+import {
+  prng,
+  referenceRows,
+  type FraudTransaction,
+} from "../../../test/helpers/fraud-reference.js";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -422,68 +427,7 @@ describe("FeatureExtractor hooks", () => {
 // The fraud layout against Redis, compared with an independent reading of the README
 // ---------------------------------------------------------------------------------------------
 
-interface Txn {
-  user_id: string;
-  amount: number;
-  account_age_days: number;
-  merchant_id: string;
-  merchant_category: string;
-  country: string;
-  channel: string;
-  timestamp: string | number;
-}
-
-/**
- * The README's "Input layout", implemented from its text with none of the extractor's code: for
- * each event, scan the same user's events that came before it in the stream.
- */
-function referenceRows(stream: readonly Txn[], homes: ReadonlyMap<string, string>): number[][] {
-  const seen = new Map<string, { t: number; amount: number; merchant: string }[]>();
-  const CAP = 604_800;
-  return stream.map((txn) => {
-    const t = typeof txn.timestamp === "number" ? txn.timestamp : new Date(txn.timestamp).getTime();
-    const history = seen.get(txn.user_id) ?? [];
-    const mine = { t, amount: txn.amount, merchant: txn.merchant_id };
-    const inWindow = (ms: number) => [...history, mine].filter((e) => e.t > t - ms && e.t <= t);
-    const day = inWindow(DAY);
-    const mean24 = day.reduce((sum, e) => sum + e.amount, 0) / day.length;
-    const previous = history.at(-1);
-    const gap = previous === undefined ? CAP : Math.min((t - previous.t) / 1000, CAP);
-    const date = new Date(t);
-    const h = date.getUTCHours() + date.getUTCMinutes() / 60;
-    const row = [
-      Math.log1p(txn.amount),
-      Math.log1p(txn.account_age_days),
-      inWindow(5 * MIN).length,
-      inWindow(HOUR).length,
-      day.length,
-      txn.amount / Math.max(mean24, 1),
-      new Set(inWindow(HOUR).map((e) => e.merchant)).size,
-      Math.log1p(gap),
-      txn.country === homes.get(txn.user_id) ? 0 : 1,
-      Math.sin((2 * Math.PI * h) / 24),
-      Math.cos((2 * Math.PI * h) / 24),
-      ...["web", "mobile", "pos"].map((c) => (txn.channel === c ? 1 : 0)),
-      ...["grocery", "restaurants", "fashion", "electronics", "travel", "digital_goods"].map((c) =>
-        txn.merchant_category === c ? 1 : 0,
-      ),
-    ];
-    history.push(mine);
-    seen.set(txn.user_id, history);
-    return f32(row);
-  });
-}
-
-/** mulberry32: a small seeded PRNG, so the stream is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+type Txn = FraudTransaction;
 
 const COUNTRIES = ["NG", "AU", "FR", "US", "BR"];
 const CHANNELS = ["web", "mobile", "pos", "atm", "Web"];
@@ -661,7 +605,7 @@ describe("FeatureExtractor with the fraud layout on Redis", () => {
     const expected = referenceRows(
       events.map((e) => e.txn),
       homes,
-    );
+    ).map((row) => Array.from(row));
     const random = prng(11);
     const actual: number[][] = [];
     for (let i = 0; i < events.length;) {
