@@ -178,8 +178,15 @@ describe("sluice consume, as a process", { timeout: 6 * 60_000 }, () => {
       const ends = await h.kafka.admin.fetchTopicOffsets(topics.in);
       for (const { partition, high } of ends) {
         const offset = committed?.partitions.find((p) => p.partition === partition)?.offset;
-        assert.equal(offset, high, `partition ${partition} committed to its end`);
+        // Users hash to partitions at random per run: a partition that got no event has nothing to
+        // commit, and Kafka reports that as -1.
+        const expected = high === "0" && offset === "-1" ? "-1" : high;
+        assert.equal(offset, expected, `partition ${partition} committed to its end (${high})`);
       }
+      assert.ok(
+        ends.some(({ high }) => high !== "0"),
+        "the events reached at least one partition",
+      );
     },
   );
 
