@@ -7,13 +7,7 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { after, afterEach, before, describe, it } from "node:test";
-import {
-  eventMessages,
-  fraudStream,
-  parsePrediction,
-  referenceRows,
-  type EventStream,
-} from "./helpers/pipeline-fixture.js";
+import { eventMessages, fraudStream } from "./helpers/pipeline-fixture.js";
 import { PipelineHarness } from "./helpers/pipeline-harness.js";
 import { STACK_TIMEOUT_MS } from "./helpers/pipeline-kafka.js";
 import { startOwnRedis, type OwnRedis } from "./helpers/pipeline-redis.js";
@@ -33,27 +27,6 @@ describe("Kafka pipeline through outages", { timeout: 3 * 60_000 }, () => {
     await h.close();
     await own?.remove();
   });
-
-  /** Every event predicted, each with the score the README's layout gives it. */
-  async function assertAllPredicted(topic: string, { events, homes }: EventStream): Promise<void> {
-    const predictions = (await h.read([topic], (records) => records.length >= events.length)).map(
-      (record) => parsePrediction(record.value),
-    );
-    assert.deepEqual(
-      [...new Set(predictions.map((p) => p.id))].sort(),
-      events.map((e) => e.id).sort(),
-      "every event predicted",
-    );
-    const expected = await h.expectedProbabilities(referenceRows(events, homes));
-    const byId = new Map(predictions.map((p) => [p.id, p]));
-    events.forEach((event, i) => {
-      const score = byId.get(event.id)!.score;
-      assert.ok(
-        Math.abs(score - expected[i]![1]!) < 1e-5,
-        `${event.id}: score ${score}, reference ${expected[i]![1]}`,
-      );
-    });
-  }
 
   it(
     "waits out a sidecar outage with the partitions paused, then resumes and loses nothing",
@@ -79,7 +52,7 @@ describe("Kafka pipeline through outages", { timeout: 3 * 60_000 }, () => {
 
       await waitFor("second half", () => pipeline.stats.events === events.length);
       assert.deepEqual(pipeline.stats.deadLetters, {});
-      await assertAllPredicted(topics.out, stream);
+      await h.assertAllPredicted(topics.out, stream);
     },
   );
 
@@ -111,7 +84,7 @@ describe("Kafka pipeline through outages", { timeout: 3 * 60_000 }, () => {
 
         await waitFor("second half", () => pipeline.stats.events === events.length);
         assert.deepEqual(pipeline.stats.deadLetters, {});
-        await assertAllPredicted(topics.out, stream);
+        await h.assertAllPredicted(topics.out, stream);
       } finally {
         client.disconnect();
       }

@@ -10,7 +10,14 @@ import { Redis } from "ioredis";
 import { InferenceClient } from "@sluice/client";
 import { collectTopics, startPipeline, type Pipeline, type ReadRecord } from "@sluice/consumer";
 import type { Sidecar } from "@sluice/server";
-import { fraudConfig, type FixtureSettings } from "./pipeline-fixture.js";
+import type { StackOptions } from "@sluice/stack";
+import {
+  fraudConfig,
+  parsePrediction,
+  referenceRows,
+  type EventStream,
+  type FixtureSettings,
+} from "./pipeline-fixture.js";
 import { startTestKafka, type TestKafka } from "./pipeline-kafka.js";
 import {
   EXAMPLE_MODELS,
@@ -32,8 +39,9 @@ export class PipelineHarness {
   sidecar!: Sidecar;
   readonly #pipelines: Pipeline[] = [];
 
-  async start(): Promise<void> {
-    this.kafka = await startTestKafka();
+  /** `stack` picks another Kafka than the shared local one (see `startTestKafka`). */
+  async start(stack: StackOptions = {}): Promise<void> {
+    this.kafka = await startTestKafka(stack);
     this.redis = new Redis(this.kafka.redisUrl);
     this.repository = await makeRepository({ fraud: join(EXAMPLE_MODELS, "fraud") });
     this.sidecar = await startTestSidecar({ modelRepository: this.repository.dir });
@@ -109,6 +117,26 @@ export class PipelineHarness {
     });
     assert.ok(collected.complete, `reading ${topics.join(", ")} timed out`);
     return collected.records;
+  }
+
+  /** Every event of `stream` predicted on `topic`, each with the score the README's layout gives it. */
+  async assertAllPredicted(topic: string, { events, homes }: EventStream): Promise<void> {
+    const records = await this.read([topic], (read) => read.length >= events.length);
+    const predictions = records.map((record) => parsePrediction(record.value));
+    assert.deepEqual(
+      [...new Set(predictions.map((p) => p.id))].sort(),
+      events.map((e) => e.id).sort(),
+      "every event predicted",
+    );
+    const expected = await this.expectedProbabilities(referenceRows(events, homes));
+    const byId = new Map(predictions.map((p) => [p.id, p]));
+    events.forEach((event, i) => {
+      const score = byId.get(event.id)!.score;
+      assert.ok(
+        Math.abs(score - expected[i]![1]!) < 1e-5,
+        `${event.id}: score ${score}, reference ${expected[i]![1]}`,
+      );
+    });
   }
 
   /** The fraud model's [P(legit), P(fraud)] for each row, straight from the sidecar. */

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { Kafka, Partitioners, logLevel, type Admin, type Message, type Producer } from "kafkajs";
-import { ensureStack } from "@sluice/stack";
+import { ensureStack, type StackOptions } from "@sluice/stack";
 
 export interface TestKafka {
   readonly brokers: string[];
@@ -22,8 +22,9 @@ export interface TestKafka {
 /** How long the first start of the stack may take (it may fetch Kafka's jars). */
 export const STACK_TIMEOUT_MS = 120_000;
 
-export async function startTestKafka(): Promise<TestKafka> {
-  const stack = await ensureStack({ progress: () => {} });
+/** `options` pick another broker than the shared local one (e.g. a test's own, to restart it). */
+export async function startTestKafka(options: StackOptions = {}): Promise<TestKafka> {
+  const stack = await ensureStack({ progress: () => {}, ...options });
   const brokers = stack.brokers.split(",");
   const kafka = new Kafka({ clientId: "sluice-test", brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
