@@ -103,8 +103,10 @@ describe("tracing", () => {
       assert.equal(server.attributes["rpc.method"], "ModelInfer");
       assert.equal(server.attributes["sluice.model.name"], "traced");
       assert.equal(server.attributes["sluice.model.version"], "1");
+      // The batch span is also a child of one of them: checked below.
       const names = children(server)
         .map((s) => s.name)
+        .filter((name) => name !== "sluice.batch.execute")
         .sort();
       assert.deepEqual(names, ["sluice.execute", "sluice.queue"]);
       const queue = children(server).find((s) => s.name === "sluice.queue")!;
@@ -119,6 +121,10 @@ describe("tracing", () => {
     assert.equal(batches.length, 1, "one execution ran all the requests");
     const batch = batches[0]!;
     assert.equal(batch.attributes["sluice.batch.size"], REQUESTS);
+    assert.ok(
+      serverSpans.some((s) => s.spanContext().spanId === batch.parentSpanContext?.spanId),
+      "a child of one request it served, so that caller's trace holds it",
+    );
     assert.equal(batch.attributes["sluice.batch.requests"], REQUESTS);
     assert.deepEqual(
       batch.links.map((link) => link.context.spanId).sort(),

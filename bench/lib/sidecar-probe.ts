@@ -3,23 +3,13 @@
  * the mean batch size) and Triton's ModelStatistics (where the server's time went: queue, input,
  * compute, output), each read before and after the window and subtracted.
  */
+import { parsePrometheusText, sumSamples } from "@sluice/client";
 import type { ModelStatistics, StatisticDuration } from "@sluice/proto";
 import type { RawInferClients } from "./raw-client.js";
 
-const SAMPLE = /^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/;
-const LABEL = /([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
 /** Sum of the samples of `name` whose labels include `labels`, from `/metrics` text. */
 export function metricValue(text: string, name: string, labels: Record<string, string>): number {
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    const match = SAMPLE.exec(line);
-    if (match === null || match[1] !== name) continue;
-    const found = new Map([...(match[2] ?? "").matchAll(LABEL)].map((m) => [m[1]!, m[2]!]));
-    if (Object.entries(labels).every(([key, value]) => found.get(key) === value))
-      sum += Number(match[3]);
-  }
-  return sum;
+  return sumSamples(parsePrometheusText(text), name, labels);
 }
 
 interface Timing {

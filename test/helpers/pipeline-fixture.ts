@@ -66,6 +66,8 @@ export async function fraudDocument(
   // Short backoff: the failure tests wait out outages of a few seconds.
   pipeline["retry"] = { initial_backoff_ms: 100, max_backoff_ms: 1_000 };
   pipeline["redis"] = { url: settings.redisUrl, key_prefix: settings.keyPrefix };
+  // Several consumers run at once (and beside other tests): each serves metrics on a free port.
+  pipeline["metrics"] = { port: 0 };
   Object.assign(pipeline, settings.patch ?? {});
   return document;
 }

@@ -9,6 +9,7 @@ import { registerModels } from "./commands/models.js";
 import { registerProduce } from "./commands/produce.js";
 import { registerServe } from "./commands/serve.js";
 import { registerStack } from "./commands/stack.js";
+import { registerTop } from "./commands/top.js";
 import { registerUnload } from "./commands/unload.js";
 import { registerVerify } from "./commands/verify.js";
 
@@ -37,5 +38,6 @@ export function createProgram(output?: OutputConfiguration): Command {
   registerConsume(program);
   registerProduce(program);
   registerVerify(program);
+  registerTop(program);
   return program;
 }

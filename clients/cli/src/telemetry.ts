@@ -3,6 +3,9 @@
  * or OTEL_TRACES_EXPORTER). Otherwise nothing is loaded: spans stay non-recording and cost nearly nothing.
  * Exporter, protocol and sampler come from the standard variables (OTEL_EXPORTER_OTLP_PROTOCOL,
  * OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG, ...).
+ *
+ * Traces only: Sluice's metrics are Prometheus and its logs JSON lines, so the SDK starts no metric
+ * reader and no log exporter (an OTLP endpoint that takes only traces, like Jaeger, would refuse them).
  */
 export interface Telemetry {
   shutdown(): Promise<void>;
@@ -21,6 +24,8 @@ export async function startTelemetry(serviceName: string): Promise<Telemetry> {
   const sdk = new NodeSDK({
     serviceName: process.env["OTEL_SERVICE_NAME"] || serviceName,
     instrumentations: [],
+    metricReaders: [],
+    logRecordProcessors: [],
   });
   sdk.start();
   return { shutdown: () => sdk.shutdown() };

@@ -56,6 +56,7 @@ describe("pipeline config", () => {
     assert.equal(config.decoder.idField, "id");
     assert.equal(config.model.version, undefined);
     assert.equal(config.features.width, 20);
+    assert.deepEqual(config.metrics, { host: "127.0.0.1", port: 8003 });
   });
 
   it("reads the worked example, whose features are the fraud model's layout", async () => {
@@ -80,6 +81,9 @@ describe("pipeline config", () => {
     ]);
     assert.deepEqual(problems(document({ model: { sidecar: "localhost", name: "fraud" } })), [
       'pipeline.model.sidecar: expected "host:port" such as "127.0.0.1:8001", got "localhost"',
+    ]);
+    assert.deepEqual(problems(document({ metrics: { port: 70000 } })), [
+      "pipeline.metrics.port: expected a port from 0 to 65535, or -1 for none, got 70000",
     ]);
     assert.deepEqual(
       problems(document({ retry: { initial_backoff_ms: 500, max_backoff_ms: 100 } })),
@@ -111,7 +115,10 @@ describe("pipeline config", () => {
       brokers: "127.0.0.1:19092, 127.0.0.1:19093",
       redisUrl: "redis://127.0.0.1:16379",
       sidecar: "127.0.0.1:9001",
+      metricsPort: -1,
+      metricsHost: "0.0.0.0",
     });
+    assert.deepEqual(config.metrics, { host: "0.0.0.0", port: -1 });
     assert.deepEqual(config.kafka.brokers, ["127.0.0.1:19092", "127.0.0.1:19093"]);
     assert.equal(config.redis.url, "redis://127.0.0.1:16379");
     assert.equal(config.model.sidecar, "127.0.0.1:9001");

@@ -51,6 +51,10 @@ export const DEFAULT_MAX_BACKOFF_MS = 5_000;
 export const DEFAULT_REVIEW_CONFIDENCE_BELOW = 0.6;
 /** The event field whose value becomes the prediction's `id`, as in the example event schema. */
 export const DEFAULT_ID_FIELD = "id";
+/** Next to the sidecar's 8002, so one host's Sluice ports sit together; a second consumer on the host needs its own. */
+export const DEFAULT_METRICS_PORT = 8003;
+/** Loopback, as the sidecar: serving metrics wider is a deliberate `host: 0.0.0.0`. */
+export const DEFAULT_METRICS_HOST = "127.0.0.1";
 
 /** A pipeline file, validated, with every default filled. */
 export interface PipelineConfig {
@@ -85,6 +89,8 @@ export interface PipelineConfig {
   readonly retry: { readonly initialBackoffMs: number; readonly maxBackoffMs: number };
   readonly review: { readonly confidenceBelow: number };
   readonly redis: { readonly url: string; readonly keyPrefix: string };
+  /** Where `sluice consume` serves Prometheus metrics; port 0 picks a free one, -1 serves none. */
+  readonly metrics: { readonly host: string; readonly port: number };
   /** The pipeline file's folder: relative hook modules start here. */
   readonly baseDir: string;
 }
@@ -94,6 +100,9 @@ export interface PipelineOverrides {
   /** Comma-separated `host:port` list. */
   readonly brokers?: string | undefined;
   readonly redisUrl?: string | undefined;
+  /** -1 serves no metrics, 0 picks a free port. */
+  readonly metricsPort?: number | undefined;
+  readonly metricsHost?: string | undefined;
   /** `host:port`. */
   readonly sidecar?: string | undefined;
 }
@@ -145,6 +154,12 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const name = z
   .string()
   .regex(NAME_RE, expected(`a name of letters, digits, ".", "_" or "-" like "fraud"`));
+
+const metricsPort = z
+  .number(expected("a port from 0 to 65535, or -1 for none"))
+  .int(expected("a port from 0 to 65535, or -1 for none"))
+  .min(-1, expected("a port from 0 to 65535, or -1 for none"))
+  .max(65535, expected("a port from 0 to 65535, or -1 for none"));
 
 const redisUrl = z.string().refine((value) => {
   try {
@@ -229,6 +244,12 @@ const pipelineSchema = z
         key_prefix: z.string().min(1).default(DEFAULT_KEY_PREFIX),
       })
       .default({ url: DEFAULT_REDIS_URL, key_prefix: DEFAULT_KEY_PREFIX }),
+    metrics: z
+      .strictObject({
+        port: metricsPort.default(DEFAULT_METRICS_PORT),
+        host: z.string().min(1).default(DEFAULT_METRICS_HOST),
+      })
+      .default({ port: DEFAULT_METRICS_PORT, host: DEFAULT_METRICS_HOST }),
   })
   .superRefine((pipeline, ctx) => {
     const { input, output, dead_letter, review } = pipeline.topics;
@@ -301,6 +322,7 @@ export function parsePipelineConfig(
     },
     review: { confidenceBelow: p.review.confidence_below },
     redis: { url: p.redis.url, keyPrefix: p.redis.key_prefix },
+    metrics: { host: p.metrics.host, port: p.metrics.port },
     baseDir,
   };
 }
@@ -353,14 +375,25 @@ export async function loadPipelineConfig(
 
 /** The overrides written into the document, so they are validated with the same paths. */
 function applyOverrides(document: unknown, overrides: PipelineOverrides): unknown {
-  const { brokers, redisUrl, sidecar } = overrides;
-  if (brokers === undefined && redisUrl === undefined && sidecar === undefined) return document;
+  const { brokers, redisUrl, sidecar, metricsPort, metricsHost } = overrides;
+  if (
+    brokers === undefined &&
+    redisUrl === undefined &&
+    sidecar === undefined &&
+    metricsPort === undefined &&
+    metricsHost === undefined
+  )
+    return document;
   if (!isMapping(document) || !isMapping(document["pipeline"])) return document;
   const pipeline = { ...document["pipeline"] };
   if (brokers !== undefined) pipeline["kafka"] = { ...asMapping(pipeline["kafka"]), brokers };
   if (redisUrl !== undefined)
     pipeline["redis"] = { ...asMapping(pipeline["redis"]), url: redisUrl };
   if (sidecar !== undefined) pipeline["model"] = { ...asMapping(pipeline["model"]), sidecar };
+  if (metricsPort !== undefined)
+    pipeline["metrics"] = { ...asMapping(pipeline["metrics"]), port: metricsPort };
+  if (metricsHost !== undefined)
+    pipeline["metrics"] = { ...asMapping(pipeline["metrics"]), host: metricsHost };
   return { ...document, pipeline };
 }
 

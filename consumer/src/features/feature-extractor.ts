@@ -4,6 +4,7 @@
  * store), run hooks, then ONE store call that records the valid events and answers their
  * windows, previous-event times and uncached lookups, then fill the rows.
  */
+import { SpanStatusCode, trace } from "@opentelemetry/api";
 import { ConsumerError } from "../errors.js";
 import { FieldPath, readEntity, readEventTime, type EventObject } from "./event-fields.js";
 import { loadHook, runHook, type FeatureHook } from "./feature-hooks.js";
@@ -49,6 +50,9 @@ export interface FeatureExtractorOptions {
 }
 
 const OFFSET_RE = /^\d{1,16}$/;
+
+// A no-op until an SDK is registered; the global tracer is a proxy, so taking it now is fine.
+const tracer = trace.getTracer("@sluice/consumer");
 
 /** An event that passed validation, with everything read from it. */
 interface Accepted {
@@ -118,7 +122,34 @@ export class FeatureExtractor {
    * One outcome per event, in input order. Rejects (with a retryable ConsumerError) only when the
    * whole batch must be retried: the store failed, or a hook threw a retryable error.
    */
-  async compute(events: readonly FeatureEvent[]): Promise<FeatureOutcome[]> {
+  compute(events: readonly FeatureEvent[]): Promise<FeatureOutcome[]> {
+    // One span per micro-batch, the store's round trip inside it: tracing off, it is one
+    // non-recording object per batch.
+    return tracer.startActiveSpan(
+      "sluice.features",
+      { attributes: { "sluice.features.events": events.length } },
+      async (span) => {
+        try {
+          const outcomes = await this.#compute(events);
+          if (span.isRecording()) {
+            const rejected = outcomes.reduce((n, outcome) => (outcome.ok ? n : n + 1), 0);
+            span.setAttribute("sluice.features.rejected", rejected);
+          }
+          return outcomes;
+        } catch (error) {
+          const failure = ConsumerError.from(error);
+          span.recordException(failure);
+          span.setAttribute("error.type", failure.code);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  async #compute(events: readonly FeatureEvent[]): Promise<FeatureOutcome[]> {
     const hooks = await this.#loadHooks();
     const outcomes: FeatureOutcome[] = new Array<FeatureOutcome>(events.length);
     const lookups = new LookupBatch(this.#cache);

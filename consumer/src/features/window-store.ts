@@ -8,6 +8,7 @@
  * one EVALSHA per node in a pipeline.
  */
 import { createHash } from "node:crypto";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { Redis, type RedisOptions } from "ioredis";
 import { ConsumerError } from "../errors.js";
 import type {
@@ -18,6 +19,8 @@ import type {
   StoreResponse,
 } from "./feature-store.js";
 import { VALUE_SEPARATOR, WINDOW_SCRIPT, WINDOW_SCRIPT_SHA } from "./window-script.js";
+
+const tracer = trace.getTracer("@sluice/consumer");
 
 /** Namespaces the store's keys in a shared Redis. */
 export const DEFAULT_KEY_PREFIX = "sluice:features:";
@@ -138,8 +141,40 @@ export class RedisWindowStore implements FeatureStore {
       return { windowValues: new Float64Array(0), previousEventTimes: [], lookups: [] };
     }
     const { keys, args } = this.#encode(plan, events, lookups);
-    const reply = await this.#eval(keys, args);
+    const reply = await this.#traced(events.length, lookups.length, () => this.#eval(keys, args));
     return decodeReply(plan, events.length, lookups.length, reply);
+  }
+
+  /** The round trip as a CLIENT span, with the database conventions' attributes. */
+  #traced(events: number, lookups: number, call: () => Promise<unknown>): Promise<unknown> {
+    const { host, port, db } = this.#client.options;
+    return tracer.startActiveSpan(
+      "EVALSHA",
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          "db.system.name": "redis",
+          "db.operation.name": "EVALSHA",
+          "db.namespace": String(db ?? 0),
+          "server.address": host ?? "localhost",
+          "server.port": port ?? 6379,
+          "sluice.store.events": events,
+          "sluice.store.lookups": lookups,
+        },
+      },
+      async (span) => {
+        try {
+          return await call();
+        } catch (error) {
+          const failure = ConsumerError.from(error);
+          span.setAttribute("error.type", failure.code);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
   }
 
   async close(): Promise<void> {

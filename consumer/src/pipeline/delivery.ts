@@ -23,18 +23,25 @@ import type {
 
 export interface Delivery {
   /**
-   * Resolves once `records` are durable and `nextOffset` is committed for the partition. Rejects
-   * with a retryable `produce_failed` or `commit_failed`; the caller then retries the batch.
+   * Resolves once `records` are durable and `nextOffset` is committed for the partition, with the
+   * time each step took. Rejects with a retryable `produce_failed` or `commit_failed`; the caller
+   * then retries the batch.
    */
   deliver(
     topic: string,
     partition: number,
     records: readonly OutputRecord[],
     nextOffset: string,
-  ): Promise<void>;
+  ): Promise<DeliveryTimes>;
   /** The partitions this member owns now: resources held for others can go. */
   assigned(partitions: readonly { topic: string; partition: number }[]): void;
   close(): Promise<void>;
+}
+
+/** Seconds to produce and to commit; `commit` is undefined when the produce step committed (a transaction). */
+export interface DeliveryTimes {
+  readonly produce: number;
+  readonly commit: number | undefined;
 }
 
 function failure(
@@ -60,12 +67,14 @@ export class AtLeastOnceDelivery implements Delivery {
     partition: number,
     records: readonly OutputRecord[],
     nextOffset: string,
-  ): Promise<void> {
+  ): Promise<DeliveryTimes> {
+    const startedAt = performance.now();
     try {
       await this.#producer.send(records);
     } catch (error) {
       throw failure("produce_failed", `producing ${records.length} records`, error);
     }
+    const producedAt = performance.now();
     try {
       await this.#consumer.commit([{ topic, partition, offset: nextOffset }]);
     } catch (error) {
@@ -75,6 +84,10 @@ export class AtLeastOnceDelivery implements Delivery {
         error,
       );
     }
+    return {
+      produce: (producedAt - startedAt) / 1000,
+      commit: (performance.now() - producedAt) / 1000,
+    };
   }
 
   assigned(): void {}
@@ -104,7 +117,8 @@ export class ExactlyOnceDelivery implements Delivery {
     partition: number,
     records: readonly OutputRecord[],
     nextOffset: string,
-  ): Promise<void> {
+  ): Promise<DeliveryTimes> {
+    const startedAt = performance.now();
     const id = this.transactionalId(topic, partition);
     let producer: TransactionalProducer;
     try {
@@ -125,6 +139,8 @@ export class ExactlyOnceDelivery implements Delivery {
         error,
       );
     }
+    // The records, the offsets and the commit are one transaction: one step to measure.
+    return { produce: (performance.now() - startedAt) / 1000, commit: undefined };
   }
 
   assigned(partitions: readonly { topic: string; partition: number }[]): void {

@@ -37,4 +37,6 @@ export { DEFAULT_MAX_RECONNECT_BACKOFF_MS, SidecarInference } from "./sidecar-in
 export { bindModel, checkModel, LABEL_OUTPUT, PROBABILITIES_OUTPUT } from "./model-binding.js";
 export type { ModelBinding, ModelSettings } from "./model-binding.js";
 export { HEADERS } from "./output-records.js";
+// For a downstream consumer of predictions that continues their traces with its own SDK.
+export { kafkaHeadersGetter, kafkaHeadersSetter } from "./kafka-trace-context.js";
 export type { Prediction } from "./output-records.js";

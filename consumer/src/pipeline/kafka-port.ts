@@ -40,6 +40,8 @@ export interface PartitionBatch {
   readonly topic: string;
   readonly partition: number;
   readonly records: readonly InputRecord[];
+  /** The partition's high watermark (the offset after its last record) when these were fetched. */
+  readonly highWatermark: string;
   /**
    * Marks records up to `offset` as done: the next fetch starts after it. Commits nothing.
    * Records not resolved are fetched again.

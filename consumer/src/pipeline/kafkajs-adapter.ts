@@ -182,6 +182,7 @@ class KafkajsConsumer implements SourceConsumer {
           topic: payload.batch.topic,
           partition: payload.batch.partition,
           records: payload.batch.messages.map(toInputRecord),
+          highWatermark: payload.batch.highWatermark,
           resolveOffset: (offset) => payload.resolveOffset(offset),
           heartbeat: () => payload.heartbeat(),
           isRunning: () => payload.isRunning(),

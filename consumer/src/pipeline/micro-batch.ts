@@ -9,6 +9,7 @@ import { ConsumerError } from "../errors.js";
 import type { FeatureEvent, FeatureExtractor } from "../features/feature-extractor.js";
 import { decodeJson } from "./json-decoder.js";
 import type { InputRecord, OutputRecord } from "./kafka-port.js";
+import { NO_TRACE, type MicroBatchTrace } from "./micro-batch-trace.js";
 import {
   deadLetterRecord,
   eventId,
@@ -35,6 +36,23 @@ export interface MicroBatchResult {
   readonly reviews: number;
   /** Dead letters by error code. */
   readonly deadLetters: Readonly<Partial<Record<ConsumerError["code"], number>>>;
+  /** The predictions by the model version that answered (one entry, unless a version swap landed mid-batch). */
+  readonly versions: ReadonlyMap<string, VersionOutcome>;
+  /** Seconds spent in each stage of this micro-batch. */
+  readonly seconds: {
+    readonly decode: number;
+    readonly features: number;
+    readonly inference: number;
+  };
+}
+
+/** What one model version predicted in a micro-batch, for the score and confidence metrics. */
+export interface VersionOutcome {
+  predictions: number;
+  reviews: number;
+  /** One per prediction, in order. */
+  readonly scores: number[];
+  readonly confidences: number[];
 }
 
 /** The part of the feature extractor a micro-batch needs. */
@@ -68,11 +86,14 @@ export class MicroBatchProcessor {
     this.#now = now;
   }
 
+  /** `trace` hears of each event's outcome and stamps each output record's trace context. */
   async process(
     topic: string,
     partition: number,
     records: readonly InputRecord[],
+    trace: MicroBatchTrace = NO_TRACE,
   ): Promise<MicroBatchResult> {
+    const startedAt = performance.now();
     const sources: Source[] = records.map((record) => ({ topic, partition, record }));
     const stages: Stage[] = records.map((record) => {
       const decoded = decodeJson(record.value);
@@ -81,6 +102,7 @@ export class MicroBatchProcessor {
         : { kind: "failed", error: decoded.error };
     });
 
+    const decodedAt = performance.now();
     const decoded = stages.flatMap((stage, i) => (stage.kind === "decoded" ? [i] : []));
     const events: FeatureEvent[] = decoded.map((i) => {
       const record = records[i]!;
@@ -111,7 +133,9 @@ export class MicroBatchProcessor {
         row: count++,
       };
     });
+    const featuresAt = performance.now();
     const scores = await this.#scorer.score(rows, count);
+    const scoredAt = performance.now();
 
     const settings = this.#settings;
     const now = this.#now();
@@ -119,13 +143,19 @@ export class MicroBatchProcessor {
     const deadLetters: Partial<Record<ConsumerError["code"], number>> = {};
     let predictions = 0;
     let reviews = 0;
-    const deadLetter = (source: Source, error: ConsumerError): void => {
-      output.push(deadLetterRecord(settings.deadLetterTopic, source, error));
+    const versions = new Map<string, VersionOutcome>();
+    const emit = (i: number, record: OutputRecord): void => {
+      trace.created(i, record);
+      output.push(record);
+    };
+    const deadLetter = (i: number, source: Source, error: ConsumerError): void => {
+      trace.deadLettered(i, error);
+      emit(i, deadLetterRecord(settings.deadLetterTopic, source, error));
       deadLetters[error.code] = (deadLetters[error.code] ?? 0) + 1;
     };
     stages.forEach((stage, i) => {
       const source = sources[i]!;
-      if (stage.kind === "failed") return deadLetter(source, stage.error);
+      if (stage.kind === "failed") return deadLetter(i, source, stage.error);
       if (stage.kind === "decoded") {
         throw new ConsumerError(
           "internal",
@@ -136,7 +166,8 @@ export class MicroBatchProcessor {
       if (outcome === undefined) {
         throw new ConsumerError("internal", `event at offset ${source.record.offset} got no score`);
       }
-      if (!outcome.ok) return deadLetter(source, outcome.error);
+      if (!outcome.ok) return deadLetter(i, source, outcome.error);
+      trace.scored(i, outcome.score.modelVersion);
       const id = eventId(source, stage.value, settings.idField);
       const prediction = makePrediction(
         source,
@@ -146,13 +177,33 @@ export class MicroBatchProcessor {
         stage.eventTime,
         now,
       );
-      output.push(predictionRecord(settings.outputTopic, source, prediction));
+      emit(i, predictionRecord(settings.outputTopic, source, prediction));
       predictions++;
+      let version = versions.get(prediction.model_version);
+      if (version === undefined) {
+        version = { predictions: 0, reviews: 0, scores: [], confidences: [] };
+        versions.set(prediction.model_version, version);
+      }
+      version.predictions++;
+      version.scores.push(prediction.score);
+      version.confidences.push(prediction.confidence);
       if (settings.reviewTopic !== undefined && prediction.confidence < settings.reviewBelow) {
-        output.push(predictionRecord(settings.reviewTopic, source, prediction));
+        version.reviews++;
+        emit(i, predictionRecord(settings.reviewTopic, source, prediction));
         reviews++;
       }
     });
-    return { records: output, predictions, reviews, deadLetters };
+    return {
+      records: output,
+      predictions,
+      reviews,
+      deadLetters,
+      versions,
+      seconds: {
+        decode: (decodedAt - startedAt) / 1000,
+        features: (featuresAt - decodedAt) / 1000,
+        inference: (scoredAt - featuresAt) / 1000,
+      },
+    };
   }
 }

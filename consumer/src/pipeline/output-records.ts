@@ -17,7 +17,10 @@ export const HEADERS = {
   errorMessage: "sluice-error-message",
 } as const;
 
-/** W3C trace context: a prediction stays in the trace of the event that caused it. */
+/**
+ * W3C trace context: a prediction stays in the trace of the event that caused it. Copied as is
+ * without an SDK; with one, the micro-batch trace replaces it with the prediction's own create span.
+ */
 const TRACE_HEADERS = ["traceparent", "tracestate"] as const;
 
 /** The JSON value of a prediction record. */

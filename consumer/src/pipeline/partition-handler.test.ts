@@ -23,6 +23,7 @@ function records(from: number, count: number): InputRecord[] {
 class FakeBatch implements PartitionBatch {
   readonly topic = "in";
   readonly partition = 3;
+  readonly highWatermark = "100";
   readonly resolved: string[] = [];
   paused = 0;
   running = true;
@@ -54,7 +55,7 @@ function harness(failWith?: (call: number) => ConsumerError | undefined) {
   const delivery: Delivery = {
     deliver: (_topic, _partition, out, nextOffset) => {
       delivered.push({ records: out, nextOffset });
-      return Promise.resolve();
+      return Promise.resolve({ produce: 0, commit: 0 });
     },
     assigned: () => {},
     close: () => Promise.resolve(),
@@ -69,6 +70,8 @@ function harness(failWith?: (call: number) => ConsumerError | undefined) {
         predictions: input.length,
         reviews: 0,
         deadLetters: {},
+        versions: new Map(),
+        seconds: { decode: 0, features: 0, inference: 0 },
       });
     },
     delivery,

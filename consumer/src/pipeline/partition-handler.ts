@@ -10,9 +10,15 @@
  */
 import { ConsumerError } from "../errors.js";
 import { backoffDelay, type BackoffSettings } from "./backoff.js";
-import type { Delivery } from "./delivery.js";
+import type { PipelineMetrics } from "../metrics/consumer-metrics.js";
+import type { Delivery, DeliveryTimes } from "./delivery.js";
 import type { InputRecord, PartitionBatch, SourceConsumer } from "./kafka-port.js";
 import type { MicroBatchResult } from "./micro-batch.js";
+import {
+  startMicroBatchTrace,
+  type MicroBatchTrace,
+  type MicroBatchTraceSettings,
+} from "./micro-batch-trace.js";
 import type { PipelineLog } from "./pipeline-log.js";
 
 /** kafkajs heartbeats only once its interval (3 s) has passed, so asking every second costs nothing. */
@@ -22,6 +28,8 @@ export interface PartitionHandlerSettings {
   readonly maxEvents: number;
   readonly lingerMs: number;
   readonly retry: BackoffSettings;
+  /** What the micro-batch spans say about the pipeline; no spans without it. */
+  readonly trace?: MicroBatchTraceSettings;
 }
 
 /** Counters of a running pipeline; the CLI prints them, tests wait on them. */
@@ -56,11 +64,14 @@ export interface PartitionHandlerDependencies {
     topic: string,
     partition: number,
     records: readonly InputRecord[],
+    trace: MicroBatchTrace,
   ) => Promise<MicroBatchResult>;
   readonly delivery: Delivery;
   readonly consumer: Pick<SourceConsumer, "resume">;
   readonly log: PipelineLog;
   readonly stats: PipelineStats;
+  /** Prometheus series of the pipeline; none when undefined. */
+  readonly metrics?: PipelineMetrics;
   /** A failure no retry can fix (a bug): the pipeline stops. */
   readonly onFatal: (error: ConsumerError) => void;
   readonly now?: () => number;
@@ -92,6 +103,7 @@ export class PartitionHandler {
     const { records, topic, partition } = batch;
     const first = records[0];
     if (first === undefined || this.#halted) return;
+    this.#deps.metrics?.fetched(topic, partition, batch.highWatermark, first.offset);
     const key = partitionKey(topic, partition);
     const { maxEvents, lingerMs } = this.#settings;
 
@@ -119,6 +131,7 @@ export class PartitionHandler {
         return;
       }
       batch.resolveOffset(last.offset);
+      this.#deps.metrics?.resolved(topic, partition, batch.highWatermark, last.offset);
       this.#retrying.delete(key);
     }
   };
@@ -136,9 +149,21 @@ export class PartitionHandler {
     chunk: readonly InputRecord[],
     last: InputRecord,
   ): Promise<void> {
-    const result = await this.#deps.process(topic, partition, chunk);
+    const trace = startMicroBatchTrace(topic, partition, chunk, this.#settings.trace);
     const nextOffset = (BigInt(last.offset) + 1n).toString();
-    await this.#deps.delivery.deliver(topic, partition, result.records, nextOffset);
+    let result: MicroBatchResult;
+    let times: DeliveryTimes;
+    try {
+      result = await trace.run(() => this.#deps.process(topic, partition, chunk, trace));
+      const { records } = result;
+      times = await trace.send(records, () =>
+        this.#deps.delivery.deliver(topic, partition, records, nextOffset),
+      );
+    } catch (error) {
+      trace.end(error);
+      throw error;
+    }
+    trace.end();
     const { stats } = this.#deps;
     stats.events += chunk.length;
     stats.predictions += result.predictions;
@@ -147,6 +172,12 @@ export class PartitionHandler {
     for (const [code, count] of Object.entries(result.deadLetters)) {
       stats.deadLetters[code] = (stats.deadLetters[code] ?? 0) + (count ?? 0);
     }
+    this.#deps.metrics?.delivered({
+      records: chunk,
+      deadLetters: result.deadLetters,
+      versions: result.versions,
+      stages: { ...result.seconds, produce: times.produce, commit: times.commit },
+    });
   }
 
   /** Heartbeats while `work` runs, so a slow sidecar or a retrying producer never costs the assignment. */
@@ -174,6 +205,7 @@ export class PartitionHandler {
     state.attempts++;
     const delayMs = backoffDelay(state.attempts, this.#settings.retry, this.#deps.random);
     stats.retries++;
+    this.#deps.metrics?.retried(error.code);
     stats.lastRetry = { code: error.code, message: error.message, at: this.#now() };
     log("warn", `${key}: ${error.code}: ${error.message}; retrying in ${delayMs} ms`, {
       code: error.code,

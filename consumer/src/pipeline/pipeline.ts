@@ -9,6 +9,7 @@ import { ConsumerError } from "../errors.js";
 import { FeatureExtractor } from "../features/feature-extractor.js";
 import type { FeatureStore } from "../features/feature-store.js";
 import { RedisWindowStore } from "../features/window-store.js";
+import { ConsumerMetrics, type PipelineMetrics } from "../metrics/consumer-metrics.js";
 import { AtLeastOnceDelivery, ExactlyOnceDelivery, type Delivery } from "./delivery.js";
 import type { InferencePort } from "./inference-port.js";
 import type { KafkaPort, SourceConsumer } from "./kafka-port.js";
@@ -40,12 +41,16 @@ export interface PipelineDependencies {
   readonly log?: PipelineLog;
   /** Called last by `stop()`: closes what the caller made for this pipeline. */
   readonly release?: () => Promise<void>;
+  /** Where the pipeline's Prometheus series go. @default a registry of its own */
+  readonly metrics?: ConsumerMetrics;
 }
 
 export class Pipeline {
   readonly config: PipelineConfig;
   readonly binding: ModelBinding;
   readonly stats: PipelineStats;
+  /** Its Prometheus series; `metrics.registry` renders them. */
+  readonly metrics: PipelineMetrics;
   /** Settles once the pipeline has stopped: resolves after `stop()`, rejects with a fatal error. */
   readonly stopped: Promise<void>;
   readonly #consumer: SourceConsumer;
@@ -68,6 +73,11 @@ export class Pipeline {
     this.config = config;
     this.binding = binding;
     this.stats = emptyStats();
+    this.metrics = (deps.metrics ?? new ConsumerMetrics()).forPipeline({
+      pipeline: config.name,
+      model: config.model.name,
+      topics: config.topics,
+    });
     this.#consumer = consumer;
     this.#delivery = delivery;
     this.#deps = deps;
@@ -78,13 +88,20 @@ export class Pipeline {
     // Unobserved rejection must not crash a process that only calls stop().
     this.stopped.catch(() => {});
     this.#handler = new PartitionHandler(
-      { maxEvents: config.batch.maxEvents, lingerMs: config.batch.lingerMs, retry: config.retry },
       {
-        process: (topic, partition, records) => processor.process(topic, partition, records),
+        maxEvents: config.batch.maxEvents,
+        lingerMs: config.batch.lingerMs,
+        retry: config.retry,
+        trace: { consumerGroup: config.kafka.groupId, model: config.model.name },
+      },
+      {
+        process: (topic, partition, records, trace) =>
+          processor.process(topic, partition, records, trace),
         delivery,
         consumer,
         log: this.#log,
         stats: this.stats,
+        metrics: this.metrics,
         onFatal: (error) => this.#fail(error),
       },
     );
@@ -158,6 +175,7 @@ export class Pipeline {
       );
       consumer.onAssignment((assigned) => {
         delivery.assigned(assigned);
+        pipeline.metrics.assigned(assigned);
         log(
           "info",
           `assigned ${assigned.map((p) => `${p.topic}[${p.partition}]`).join(", ") || "nothing"}`,
@@ -200,6 +218,7 @@ export class Pipeline {
     // kafkajs's disconnect waits for the batch in hand; the handler starts no new micro-batch.
     await attempt(() => this.#consumer.disconnect());
     this.#handler.halt();
+    this.metrics.stopped();
     await attempt(() => this.#delivery.close());
     if (this.#deps.release !== undefined) await attempt(this.#deps.release);
     this.#log("info", `pipeline "${this.config.name}" stopped`, { ...this.stats });
@@ -216,6 +235,8 @@ export class Pipeline {
 
 export interface StartPipelineOptions {
   readonly log?: PipelineLog;
+  /** Where the pipeline's Prometheus series go. @default a registry of its own */
+  readonly metrics?: ConsumerMetrics;
 }
 
 /**
@@ -242,6 +263,7 @@ export async function startPipeline(
       inference,
       store: opened,
       log,
+      metrics: options.metrics,
       release: async () => {
         inference.close();
         await opened.close();

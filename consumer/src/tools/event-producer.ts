@@ -2,10 +2,22 @@
  * `sluice produce`: synthetic fraud events into a pipeline's input topic at a steady rate, keyed
  * by user id, bounded by a count or a duration. The users' home countries go to Redis first
  * (`user:<id>` → `home_country`), where the pipeline's lookup reads them.
+ *
+ * With an OpenTelemetry SDK registered, each event starts a trace: a `send <topic>` PRODUCER span
+ * whose W3C context goes into the record's `traceparent` header, so the pipeline continues it.
  */
 import { randomUUID } from "node:crypto";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
 import { Redis } from "ioredis";
 import { Kafka, Partitioners, logLevel } from "kafkajs";
+import type { RecordHeaders } from "../pipeline/kafka-port.js";
+import {
+  CONSUMER_TRACER,
+  injectTraceContext,
+  messagingAttributes,
+  messagingSpanName,
+  tracePropagationEnabled,
+} from "../pipeline/kafka-trace-context.js";
 import { SyntheticFraud, type SyntheticFraudOptions } from "./synthetic-fraud.js";
 
 export interface ProduceOptions extends SyntheticFraudOptions {
@@ -37,6 +49,37 @@ export interface ProduceReport {
 /** Sends happen this often; each carries the events due since the last one. */
 const TICK_MS = 20;
 const PROGRESS_EVERY_MS = 1_000;
+const CLIENT_ID = "sluice-produce";
+
+const tracer = trace.getTracer(CONSUMER_TRACER);
+
+/**
+ * The root span of one event's trace, its context written into `headers`. The span stays open
+ * until the broker acknowledges the send it goes out in.
+ */
+function startSendSpan(
+  topic: string,
+  key: string,
+  id: string | undefined,
+  headers: RecordHeaders,
+): Span {
+  const attributes = {
+    ...messagingAttributes("send", topic),
+    "messaging.client.id": CLIENT_ID,
+    "messaging.kafka.message.key": key,
+  };
+  const span = tracer.startSpan(
+    messagingSpanName("send", topic),
+    {
+      kind: SpanKind.PRODUCER,
+      root: true,
+      attributes: id === undefined ? attributes : { ...attributes, "messaging.message.id": id },
+    },
+    ROOT_CONTEXT,
+  );
+  injectTraceContext(trace.setSpan(ROOT_CONTEXT, span), headers);
+  return span;
+}
 
 export async function produceSyntheticEvents(options: ProduceOptions): Promise<ProduceReport> {
   if (options.count === undefined && options.durationMs === undefined) {
@@ -47,7 +90,7 @@ export async function produceSyntheticEvents(options: ProduceOptions): Promise<P
   await writeHomes(options.redisUrl, generator.homes());
 
   const kafka = new Kafka({
-    clientId: "sluice-produce",
+    clientId: CLIENT_ID,
     brokers: [...options.brokers],
     logLevel: logLevel.ERROR,
   });
@@ -57,6 +100,8 @@ export async function produceSyntheticEvents(options: ProduceOptions): Promise<P
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   await producer.connect();
+  // Checked once: without an SDK no span is made and no header written.
+  const traced = tracePropagationEnabled();
   const started = Date.now();
   const limit = options.count ?? Number.POSITIVE_INFINITY;
   const end =
@@ -82,16 +127,28 @@ export async function produceSyntheticEvents(options: ProduceOptions): Promise<P
       const due =
         Math.min(Math.floor(((now - started) / 1000) * options.rate) + 1, limit) - produced;
       if (due > 0) {
+        const spans: Span[] = [];
         const messages = Array.from({ length: due }, () => {
           const record = generator.next(now);
-          if (record.kind === "malformed") {
-            malformed++;
-            return { key: record.key, value: record.value };
-          }
-          if (record.fraud) fraud++;
-          return { key: record.key, value: JSON.stringify(record.event) };
+          const value = record.kind === "malformed" ? record.value : JSON.stringify(record.event);
+          if (record.kind === "malformed") malformed++;
+          else if (record.fraud) fraud++;
+          if (!traced) return { key: record.key, value };
+          const headers: RecordHeaders = {};
+          const id = record.kind === "event" ? record.event.id : undefined;
+          spans.push(startSendSpan(options.topic, record.key, id, headers));
+          return { key: record.key, value, headers };
         });
-        await producer.send({ topic: options.topic, messages, acks: -1 });
+        try {
+          await producer.send({ topic: options.topic, messages, acks: -1 });
+        } catch (error) {
+          for (const span of spans) {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+          }
+          throw error;
+        } finally {
+          for (const span of spans) span.end();
+        }
         produced += due;
       }
       if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {

@@ -2,7 +2,9 @@
  * OpenTelemetry spans of the sidecar, through the API only: with no tracer provider registered they
  * are non-recording and nearly free. A SERVER span per ModelInfer continues the caller's W3C trace
  * context from gRPC metadata; its children show the queue wait and the execution, and each executed
- * batch gets one span linked to every request span it served.
+ * batch gets one span linked to every request span it served. The batch span is a child of the
+ * first request it served, so one caller's trace holds the execution itself and every other
+ * caller reaches it through the link on its own `sluice.execute` span.
  */
 import {
   SpanKind,
@@ -71,10 +73,13 @@ export interface TracedBatch {
 /** Records a batch: its own span linked to the requests it served, and each request's queue and execute spans. */
 export function recordBatch(batch: TracedBatch): void {
   const links: Link[] = [];
+  let first: Span | undefined;
   for (const request of batch.requests) {
-    if (request.span?.isRecording()) links.push({ context: request.span.spanContext() });
+    if (!request.span?.isRecording()) continue;
+    links.push({ context: request.span.spanContext() });
+    first ??= request.span;
   }
-  if (links.length === 0) return;
+  if (first === undefined) return;
   const attributes = {
     "sluice.model.name": batch.model,
     "sluice.model.version": String(batch.version),
@@ -84,7 +89,7 @@ export function recordBatch(batch: TracedBatch): void {
   const batchSpan = tracer.startSpan(
     "sluice.batch.execute",
     { kind: SpanKind.INTERNAL, startTime: epochMs(batch.dispatchedAt), links, attributes },
-    context.active(),
+    trace.setSpan(context.active(), first),
   );
   batchSpan.end(epochMs(batch.doneAt));
   for (const request of batch.requests) {

@@ -72,6 +72,19 @@ export function parseMilliseconds(value: string): number {
   return ms;
 }
 
+/** commander argument parser for an integer flag from `min` to `max`. */
+export function integer(name: string, min: number, max: number): (value: string) => number {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (value.trim() === "" || !Number.isInteger(parsed) || parsed < min || parsed > max) {
+      throw new InvalidArgumentError(
+        `${name}: expected an integer from ${min} to ${max}, got "${value}"`,
+      );
+    }
+    return parsed;
+  };
+}
+
 /** commander argument parser that collects a repeatable option into an array. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

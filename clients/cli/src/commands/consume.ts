@@ -7,14 +7,19 @@
 import { Option, type Command } from "commander";
 import {
   ConsumerError,
+  ConsumerMetrics,
+  DEFAULT_METRICS_PORT,
   LOG_LEVELS,
   jsonLinesLog,
   loadPipelineConfig,
   startPipeline,
   type LogLevel,
+  type MetricsServer,
   type PipelineConfig,
+  type PipelineLog,
 } from "@sluice/consumer";
-import { UsageError, runAction } from "./common.js";
+import { startTelemetry } from "../telemetry.js";
+import { UsageError, integer, runAction } from "./common.js";
 
 /** The flags every pipeline command shares: the file, and the addresses that override its own. */
 export interface PipelineFlags {
@@ -22,6 +27,9 @@ export interface PipelineFlags {
   brokers?: string;
   redisUrl?: string;
   sidecar?: string;
+  /** `consume` only. */
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 /** How often `consume` logs its counters: often enough to watch, rarely enough to read. */
@@ -48,6 +56,8 @@ export async function loadConfig(flags: PipelineFlags): Promise<PipelineConfig> 
       brokers: flags.brokers,
       redisUrl: flags.redisUrl,
       sidecar: flags.sidecar,
+      metricsPort: flags.metricsPort,
+      metricsHost: flags.metricsHost,
     });
   } catch (error) {
     if (ConsumerError.is(error, "config_invalid")) throw new UsageError(error.message);
@@ -67,11 +77,22 @@ export function registerConsume(program: Command): void {
         .choices(LOG_LEVELS)
         .default("info"),
     )
+    .option(
+      "--metrics-port <port>",
+      `Prometheus /metrics port, instead of the file's (default ${DEFAULT_METRICS_PORT}; 0 picks a free one, -1 turns it off)`,
+      integer("--metrics-port", -1, 65535),
+    )
+    .option(
+      "--metrics-host <address>",
+      "address /metrics listens on, instead of the file's (default 127.0.0.1; 0.0.0.0 for all interfaces)",
+    )
     .addHelpText(
       "after",
       `
 Logs are JSON lines on stderr. At start the model's metadata is read and checked against the
-features: a pipeline whose rows do not fit the model's input does not start.
+features: a pipeline whose rows do not fit the model's input does not start. Prometheus metrics
+(lag, throughput, stage times, end-to-end latency, scores; see docs/metrics.md) are served at
+http://<metrics host>:<metrics port>/metrics, and sluice top shows them live.
 Exit status: 0 stopped by a signal, 1 failed (Kafka, Redis or the sidecar unreachable at start, or
 a fatal error), 2 invalid pipeline file or flags.
 Examples:
@@ -82,37 +103,74 @@ Examples:
     runAction(self, async () => {
       const config = await loadConfig(flags);
       const log = jsonLinesLog(flags.logLevel);
-      const pipeline = await startPipeline(config, { log }).catch((error: unknown) => {
-        // A model that does not fit the features is the file's fault, like any other bad config.
-        if (ConsumerError.is(error, "config_invalid")) {
-          throw new UsageError(`${flags.config}: ${error.message}`);
-        }
-        throw error;
-      });
-      let signals = 0;
-      const onSignal = (signal: NodeJS.Signals): void => {
-        signals++;
-        if (signals > 1) {
-          log("warn", `${signal} again: exiting without waiting for the micro-batch in hand`);
-          process.exit(130);
-        }
-        log("info", `${signal}: finishing the micro-batch in hand, committing, leaving the group`);
-        void pipeline.stop();
-      };
-      process.on("SIGTERM", onSignal);
-      process.on("SIGINT", onSignal);
-      const stats = setInterval(
-        () => log("info", "progress", { ...pipeline.stats }),
-        STATS_EVERY_MS,
-      );
-      stats.unref();
+      const telemetry = await startTelemetry("sluice-consumer");
       try {
-        await pipeline.stopped;
+        await consumeUntilStopped(config, log, flags.config);
       } finally {
-        clearInterval(stats);
-        process.off("SIGTERM", onSignal);
-        process.off("SIGINT", onSignal);
+        // The spans of the last micro-batches are exported before the process exits.
+        await telemetry.shutdown();
       }
     }),
   );
+}
+
+/** Starts the pipeline and waits until it stops: a signal, or a fatal error. */
+async function consumeUntilStopped(
+  config: PipelineConfig,
+  log: PipelineLog,
+  file: string,
+): Promise<void> {
+  const metrics = new ConsumerMetrics({ processMetrics: true });
+  const server = await serveMetrics(metrics, config.metrics, log);
+  const pipeline = await startPipeline(config, { log, metrics }).catch(async (error: unknown) => {
+    await server?.close();
+    // A model that does not fit the features is the file's fault, like any other bad config.
+    if (ConsumerError.is(error, "config_invalid")) {
+      throw new UsageError(`${file}: ${error.message}`);
+    }
+    throw error;
+  });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      log("warn", `${signal} again: exiting without waiting for the micro-batch in hand`);
+      process.exit(130);
+    }
+    log("info", `${signal}: finishing the micro-batch in hand, committing, leaving the group`);
+    void pipeline.stop();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  const stats = setInterval(() => log("info", "progress", { ...pipeline.stats }), STATS_EVERY_MS);
+  stats.unref();
+  try {
+    await pipeline.stopped;
+  } finally {
+    clearInterval(stats);
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+    await server?.close();
+  }
+}
+
+/**
+ * Serves `/metrics` before the pipeline joins its group, so a port in use stops the command before
+ * it takes partitions from anyone; undefined when the port is -1.
+ */
+async function serveMetrics(
+  metrics: ConsumerMetrics,
+  { host, port }: PipelineConfig["metrics"],
+  log: PipelineLog,
+): Promise<MetricsServer | undefined> {
+  if (port < 0) return undefined;
+  const server = await metrics.listen(host, port).catch((error: unknown) => {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `cannot serve metrics on ${host}:${port}: ${reason}; choose another --metrics-port (0 picks a free one, -1 turns metrics off)`,
+      { cause: error },
+    );
+  });
+  log("info", `metrics at http://${host}:${server.port}/metrics`, { metricsPort: server.port });
+  return server;
 }

@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError, type Command } from "commander";
 import { DEFAULT_FRAUD_RATIO, DEFAULT_USERS, produceSyntheticEvents } from "@sluice/consumer";
+import { startTelemetry } from "../telemetry.js";
 import { UsageError, print, runAction } from "./common.js";
 import { addPipelineOptions, loadConfig, type PipelineFlags } from "./consume.js";
 
@@ -75,6 +76,7 @@ Examples:
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
       const interactive = process.stderr.isTTY;
+      const telemetry = await startTelemetry("sluice-loadgen");
       try {
         const report = await produceSyntheticEvents({
           brokers: config.kafka.brokers,
@@ -101,6 +103,8 @@ Examples:
       } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
+        // Exports the events' send spans before the process exits.
+        await telemetry.shutdown();
       }
     }),
   );

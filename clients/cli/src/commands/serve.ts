@@ -1,6 +1,6 @@
 /** `sluice serve`: runs the inference sidecar until SIGTERM/SIGINT, then drains and exits. */
 import { readFile } from "node:fs/promises";
-import { InvalidArgumentError, Option, type Command } from "commander";
+import { Option, type Command } from "commander";
 import {
   DEFAULT_GRPC_PORT,
   DEFAULT_HOST,
@@ -11,18 +11,7 @@ import {
   type ModelControlMode,
 } from "@sluice/server";
 import { startTelemetry } from "../telemetry.js";
-
-function integer(name: string, min: number, max: number) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
-      throw new InvalidArgumentError(
-        `${name}: expected an integer from ${min} to ${max}, got "${value}"`,
-      );
-    }
-    return parsed;
-  };
-}
+import { integer } from "./common.js";
 
 interface ServeFlags {
   modelRepository: string;
