@@ -193,14 +193,20 @@ try {
   const consumer = start("consumer", [
     ...["consume", "--config", file],
     ...["--brokers", up.brokers, "--redis-url", up.redisUrl, "--sidecar", address],
+    ...["--metrics-port", "0"],
   ]);
-  const assigned = await unlessStopped(
-    consumer.waitFor(
-      "its partitions",
-      (entry) => entry?.msg?.startsWith("assigned ") && entry.msg !== "assigned nothing",
-      START_TIMEOUT_MS,
-    ),
+  // Both waiters at once: the metrics line comes first, and a line is only matched as it arrives.
+  const metricsLine = consumer.waitFor(
+    "its metrics endpoint",
+    (entry) => entry?.metricsPort > 0,
+    START_TIMEOUT_MS,
   );
+  const assignedLine = consumer.waitFor(
+    "its partitions",
+    (entry) => entry?.msg?.startsWith("assigned ") && entry.msg !== "assigned nothing",
+    START_TIMEOUT_MS,
+  );
+  const [consumerMetrics, assigned] = await unlessStopped(Promise.all([metricsLine, assignedLine]));
   say(`  ${assigned.msg}, scoring with ${pipeline.model.name}@${pipeline.model.version}`);
 
   s.figures = await watchPipeline({
@@ -238,6 +244,7 @@ try {
       `  stack     Kafka ${up.kafka.address}, Redis ${up.redis.address} (${describeState(up.kafka.state)})`,
       `  sidecar   ${address}, models ${ready.models.join(", ")}`,
       `  consumer  ${PIPELINE_FILE}, model ${pipeline.model.name}@${pipeline.model.version}, group ${pipeline.kafka.group_id}`,
+      `  metrics   npx sluice top --sidecar 127.0.0.1:${ready.metricsPort} --consumer 127.0.0.1:${consumerMetrics.metricsPort}`,
       `  load      ${rate} events/s from ${users.toLocaleString("en-US")} users (${MALFORMED_RATIO * 100} % malformed) into ${topics.input}`,
     ],
   });
