@@ -2,10 +2,12 @@
 # Builds everything the compatibility tests under test/compat/ need:
 #   - the Java driver (test/compat/java/target/sluice-compat-java.jar plus target/lib/), built
 #     with Maven on the generated KServe V2 / Triton stubs of a published artifact;
-#   - grpcurl, pinned, in .cache/bin/ at the repository root (see install-grpcurl.sh).
+#   - grpcurl, pinned, in .cache/bin/ at the repository root (see install-grpcurl.sh);
+#   - the deployment checks' tools (test/deploy/prepare.sh): kubeconform, kustomize, promtool and
+#     our deploycheck in .cache/bin/, and Kubernetes JSON schemas in .cache/kubernetes-schemas/.
 # Idempotent, and fast when nothing changed: the jar is rebuilt only when pom.xml or the sources
 # are newer than the last successful build, and grpcurl only when the pinned version is missing.
-# On success prints the two paths as KEY=VALUE lines on stdout; progress goes to stderr.
+# On success prints the paths as KEY=VALUE lines on stdout; progress goes to stderr.
 # Dependencies come from, and are cached in, the usual per-user Maven and Go caches.
 set -euo pipefail
 
@@ -46,6 +48,9 @@ else
 fi
 
 grpcurl="$("$here/install-grpcurl.sh")" || die "installing grpcurl failed: see the errors above"
+# The deployment checks' tools (kubeconform, kustomize, promtool, deploycheck) for test/deploy.test.ts.
+deploy_tools="$("$here/../deploy/prepare.sh")" || die "preparing the deployment checks failed: see the errors above"
 
 echo "SLUICE_COMPAT_JAVA_JAR=$jar"
 echo "SLUICE_COMPAT_GRPCURL=$grpcurl"
+echo "$deploy_tools"
