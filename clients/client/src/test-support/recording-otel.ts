@@ -3,12 +3,11 @@
  * manager on AsyncLocalStorage, a W3C `traceparent` propagator, and a tracer that records spans.
  * Not part of the package (excluded from the build).
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import {
   type Attributes,
   type Context,
-  type ContextManager,
   type Exception,
   type Span,
   type SpanContext,
@@ -18,7 +17,6 @@ import {
   type TextMapPropagator,
   type Tracer,
   type TracerProvider,
-  ROOT_CONTEXT,
   TraceFlags,
   context,
   propagation,
@@ -35,31 +33,6 @@ export interface RecordedSpan {
   spanContext: SpanContext;
   parentSpanId: string | undefined;
   ended: boolean;
-}
-
-class AsyncLocalStorageContextManager implements ContextManager {
-  readonly #storage = new AsyncLocalStorage<Context>();
-  active(): Context {
-    return this.#storage.getStore() ?? ROOT_CONTEXT;
-  }
-  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
-    ctx: Context,
-    fn: F,
-    thisArg?: ThisParameterType<F>,
-    ...args: A
-  ): ReturnType<F> {
-    return this.#storage.run(ctx, () => fn.apply(thisArg, args));
-  }
-  bind<T>(_ctx: Context, target: T): T {
-    return target;
-  }
-  enable(): this {
-    return this;
-  }
-  disable(): this {
-    this.#storage.disable();
-    return this;
-  }
 }
 
 const traceparentPropagator: TextMapPropagator = {
@@ -155,7 +128,7 @@ export function installRecordingOtel(): RecordingOtel {
   const spans: RecordedSpan[] = [];
   const tracer = new RecordingTracer(spans) as unknown as Tracer;
   const provider: TracerProvider = { getTracer: () => tracer };
-  const manager = new AsyncLocalStorageContextManager();
+  const manager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(manager);
   propagation.setGlobalPropagator(traceparentPropagator);
   trace.setGlobalTracerProvider(provider);
