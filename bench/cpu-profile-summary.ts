@@ -36,7 +36,11 @@ const COMPONENTS: readonly (readonly [string, RegExp])[] = [
   ["pino", /node_modules\/(pino|sonic-boom|thread-stream)/],
   ["onnxruntime-node", /node_modules\/onnxruntime-(node|common)\//],
   ["tsx loader", /node_modules\/tsx\//],
+  ["kafkajs", /node_modules\/kafkajs\//],
+  ["ioredis", /node_modules\/(ioredis|@ioredis|redis-parser|cluster-key-slot)\//],
   ["sluice server", /server\/src\//],
+  ["sluice consumer", /consumer\/src\//],
+  ["sluice client", /clients\/client\/src\//],
   ["sluice proto", /proto\/src\//],
   [
     "node: http2/net/streams",

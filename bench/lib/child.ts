@@ -23,6 +23,8 @@ const STOP_TIMEOUT_MS = 15_000;
 
 export interface ChildServer<R> {
   readonly pid: number;
+  /** Resolves when the child has exited, with its exit code (null when a signal ended it). */
+  readonly exited: Promise<number | null>;
   /** What the child printed under `benchReady`. */
   readonly ready: R;
   /** SIGTERM, wait for a graceful exit (a CPU profile is written then), SIGKILL after a timeout. */
@@ -36,6 +38,8 @@ export interface StartChildOptions {
   readonly verbose?: boolean;
   /** Extra environment variables for the child. */
   readonly env?: Record<string, string>;
+  /** Each stdout line other than the ready line, e.g. a result the child prints before it exits. */
+  readonly onLine?: (line: string) => void;
 }
 
 const children = new Set<ChildProcess>();
@@ -53,7 +57,9 @@ export async function startChild<R>(
     { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...options.env } },
   );
   children.add(child);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
   void exited.then(() => children.delete(child));
   const tail: string[] = [];
   const keep = (line: string) => {
@@ -73,6 +79,8 @@ export async function startChild<R>(
       if (line.startsWith('{"benchReady"')) {
         clearTimeout(timer);
         resolve((JSON.parse(line) as { benchReady: R }).benchReady);
+      } else if (options.onLine !== undefined) {
+        options.onLine(line);
       } else {
         keep(line);
       }
@@ -94,6 +102,7 @@ export async function startChild<R>(
   let stopping: Promise<void> | undefined;
   return {
     pid: child.pid!,
+    exited,
     ready,
     stop() {
       stopping ??= (async () => {

@@ -1,0 +1,518 @@
+/**
+ * Pipeline benchmark (issue 3): in one run on the same local broker, the same synthetic fraud events
+ * through three consumers, each in its own child process:
+ *
+ *   passthrough  kafkajs consuming and producing the events unchanged: the limit
+ *   sluice       the real Pipeline (@sluice/consumer) with examples/pipelines/fraud.yaml: stateful
+ *                features in Redis, the fraud model on a real sidecar, at-least-once
+ *   naive        one event at a time: decode, features (one Redis call), one ModelInfer, one
+ *                produce awaited, one commit
+ *
+ * Each is measured at fixed offered rates (events/s and end-to-end p50/p95/p99, sustained or not)
+ * and at its maximum rate (draining a preloaded backlog). Ratios between variants are printed at
+ * the end; only figures of the same run are compared.
+ *
+ *   node --conditions=source --import tsx bench/pipeline.bench.ts [--quick]
+ *        [--variants passthrough,sluice,naive] [--rates 1000,2000,5000] [--partitions 8]
+ *        [--phases rates,max] [--linger <ms>]
+ *        [--cpu-prof <dir>] [--verbose]
+ *
+ * Uses the running Kafka and Redis (KAFKA_BROKERS / REDIS_URL, or the local stack); creates and
+ * deletes its own topics, groups and Redis keys. See bench/README.md and docs/benchmarks.md.
+ */
+import { randomBytes } from "node:crypto";
+import { cp, mkdir, mkdtemp } from "node:fs/promises";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { ensureStack } from "@sluice/stack";
+import { REPO_ROOT, cleanUp, removeLater, startChild, type ChildServer } from "./lib/child.js";
+import { sampleCpu } from "./lib/cpu-usage.js";
+import { PROFILE_ENV } from "./lib/main-thread-profile.js";
+import { formatCheck } from "./lib/report.js";
+import { BenchResources, type TopicSet } from "./pipeline/bench-resources.js";
+import { startEventSource } from "./pipeline/event-source.js";
+import { OutputReader } from "./pipeline/output-reader.js";
+import {
+  RATE_LEGEND,
+  STAGE_LEGEND,
+  cpuFigures,
+  drainRate,
+  maxTable,
+  pipelineChecks,
+  rateTable,
+  ratePoint,
+  stageTable,
+  type EdgeSample,
+  type MaxPoint,
+  type RatePoint,
+} from "./pipeline/pipeline-results.js";
+import { RedisCpu } from "./pipeline/redis-cpu.js";
+import type { StageReport } from "./pipeline/stage-times.js";
+import { VARIANTS, type Variant, type VariantSettings } from "./pipeline/variant-settings.js";
+
+const DEFAULT_RATES = [1000, 2000, 5000];
+/**
+ * Partitions of every input topic: the pipeline handles up to 8 at once
+ * (DEFAULT_PARTITION_CONCURRENCY), so each can have a micro-batch in flight.
+ */
+const DEFAULT_PARTITIONS = 8;
+/** Distinct users: ten times the generator's default, so per-user windows stay short at 5k/s. */
+const USERS = 10_000;
+/** Deleting topics, groups and keys is given this long (a busy broker is slow to delete topics). */
+const CLEANUP_TIMEOUT_MS = 60_000;
+/** An unrecorded phase before the first fixed rate (JIT, connections, group settled). */
+const WARMUP_RATE = 200;
+
+interface Durations {
+  /** Offered load before each fixed-rate window (not recorded). */
+  readonly warmupMs: number;
+  /** Measured window per fixed rate. */
+  readonly windowMs: number;
+  /** After the producer stops, how long the consumer gets to finish the phase's events. */
+  readonly drainTimeoutMs: number;
+  /** Backlog per variant for the maximum rate: a little more than `maxWindowMs` of its drain. */
+  readonly backlog: Readonly<Record<Variant, number>>;
+  /** From the first output of the backlog to the start of its measured window. */
+  readonly maxWarmupMs: number;
+  /** Longest measured drain window. */
+  readonly maxWindowMs: number;
+  /** The whole run is stopped past this, whatever hangs. */
+  readonly maxRunMs: number;
+}
+/** About 4 minutes for the three variants at the three rates (naive stops after 1,000/s). */
+const FULL: Durations = {
+  warmupMs: 3_000,
+  windowMs: 15_000,
+  drainTimeoutMs: 10_000,
+  backlog: { passthrough: 300_000, sluice: 120_000, naive: 10_000 },
+  maxWarmupMs: 2_000,
+  maxWindowMs: 10_000,
+  maxRunMs: 14 * 60_000,
+};
+/** About 2-3 minutes; noisier. */
+const QUICK: Durations = {
+  warmupMs: 1_000,
+  windowMs: 5_000,
+  drainTimeoutMs: 5_000,
+  backlog: { passthrough: 200_000, sluice: 50_000, naive: 3_000 },
+  maxWarmupMs: 1_000,
+  maxWindowMs: 4_000,
+  maxRunMs: 7 * 60_000,
+};
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    variants: { type: "string", multiple: true },
+    rates: { type: "string", multiple: true },
+    partitions: { type: "string", default: String(DEFAULT_PARTITIONS) },
+    linger: { type: "string" },
+    phases: { type: "string", multiple: true },
+    "cpu-prof": { type: "string" },
+    verbose: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  },
+});
+if (flags.help) {
+  process.stdout.write(
+    "usage: node --conditions=source --import tsx bench/pipeline.bench.ts [--quick]\n" +
+      "       [--variants passthrough,sluice,naive] [--rates 1000,2000,5000] [--partitions 8]\n" +
+      "       [--phases rates,max] [--linger <ms>]\n" +
+      "       [--cpu-prof <dir>] [--verbose]\n",
+  );
+  process.exit(0);
+}
+const list = (values: readonly string[] | undefined) =>
+  values?.flatMap((value) => value.split(",")).filter((v) => v !== "");
+const variants = (list(flags.variants) ?? [...VARIANTS]) as Variant[];
+for (const variant of variants) {
+  if (!VARIANTS.includes(variant))
+    throw new Error(`--variants: expected names among ${VARIANTS.join(", ")}, got "${variant}"`);
+}
+const rates = list(flags.rates)?.map(Number) ?? DEFAULT_RATES;
+if (!rates.every((rate) => Number.isInteger(rate) && rate > 0))
+  throw new Error(`--rates: expected positive integers, got ${flags.rates?.join(",")}`);
+rates.sort((a, b) => a - b);
+const partitions = Number(flags.partitions);
+if (!Number.isInteger(partitions) || partitions < 1)
+  throw new Error(`--partitions: expected a positive integer, got ${flags.partitions}`);
+const PHASES = ["rates", "max"] as const;
+const phases = list(flags.phases) ?? [...PHASES];
+for (const phase of phases) {
+  if (!PHASES.includes(phase as (typeof PHASES)[number]))
+    throw new Error(`--phases: expected names among ${PHASES.join(", ")}, got "${phase}"`);
+}
+const lingerMs = flags.linger === undefined ? undefined : Number(flags.linger);
+if (lingerMs !== undefined && !(Number.isInteger(lingerMs) && lingerMs >= 0))
+  throw new Error(`--linger: expected an integer ≥ 0 (ms), got ${flags.linger}`);
+const durations = flags.quick ? QUICK : FULL;
+const profileDir = flags["cpu-prof"] === undefined ? undefined : resolve(flags["cpu-prof"]);
+if (profileDir !== undefined) await mkdir(profileDir, { recursive: true });
+
+const log = (text: string) => process.stdout.write(`${text}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const loadAverage = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(", ");
+
+/** The run's shared parts: the broker and Redis, the sidecar, the resources made for the run. */
+interface Run {
+  readonly brokers: string[];
+  readonly redisUrl: string;
+  readonly resources: BenchResources;
+  readonly sidecar: ChildServer<{ grpcPort: number }> | undefined;
+  readonly redisCpu: RedisCpu;
+}
+
+/** One variant consuming one topic set, with the reader of its output. */
+interface Running {
+  readonly consumer: ChildServer<Record<string, never>>;
+  readonly reader: OutputReader;
+  /** Asks the child for its stage times since the last ask (SIGUSR2); undefined if it does not answer. */
+  stages(): Promise<StageReport | undefined>;
+  stop(): Promise<void>;
+}
+
+/** A child that does not print its stage times within this is not waited for. */
+const STAGES_TIMEOUT_MS = 3_000;
+
+async function startVariant(
+  run: Run,
+  variant: Variant,
+  set: TopicSet,
+  name: string,
+): Promise<Running> {
+  const settings: VariantSettings = {
+    variant,
+    brokers: run.brokers,
+    redisUrl: run.redisUrl,
+    sidecar: `127.0.0.1:${run.sidecar?.ready.grpcPort ?? 0}`,
+    topics: set,
+    groupId: run.resources.group(name),
+    keyPrefix: run.resources.keyPrefix,
+    ...(lingerMs === undefined ? {} : { lingerMs }),
+  };
+  const reader = await OutputReader.start(
+    run.brokers,
+    set.output,
+    run.resources.group(`${name}-reader`),
+  );
+  const waiting: ((report: StageReport) => void)[] = [];
+  try {
+    const consumer = await startChild<Record<string, never>>(
+      "bench/servers/pipeline-consumer.ts",
+      [JSON.stringify(settings)],
+      {
+        verbose: flags.verbose,
+        env: profileDir ? { [PROFILE_ENV]: join(profileDir, `${name}.cpuprofile`) } : {},
+        onLine: (line) => {
+          if (line.startsWith('{"benchStages"'))
+            waiting.shift()?.((JSON.parse(line) as { benchStages: StageReport }).benchStages);
+          else if (flags.verbose) process.stderr.write(`[${name}] ${line}\n`);
+        },
+      },
+    );
+    return {
+      consumer,
+      reader,
+      stages() {
+        return new Promise((resolve) => {
+          const timer = setTimeout(() => {
+            waiting.splice(waiting.indexOf(answer), 1);
+            resolve(undefined);
+          }, STAGES_TIMEOUT_MS);
+          const answer = (report: StageReport) => {
+            clearTimeout(timer);
+            resolve(report);
+          };
+          waiting.push(answer);
+          process.kill(consumer.pid, "SIGUSR2");
+        });
+      },
+      async stop() {
+        await consumer.stop();
+        await reader.stop();
+      },
+    };
+  } catch (error) {
+    await reader.stop();
+    throw error;
+  }
+}
+
+/** CPU counters of the consumer, the sidecar and Redis, taken together. */
+async function sample(run: Run, consumer: ChildServer<unknown>): Promise<EdgeSample> {
+  const redisMs = await run.redisCpu.usedMs();
+  return {
+    consumer: sampleCpu(consumer.pid),
+    sidecar: run.sidecar ? sampleCpu(run.sidecar.pid) : undefined,
+    redisMs,
+  };
+}
+
+/** A window's edge: CPU counters, and the consumer's stage times since the previous edge. */
+async function edge(
+  run: Run,
+  running: Running,
+): Promise<{ sample: EdgeSample; stages: StageReport | undefined }> {
+  const [stages, edgeSample] = await Promise.all([running.stages(), sample(run, running.consumer)]);
+  return { sample: edgeSample, stages };
+}
+
+/**
+ * Offers `rate` events/s for warm-up + window, waits for the consumer to finish them (up to the
+ * drain timeout), and computes the window's figures.
+ */
+async function ratePhase(
+  run: Run,
+  running: Running,
+  variant: Variant,
+  runId: string,
+  topic: string,
+  rate: number,
+  windowMs: number,
+): Promise<RatePoint> {
+  const source = await startEventSource(
+    {
+      brokers: run.brokers,
+      redisUrl: run.redisUrl,
+      topic,
+      rate,
+      durationMs: durations.warmupMs + windowMs,
+      runId,
+      users: USERS,
+    },
+    flags.verbose,
+  );
+  // CPU and stage times over (about) the window: the producer starts a few hundred ms after it
+  // says it is ready, so the window they cover starts and ends a little early.
+  const edges: Partial<Record<"start" | "end", ReturnType<typeof edge>>> = {};
+  const timers = [
+    setTimeout(() => {
+      edges.start = edge(run, running);
+    }, durations.warmupMs),
+    setTimeout(() => {
+      edges.end = edge(run, running);
+    }, durations.warmupMs + windowMs),
+  ];
+  let result;
+  try {
+    result = await source.result;
+  } finally {
+    for (const timer of timers) clearTimeout(timer);
+  }
+  const start = await (edges.start ?? edge(run, running));
+  const end = await (edges.end ?? edge(run, running));
+  await running.reader.waitFor(runId, result.produced, durations.drainTimeoutMs);
+  const windowStart = result.startedAt + durations.warmupMs;
+  return ratePoint(
+    variant,
+    rate,
+    running.reader.phase(runId),
+    { start: windowStart, end: windowStart + windowMs },
+    result.produced,
+    cpuFigures(start.sample, end.sample),
+    end.stages,
+  );
+}
+
+/** The fixed rates, lowest first, on one consumer; stops at the first rate it cannot sustain. */
+async function fixedRates(run: Run, variant: Variant): Promise<RatePoint[]> {
+  const name = `${variant}-rates`;
+  const set = await run.resources.topicSet(name, partitions);
+  const running = await startVariant(run, variant, set, name);
+  const points: RatePoint[] = [];
+  try {
+    const warmupId = `${run.resources.prefix}-${variant}-warmup`;
+    const warm = await ratePhase(run, running, variant, warmupId, set.input, WARMUP_RATE, 0);
+    if (warm.missing > 0)
+      log(`  ${variant}: ${warm.missing} warm-up events still not out; going on`);
+    for (const rate of rates) {
+      const runId = `${run.resources.prefix}-${variant}-${rate}`;
+      const point = await ratePhase(
+        run,
+        running,
+        variant,
+        runId,
+        set.input,
+        rate,
+        durations.windowMs,
+      );
+      points.push(point);
+      log(
+        `  ${variant} at ${rate}/s: ${Math.round(point.eventsPerSecond)} events/s, p50/p95/p99 ` +
+          `${point.latency.p50}/${point.latency.p95}/${point.latency.p99} ms; sustained: ${point.verdict}`,
+      );
+      // A backlog left over would be measured as the next rate's latency; higher rates fare worse.
+      if (!point.sustained) break;
+    }
+  } finally {
+    await running.stop();
+  }
+  return points;
+}
+
+/** Preloads a backlog, then starts the consumer and measures how fast it drains it. */
+async function maximum(run: Run, variant: Variant): Promise<MaxPoint> {
+  const name = `${variant}-max`;
+  const set = await run.resources.topicSet(name, partitions);
+  const runId = `${run.resources.prefix}-${variant}-max`;
+  const backlog = durations.backlog[variant];
+  const preloadStart = Date.now();
+  const source = await startEventSource(
+    {
+      brokers: run.brokers,
+      redisUrl: run.redisUrl,
+      topic: set.input,
+      count: backlog,
+      runId,
+      users: USERS,
+    },
+    flags.verbose,
+  );
+  const { produced } = await source.result;
+  const preloadSeconds = (Date.now() - preloadStart) / 1000;
+  const running = await startVariant(run, variant, set, name);
+  try {
+    const outputs = running.reader.phase(runId);
+    const firstBy = Date.now() + 30_000;
+    while (outputs.count === 0 && Date.now() < firstBy) await sleep(20);
+    await sleep(durations.maxWarmupMs);
+    const start = await edge(run, running);
+    const drained = await running.reader.waitFor(runId, produced, durations.maxWindowMs);
+    const end = await edge(run, running);
+    // The reader lags the broker by up to a fetch: wait for the appends inside the window to arrive.
+    await sleep(500);
+    const rate = drainRate(outputs, durations.maxWarmupMs, durations.maxWindowMs);
+    const point: MaxPoint = {
+      variant,
+      backlog: produced,
+      eventsPerSecond: rate.eventsPerSecond,
+      seconds: rate.seconds,
+      drained,
+      cpu: cpuFigures(start.sample, end.sample),
+      stages: end.stages,
+    };
+    log(
+      `  ${variant} maximum: ${Math.round(point.eventsPerSecond)} events/s over ${point.seconds.toFixed(1)} s` +
+        ` (backlog ${produced} written in ${preloadSeconds.toFixed(1)} s${drained ? ", drained" : ""})`,
+    );
+    return point;
+  } finally {
+    await running.stop();
+  }
+}
+
+async function main(run: Run): Promise<void> {
+  const ratePoints: RatePoint[] = [];
+  const maxPoints: MaxPoint[] = [];
+  for (const variant of variants) {
+    log(`-- ${variant}`);
+    if (phases.includes("rates")) ratePoints.push(...(await fixedRates(run, variant)));
+    if (phases.includes("max")) maxPoints.push(await maximum(run, variant));
+  }
+  log("");
+  log(
+    `== Fixed offered rates (${durations.windowMs / 1000} s window after ${durations.warmupMs / 1000} s) ==`,
+  );
+  log(rateTable(ratePoints));
+  log(RATE_LEGEND);
+  log("");
+  log("== Maximum rate: draining a preloaded backlog ==");
+  log(maxTable(maxPoints));
+  log("");
+  log("== Where the consumers' time went ==");
+  log(
+    stageTable([
+      ...ratePoints.map((p) => ({ label: `${p.variant} ${p.rate}/s`, stages: p.stages })),
+      ...maxPoints.map((p) => ({ label: `${p.variant} max`, stages: p.stages })),
+    ]),
+  );
+  log(STAGE_LEGEND);
+  log("");
+  for (const variant of variants) {
+    const sustained = ratePoints.filter((p) => p.variant === variant && p.sustained);
+    const highest = sustained[sustained.length - 1];
+    log(`highest fixed rate sustained by ${variant}: ${highest ? `${highest.rate}/s` : "none"}`);
+  }
+  log("");
+  log("== Targets ==");
+  for (const check of pipelineChecks(ratePoints, maxPoints)) log(formatCheck(check));
+}
+
+/** Stops the children and deletes what the run made; bounded, for the watchdog and signals too. */
+async function tearDown(resources: BenchResources | undefined): Promise<void> {
+  cleanUp();
+  if (resources === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    resources.release().catch((error: unknown) => {
+      process.stderr.write(`cleaning up: ${(error as Error).message}\n`);
+    }),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        process.stderr.write(`cleaning up: gave up after ${CLEANUP_TIMEOUT_MS} ms\n`);
+        resolve();
+      }, CLEANUP_TIMEOUT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+let resources: BenchResources | undefined;
+const stopNow = (why: string, code: number) => {
+  process.stderr.write(`\n${why}: stopping the benchmark and deleting its topics\n`);
+  void tearDown(resources).finally(() => process.exit(code));
+};
+process.once("SIGINT", () => stopNow("SIGINT", 130));
+process.once("SIGTERM", () => stopNow("SIGTERM", 143));
+const watchdog = setTimeout(
+  () => stopNow(`the benchmark ran past ${durations.maxRunMs} ms`, 2),
+  durations.maxRunMs,
+);
+watchdog.unref();
+
+const prefix = `bench-pipeline-${randomBytes(4).toString("hex")}`;
+log(
+  `Sluice pipeline benchmark (${flags.quick ? "quick" : "full"}; variants ${variants.join(", ")}; ` +
+    `rates ${rates.join(", ")}/s; ${partitions} partitions` +
+    `${lingerMs === undefined ? "" : `; Sluice linger ${lingerMs} ms`}; run ${prefix})`,
+);
+log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}; node ${process.version}`);
+log(`load average at start: ${loadAverage()}`);
+try {
+  const stack = await ensureStack({ progress: () => {} });
+  const brokers = stack.brokers.split(",");
+  resources = new BenchResources(brokers, stack.redisUrl, prefix);
+  await resources.connect();
+  let sidecar: ChildServer<{ grpcPort: number }> | undefined;
+  if (variants.some((variant) => variant !== "passthrough")) {
+    const repository = await mkdtemp(join(tmpdir(), "sluice-bench-"));
+    removeLater(repository);
+    await cp(join(REPO_ROOT, "examples/models/fraud"), join(repository, "fraud"), {
+      recursive: true,
+    });
+    sidecar = await startChild<{ grpcPort: number }>(
+      "bench/servers/sidecar-server.ts",
+      [repository],
+      { verbose: flags.verbose },
+    );
+  }
+  log(
+    `broker ${stack.brokers}; Redis ${stack.redisUrl.replace(/\/\/[^@]*@/, "//")}; ` +
+      `${USERS} users; sidecar ${sidecar ? `pid ${sidecar.pid}` : "not needed"}\n`,
+  );
+  const redisCpu = new RedisCpu(stack.redisUrl);
+  await redisCpu.connect();
+  try {
+    await main({ brokers, redisUrl: stack.redisUrl, resources, sidecar, redisCpu });
+  } finally {
+    redisCpu.close();
+  }
+  log(`\nload average at end: ${loadAverage()}`);
+} finally {
+  await tearDown(resources);
+  clearTimeout(watchdog);
+}

@@ -1,0 +1,318 @@
+/**
+ * What one pipeline benchmark run measured, computed from the outputs the reader collected, and
+ * its tables and target checks.
+ *
+ * Fixed rate: the producer offers `rate` events/s for warm-up + window; the window's figures are
+ * the outputs appended inside it (events/s) and the end-to-end latency of the events born inside
+ * it (output's broker append time − the event's own timestamp). The rate is sustained when the
+ * consumer kept up: every event of the phase came out within the drain timeout after the producer
+ * stopped, at least 95 % of the offered rate came out during the window, and when the window closed
+ * no more than one second's worth of its events were still waiting.
+ *
+ * Maximum: a preloaded backlog drained by a consumer started after it was written; events/s over
+ * a window that opens a warm-up after the first output and closes when the backlog is drained (or
+ * after the drain window).
+ */
+import { cpuShare, type CpuSample } from "../lib/cpu-usage.js";
+import { percentile } from "../lib/latency.js";
+import { num, table, type Check } from "../lib/report.js";
+import type { PhaseOutputs } from "./output-reader.js";
+import type { StageReport } from "./stage-times.js";
+import type { Variant } from "./variant-settings.js";
+
+/** Share of the offered rate that must come out during the window. */
+export const SUSTAINED_SHARE = 0.95;
+/** Events still waiting when the window closes, in seconds' worth of the offered rate. */
+export const SUSTAINED_LAG_SECONDS = 1;
+
+export interface LatencyFigures {
+  readonly count: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+/**
+ * CPU in % of one core over a window: the consumer child, the sidecar child, the reader (this
+ * process) and the Redis server.
+ */
+export interface CpuFigures {
+  readonly consumer: number;
+  readonly sidecar: number;
+  readonly reader: number;
+  readonly redis: number;
+}
+
+/** CPU counters at one window edge. */
+export interface EdgeSample {
+  readonly consumer: CpuSample;
+  readonly sidecar: CpuSample | undefined;
+  /** Redis server CPU so far, ms. */
+  readonly redisMs: number;
+}
+
+export interface RatePoint {
+  readonly variant: Variant;
+  readonly rate: number;
+  readonly eventsPerSecond: number;
+  readonly latency: LatencyFigures;
+  /** Events born by the window's end that had not come out by then. */
+  readonly lagAtEnd: number;
+  /** Events of the phase still missing when the drain timeout ran out. */
+  readonly missing: number;
+  readonly duplicates: number;
+  readonly sustained: boolean;
+  /** Why not, when not. */
+  readonly verdict: string;
+  readonly cpu: CpuFigures;
+  /** The consumer's stage times over the window. */
+  readonly stages: StageReport | undefined;
+}
+
+export interface MaxPoint {
+  readonly variant: Variant;
+  readonly backlog: number;
+  readonly eventsPerSecond: number;
+  /** Length of the window the rate was measured over. */
+  readonly seconds: number;
+  readonly drained: boolean;
+  readonly cpu: CpuFigures;
+  readonly stages: StageReport | undefined;
+}
+
+export interface Window {
+  /** Epoch ms. */
+  readonly start: number;
+  readonly end: number;
+}
+
+export function latencyFigures(samples: Float64Array): LatencyFigures {
+  const sorted = samples.sort();
+  return {
+    count: sorted.length,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    max: sorted.length === 0 ? NaN : sorted[sorted.length - 1]!,
+  };
+}
+
+/** A fixed-rate phase's figures; `produced` is what the producer sent over the whole phase. */
+export function ratePoint(
+  variant: Variant,
+  rate: number,
+  outputs: PhaseOutputs,
+  window: Window,
+  produced: number,
+  cpu: CpuFigures,
+  stages: StageReport | undefined,
+): RatePoint {
+  const latencies: number[] = [];
+  let inWindow = 0;
+  let bornByEnd = 0;
+  let outByEnd = 0;
+  for (let i = 0; i < outputs.count; i++) {
+    const born = outputs.eventTimes[i]!;
+    const appended = outputs.appendTimes[i]!;
+    if (born >= window.start && born < window.end) latencies.push(appended - born);
+    if (appended >= window.start && appended < window.end) inWindow++;
+    if (born < window.end) bornByEnd++;
+    if (appended < window.end) outByEnd++;
+  }
+  const eventsPerSecond = (inWindow * 1000) / (window.end - window.start);
+  const missing = Math.max(0, produced - outputs.count);
+  const lagAtEnd = bornByEnd - outByEnd;
+  const reasons: string[] = [];
+  if (missing > 0) reasons.push(`${missing} events not out within the drain timeout`);
+  if (eventsPerSecond < SUSTAINED_SHARE * rate)
+    reasons.push(`${num(eventsPerSecond / rate)} x the offered rate came out`);
+  if (lagAtEnd > SUSTAINED_LAG_SECONDS * rate)
+    reasons.push(`${lagAtEnd} events waiting at the window's end`);
+  return {
+    variant,
+    rate,
+    eventsPerSecond,
+    latency: latencyFigures(Float64Array.from(latencies)),
+    lagAtEnd,
+    missing,
+    duplicates: outputs.duplicates,
+    sustained: reasons.length === 0,
+    verdict: reasons.length === 0 ? "yes" : `no: ${reasons.join("; ")}`,
+    cpu,
+    stages,
+  };
+}
+
+/** The drain rate of a backlog phase: outputs appended in (first + warm-up, end]. */
+export function drainRate(
+  outputs: PhaseOutputs,
+  warmupMs: number,
+  windowMs: number,
+): { eventsPerSecond: number; seconds: number } {
+  const times = Float64Array.from(outputs.appendTimes).sort();
+  if (times.length === 0) return { eventsPerSecond: NaN, seconds: 0 };
+  const start = times[0]! + warmupMs;
+  const end = Math.min(times[times.length - 1]!, start + windowMs);
+  let count = 0;
+  for (const time of times) if (time > start && time <= end) count++;
+  // Under a second of drain after the warm-up is too little to call a rate: the backlog was too small.
+  if (end - start < 1000) return { eventsPerSecond: NaN, seconds: (end - start) / 1000 };
+  return { eventsPerSecond: (count * 1000) / (end - start), seconds: (end - start) / 1000 };
+}
+
+/** CPU over a window from the samples at its edges. */
+export function cpuFigures(start: EdgeSample, end: EdgeSample): CpuFigures {
+  const c = cpuShare(start.consumer, end.consumer);
+  const s = start.sidecar && end.sidecar ? cpuShare(start.sidecar, end.sidecar) : undefined;
+  const wallMs = end.consumer.at - start.consumer.at;
+  return {
+    consumer: c.serverMain + c.serverOther,
+    sidecar: s === undefined ? NaN : s.serverMain + s.serverOther,
+    reader: c.client,
+    redis: (100 * (end.redisMs - start.redisMs)) / wallMs,
+  };
+}
+
+/** µs of CPU (consumer + sidecar) per event. */
+function cpuPerEvent(cpu: CpuFigures, eventsPerSecond: number): number {
+  return (
+    ((cpu.consumer + (Number.isNaN(cpu.sidecar) ? 0 : cpu.sidecar)) * 10_000) / eventsPerSecond
+  );
+}
+
+export const RATE_LEGEND =
+  "events/s: outputs appended during the window; latency: output's broker append time (LogAppendTime) minus the\n" +
+  "event's timestamp (set by the producer just before its send; same host clock), events born in the window, 1 ms\n" +
+  "resolution; lag: events born by the window's end not out by then; CPU in % of one core (consumer child, sidecar\n" +
+  "child, the benchmark's output reader, the Redis server); µs/event: consumer + sidecar CPU per event.";
+
+export function rateTable(points: readonly RatePoint[]): string {
+  return table([
+    [
+      "variant",
+      "offered/s",
+      "events/s",
+      "p50 ms",
+      "p95 ms",
+      "p99 ms",
+      "max ms",
+      "lag",
+      "consumer %",
+      "sidecar %",
+      "reader %",
+      "redis %",
+      "µs/event",
+      "sustained",
+    ],
+    ...points.map((p) => [
+      p.variant,
+      num(p.rate, 0),
+      num(p.eventsPerSecond, 0),
+      num(p.latency.p50, 0),
+      num(p.latency.p95, 0),
+      num(p.latency.p99, 0),
+      num(p.latency.max, 0),
+      String(p.lagAtEnd),
+      num(p.cpu.consumer, 0),
+      num(p.cpu.sidecar, 0),
+      num(p.cpu.reader, 0),
+      num(p.cpu.redis, 0),
+      num(cpuPerEvent(p.cpu, p.eventsPerSecond), 0),
+      p.verdict,
+    ]),
+  ]);
+}
+
+export function maxTable(points: readonly MaxPoint[]): string {
+  return table([
+    [
+      "variant",
+      "backlog",
+      "events/s",
+      "over s",
+      "drained",
+      "consumer %",
+      "sidecar %",
+      "reader %",
+      "redis %",
+      "µs/event",
+    ],
+    ...points.map((p) => [
+      p.variant,
+      num(p.backlog, 0),
+      num(p.eventsPerSecond, 0),
+      num(p.seconds, 1),
+      p.drained ? "yes" : "no",
+      num(p.cpu.consumer, 0),
+      num(p.cpu.sidecar, 0),
+      num(p.cpu.reader, 0),
+      num(p.cpu.redis, 0),
+      num(cpuPerEvent(p.cpu, p.eventsPerSecond), 0),
+    ]),
+  ]);
+}
+
+/** Stage names in the order an event meets them. */
+const STAGE_ORDER = ["eachBatch", "redis", "infer", "produce", "commit"];
+
+export const STAGE_LEGEND =
+  "Per stage over the window: calls/s, items per call (events, rows or records) and mean / max wall ms per call;\n" +
+  "eachBatch is one fetched batch of one partition handed to the consumer (for Sluice it includes the linger wait,\n" +
+  "redis/infer/produce/commit are the pipeline's port calls); loop p99/max: the child's event-loop delay.";
+
+/** The consumer's stage times, one row per measured point. */
+export function stageTable(
+  rows: readonly { readonly label: string; readonly stages: StageReport | undefined }[],
+): string {
+  const cells = (report: StageReport | undefined, stage: string) => {
+    const f = report?.stages[stage];
+    if (report === undefined || f === undefined) return "-";
+    return `${num(f.calls / report.seconds, 0)}/s × ${num(f.items / f.calls, 1)}, ${num(f.meanMs, 1)} / ${num(f.maxMs, 0)} ms`;
+  };
+  return table([
+    ["point", ...STAGE_ORDER, "loop p99/max ms"],
+    ...rows.map(({ label, stages }) => [
+      label,
+      ...STAGE_ORDER.map((stage) => cells(stages, stage)),
+      stages === undefined
+        ? "-"
+        : `${num(stages.loopDelayP99Ms, 0)} / ${num(stages.loopDelayMaxMs, 0)}`,
+    ]),
+  ]);
+}
+
+/** The issue's targets, each from figures of this run. */
+export function pipelineChecks(rates: readonly RatePoint[], maxima: readonly MaxPoint[]): Check[] {
+  const max = (variant: Variant) => maxima.find((p) => p.variant === variant)?.eventsPerSecond;
+  const sluice = max("sluice");
+  const checks: Check[] = [];
+  for (const [other, factor] of [
+    ["passthrough", 0.7],
+    ["naive", 10],
+  ] as const) {
+    const base = max(other);
+    const target = `pipeline >= ${factor} x ${other} events/s (maximum sustainable rate)`;
+    checks.push(
+      sluice === undefined || base === undefined
+        ? { target, ratio: undefined, detail: `needs --variants sluice,${other}` }
+        : {
+            target,
+            ratio: sluice / (factor * base),
+            detail: `${num(sluice, 0)} / ${num(base, 0)} = ${num(sluice / base)} x (target ${factor})`,
+          },
+    );
+  }
+  const at2k = rates.find((p) => p.variant === "sluice" && p.rate === 2000);
+  const target = "pipeline p99 <= 25 ms at 2,000 events/s";
+  checks.push(
+    at2k === undefined
+      ? { target, ratio: undefined, detail: "needs --variants sluice and --rates including 2000" }
+      : {
+          target,
+          ratio: at2k.sustained ? 25 / at2k.latency.p99 : 0,
+          detail: `p99 ${num(at2k.latency.p99, 0)} ms (p50 ${num(at2k.latency.p50, 0)}, p95 ${num(at2k.latency.p95, 0)}); sustained: ${at2k.verdict}`,
+        },
+  );
+  return checks;
+}

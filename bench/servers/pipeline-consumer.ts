@@ -1,0 +1,83 @@
+/**
+ * Child process of the pipeline benchmark: one consumer variant (see bench/pipeline/), given its
+ * settings as one JSON argument. Prints `benchReady` once it consumes; stops gracefully (the batch
+ * in hand committed, the group left) on SIGTERM or when the benchmark goes away. With
+ * SLUICE_BENCH_CPU_PROFILE=<file> it writes a CPU profile of its main thread, from ready to stop.
+ *
+ *   node --conditions=source --import tsx bench/servers/pipeline-consumer.ts '<VariantSettings JSON>'
+ */
+import {
+  KafkajsPort,
+  Pipeline,
+  RedisWindowStore,
+  SidecarInference,
+  jsonLinesLog,
+} from "@sluice/consumer";
+import { announceReady, exitWithParent } from "../lib/child.js";
+import { profileMainThread } from "../lib/main-thread-profile.js";
+import { fraudConfig } from "../pipeline/fraud-config.js";
+import { startNaiveConsumer } from "../pipeline/naive-consumer.js";
+import { startPassthrough } from "../pipeline/passthrough.js";
+import {
+  StageTimes,
+  reportStagesOnSignal,
+  timedInference,
+  timedKafka,
+  timedStore,
+} from "../pipeline/stage-times.js";
+import type { VariantSettings } from "../pipeline/variant-settings.js";
+
+const argument = process.argv[2];
+if (argument === undefined) throw new Error("usage: pipeline-consumer.ts <settings JSON>");
+const settings = JSON.parse(argument) as VariantSettings;
+const times = new StageTimes();
+reportStagesOnSignal(times);
+
+/**
+ * What `startPipeline` does, with each port timed: the same kafkajs, sidecar and Redis adapters
+ * and the same Pipeline.
+ */
+async function startSluice(): Promise<() => Promise<void>> {
+  const config = await fraudConfig(settings);
+  // Warnings (retries, kafkajs trouble) reach the benchmark's --verbose output.
+  const log = jsonLinesLog("warn");
+  const kafka = new KafkajsPort({
+    brokers: config.kafka.brokers,
+    clientId: config.kafka.clientId,
+    log,
+  });
+  const inference = new SidecarInference(config.model.sidecar);
+  const store = await RedisWindowStore.connect(config.redis.url, {
+    keyPrefix: config.redis.keyPrefix,
+  });
+  const pipeline = await Pipeline.start(config, {
+    kafka: timedKafka(kafka, times),
+    inference: timedInference(inference, times),
+    store: timedStore(store, times),
+    log,
+    release: async () => {
+      inference.close();
+      await store.close();
+    },
+  });
+  return () => pipeline.stop();
+}
+
+async function start(): Promise<() => Promise<void>> {
+  switch (settings.variant) {
+    case "passthrough":
+      return startPassthrough(settings, times);
+    case "naive":
+      return startNaiveConsumer(settings, times);
+    case "sluice":
+      return startSluice();
+  }
+}
+
+const stopConsumer = await start();
+const stopProfile = await profileMainThread();
+exitWithParent(async () => {
+  await stopProfile();
+  await stopConsumer();
+});
+announceReady({});
