@@ -24,6 +24,7 @@ import type {
   TransactionalProducer,
 } from "./kafka-port.js";
 import { silentLog, type LogLevel, type PipelineLog } from "./pipeline-log.js";
+import { SendCoalescer } from "./send-coalescer.js";
 
 export interface KafkajsPortOptions {
   readonly brokers: readonly string[];
@@ -226,18 +227,22 @@ class KafkajsConsumer implements SourceConsumer {
 
 class KafkajsProducer implements RecordProducer {
   readonly #producer: Producer;
+  /** Concurrent partitions' sends share requests: one in flight, the rest coalesced behind it. */
+  readonly #coalescer: SendCoalescer<OutputRecord>;
 
   constructor(producer: Producer) {
     this.#producer = producer;
+    this.#coalescer = new SendCoalescer(async (records) => {
+      await producer.sendBatch({ topicMessages: byTopic(records), acks: ACKS_ALL });
+    });
   }
 
   connect(): Promise<void> {
     return this.#producer.connect();
   }
 
-  async send(records: readonly OutputRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await this.#producer.sendBatch({ topicMessages: byTopic(records), acks: ACKS_ALL });
+  send(records: readonly OutputRecord[]): Promise<void> {
+    return this.#coalescer.send(records);
   }
 
   disconnect(): Promise<void> {

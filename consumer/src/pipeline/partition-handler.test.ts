@@ -10,13 +10,14 @@ import {
   type PartitionHandlerDependencies,
 } from "./partition-handler.js";
 
-function records(from: number, count: number): InputRecord[] {
+/** Records written to Kafka at `timestamp` (epoch ms; @default now). */
+function records(from: number, count: number, timestamp = Date.now()): InputRecord[] {
   return Array.from({ length: count }, (_, i) => ({
     offset: String(from + i),
     key: null,
     value: Buffer.from("{}"),
     headers: {},
-    timestamp: "0",
+    timestamp: String(timestamp),
   }));
 }
 
@@ -116,6 +117,17 @@ describe("PartitionHandler", () => {
     await handler.handle(again);
     assert.deepEqual(h.chunks, [["0", "1", "2", "3", "4"]]);
     assert.deepEqual(again.resolved, ["4"]);
+  });
+
+  it("does not linger for records that already waited that long in the topic", async () => {
+    const h = harness();
+    const handler = new PartitionHandler({ maxEvents: 8, lingerMs: 1_000, retry }, h.deps);
+    const started = Date.now();
+    const batch = new FakeBatch(records(0, 2, Date.now() - 1_500));
+    await handler.handle(batch);
+    assert.ok(Date.now() - started < 500, "no wait");
+    assert.deepEqual(h.chunks, [["0", "1"]]);
+    assert.deepEqual(batch.resolved, ["1"]);
   });
 
   it("pauses the partition on a retryable failure, commits nothing, resumes after the backoff", async () => {

@@ -108,8 +108,12 @@ export class PartitionHandler {
     const { maxEvents, lingerMs } = this.#settings;
 
     if (records.length < maxEvents && lingerMs > 0 && batch.isRunning()) {
+      // The linger counts from when the first record reached Kafka (its timestamp, capped at now
+      // against a producer clock ahead of ours): a record that already waited in the topic, as
+      // under load, has lingered enough, and waiting again would cost a fetch round on top.
       const seen = this.#lingering.get(key);
-      const since = seen?.offset === first.offset ? seen.since : this.#now();
+      const since =
+        seen?.offset === first.offset ? seen.since : Math.min(this.#now(), Number(first.timestamp));
       this.#lingering.set(key, { offset: first.offset, since });
       const remaining = since + lingerMs - this.#now();
       if (remaining > 0) {
