@@ -5,16 +5,10 @@
  * wait for the ack, commit its offset, then the next event. Same producer settings as the
  * pipeline (idempotent, acks from all in-sync replicas), so it is just as safe, only slower.
  */
-import { Kafka, Partitioners, logLevel } from "kafkajs";
 import { InferenceClient } from "@sluice/client";
-import {
-  DEFAULT_FETCH_MAX_WAIT_MS,
-  FeatureExtractor,
-  HEADERS,
-  RedisWindowStore,
-  type Prediction,
-} from "@sluice/consumer";
+import { FeatureExtractor, HEADERS, RedisWindowStore, type Prediction } from "@sluice/consumer";
 import { fraudConfig } from "./fraud-config.js";
+import { benchKafkaClients } from "./kafka-clients.js";
 import { timedStore, type StageTimes } from "./stage-times.js";
 import type { VariantSettings } from "./variant-settings.js";
 
@@ -38,21 +32,7 @@ export async function startNaiveConsumer(
   });
   await features.ready();
   const client = new InferenceClient({ address: settings.sidecar });
-  const kafka = new Kafka({
-    clientId: settings.groupId,
-    brokers: [...settings.brokers],
-    logLevel: logLevel.WARN,
-  });
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
-  const consumer = kafka.consumer({
-    groupId: settings.groupId,
-    maxWaitTimeInMs: DEFAULT_FETCH_MAX_WAIT_MS,
-    sessionTimeout: config.kafka.sessionTimeoutMs,
-  });
+  const { producer, consumer } = benchKafkaClients(settings, config.kafka.sessionTimeoutMs);
   await producer.connect();
   await consumer.connect();
   await consumer.subscribe({ topics: [settings.topics.input], fromBeginning: true });

@@ -5,8 +5,9 @@
  * with acks from all in-sync replicas, and each chunk's offset committed once its records are
  * acknowledged (at-least-once).
  */
-import { Kafka, Partitioners, logLevel, type EachBatchPayload } from "kafkajs";
-import { DEFAULT_FETCH_MAX_WAIT_MS, DEFAULT_PARTITION_CONCURRENCY } from "@sluice/consumer";
+import type { EachBatchPayload } from "kafkajs";
+import { DEFAULT_PARTITION_CONCURRENCY } from "@sluice/consumer";
+import { benchKafkaClients } from "./kafka-clients.js";
 import type { StageTimes } from "./stage-times.js";
 import type { VariantSettings } from "./variant-settings.js";
 
@@ -20,21 +21,7 @@ export async function startPassthrough(
   settings: VariantSettings,
   times: StageTimes,
 ): Promise<() => Promise<void>> {
-  const kafka = new Kafka({
-    clientId: settings.groupId,
-    brokers: [...settings.brokers],
-    logLevel: logLevel.WARN,
-  });
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
-  const consumer = kafka.consumer({
-    groupId: settings.groupId,
-    maxWaitTimeInMs: DEFAULT_FETCH_MAX_WAIT_MS,
-    sessionTimeout: SESSION_TIMEOUT_MS,
-  });
+  const { producer, consumer } = benchKafkaClients(settings, SESSION_TIMEOUT_MS);
 
   const passOn = async (payload: EachBatchPayload): Promise<void> => {
     const { batch } = payload;
