@@ -9,29 +9,33 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.base.json ./
+COPY kit/package.json kit/
 COPY proto/package.json proto/
 COPY server/package.json server/
-COPY clients/client/package.json clients/client/
-COPY clients/stack/package.json clients/stack/
-COPY clients/cli/package.json clients/cli/
 COPY consumer/package.json consumer/
+COPY testing/package.json testing/
+COPY clients/client/package.json clients/client/
+COPY clients/demo/package.json clients/demo/
+COPY clients/cli/package.json clients/cli/
 # --ignore-scripts: `prepare` would build before the sources are here; onnxruntime-node's CPU binaries
 # ship inside its package, so its postinstall (GPU add-ons) is not needed.
 RUN npm ci --ignore-scripts
+COPY kit kit
 COPY proto proto
 COPY server server
-COPY clients clients
 COPY consumer consumer
+COPY testing testing
+COPY clients clients
 # npm keeps a dependency inside a workspace (e.g. clients/cli/node_modules/@opentelemetry/sdk-node)
 # when its version differs from the root's, so each workspace's node_modules is copied when present;
 # without it the runtime stage would fail to load that dependency only when tracing is turned on.
 RUN npx tsc -b && npm prune --omit=dev --ignore-scripts \
   && mkdir /out && cp -a package.json .npmrc node_modules /out/ \
-  && for ws in proto server clients/client clients/stack clients/cli consumer; do \
+  && for ws in kit proto server consumer testing clients/client clients/demo clients/cli; do \
        mkdir -p "/out/$ws" && cp -a "$ws/package.json" "$ws/dist" "/out/$ws/" \
        && if [ -d "$ws/node_modules" ]; then cp -a "$ws/node_modules" "/out/$ws/"; fi; \
      done \
-  && cp -a clients/cli/bin /out/clients/cli/ && cp -a clients/stack/kafka /out/clients/stack/
+  && cp -a clients/cli/bin /out/clients/cli/ && cp -a testing/kafka /out/testing/
 
 FROM node:20-bookworm-slim
 WORKDIR /app

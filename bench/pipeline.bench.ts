@@ -25,7 +25,7 @@ import { cp, mkdir, mkdtemp } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ensureStack } from "@sluice/stack";
+import { ensureStack } from "@sluice/testing";
 import { REPO_ROOT, cleanUp, removeLater, startChild, type ChildServer } from "./lib/child.js";
 import { sampleCpu } from "./lib/cpu-usage.js";
 import { PROFILE_ENV } from "./lib/main-thread-profile.js";

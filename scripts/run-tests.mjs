@@ -9,12 +9,14 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const roots = [
+  "kit/src",
   "proto/src",
   "server/src",
   "clients/client/src",
-  "clients/stack/src",
-  "clients/cli/src",
   "consumer/src",
+  "testing/src",
+  "clients/demo/src",
+  "clients/cli/src",
   "test",
 ];
 // Most one test may take before the runner fails it: integration tests start real servers.
@@ -46,7 +48,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-// Tests that need Kafka and Redis start the local stack (@sluice/stack) on first use. A stack the
+// Tests that need Kafka and Redis start the local stack (@sluice/testing/stack) on first use. A stack the
 // tests started is stopped when they end, so the suite leaves no process behind; one that was
 // already running (a developer's `sluice stack up`) is left alone. With KAFKA_BROKERS and REDIS_URL
 // set the tests use those servers and start nothing.
@@ -55,7 +57,7 @@ let stack;
 let stackRanBefore = true;
 if (usesOwnStack) {
   try {
-    stack = await import("@sluice/stack");
+    stack = await import("@sluice/testing/stack");
     const before = await stack.stackStatus();
     stackRanBefore = before.kafka.running || before.redis.running;
   } catch (error) {

@@ -19,26 +19,24 @@ import { status } from "@grpc/grpc-js";
 import type { ModelInferResponse } from "@sluice/proto";
 import type { Sidecar } from "@sluice/server";
 import {
-  HOLD_QUEUE_MICROS,
   executionsBySize,
+  f32,
+  FIXTURE_MODELS,
   fp32Request,
+  HOLD_QUEUE_MICROS,
+  makeRepository,
   modelStatistics,
   pendingRequests,
+  ProtocolClient,
+  readMetric,
   rowValue,
   startInfer,
-} from "./helpers/scheduling.js";
-import { readMetric } from "./helpers/read-metric.js";
-import { writeModelConfig } from "./helpers/versioned-repository.js";
-import { waitFor } from "./helpers/wait-for.js";
-import {
-  FIXTURE_MODELS,
-  ProtocolClient,
-  f32,
-  makeRepository,
   startTestSidecar,
   statusOf,
   type TestRepository,
-} from "./helpers/sidecar.js";
+  waitFor,
+  writeModelConfig,
+} from "@sluice/testing";
 
 const IDENTITY = join(FIXTURE_MODELS, "identity-fp32");
 const SLOW = join(FIXTURE_MODELS, "slow-fp32");

@@ -22,7 +22,7 @@ import {
   raw,
   startTestSidecar,
   type TestRepository,
-} from "./helpers/sidecar.js";
+} from "@sluice/testing";
 
 const run = promisify(execFile);
 const JAR = join(REPO_ROOT, "test/compat/java/target/sluice-compat-java.jar");

@@ -1,5 +1,5 @@
 /**
- * `npm run demo`, as a user runs it (node scripts/demo.mjs, from the built workspaces: `npm ci` or
+ * `npm run demo`, as a user runs it (node clients/demo/scripts/demo.mjs, from the built workspaces: `npm ci` or
  * `npm run build` first), on the real local stack: it predicts, prints plain lines when its output
  * is not a terminal, stops by itself after --duration and on Ctrl-C (SIGINT), accounts for every
  * event, deletes its topics and leaves a stack that was already running as it found it.
@@ -11,11 +11,15 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
 import { Kafka, logLevel, type Admin } from "kafkajs";
-import { ensureStack, stackStatus, type StackStatus } from "@sluice/stack";
-import { STACK_TIMEOUT_MS } from "./helpers/pipeline-kafka.js";
-import { REPO_ROOT } from "./helpers/sidecar.js";
+import {
+  ensureStack,
+  REPO_ROOT,
+  STACK_TIMEOUT_MS,
+  stackStatus,
+  type StackStatus,
+} from "@sluice/testing";
 
-const DEMO = join(REPO_ROOT, "scripts/demo.mjs");
+const DEMO = join(REPO_ROOT, "clients/demo/scripts/demo.mjs");
 /** Start-up (sidecar warm-up, joining the group), 10-15 s of load, the ordered stop and verify. */
 const DEMO_TIMEOUT_MS = 120_000;
 const SAMPLE = /^ {2}prediction tx-\S+ user u-\S+ amount \d+\.\d\d [A-Z]{3} fraud v1 label [01] /;

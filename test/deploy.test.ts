@@ -18,8 +18,7 @@ import { before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { parsePipelineYaml, type PipelineConfig } from "@sluice/consumer";
-import { KAFKA_VERSION } from "@sluice/stack";
-import { REPO_ROOT } from "./helpers/sidecar.js";
+import { KAFKA_VERSION, REPO_ROOT } from "@sluice/testing";
 
 const run = promisify(execFile);
 const PREPARE_HINT = "run `bash test/deploy/prepare.sh` (npm test does it first)";

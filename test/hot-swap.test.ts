@@ -12,26 +12,25 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ModelInferResponse } from "@sluice/proto";
 import type { Sidecar } from "@sluice/server";
-import { LoadGenerator } from "./helpers/load-generator.js";
-import { matMulModel } from "./helpers/mat-mul-model.js";
-import { ModelClient, type IndexEntry } from "./helpers/model-client.js";
-import { readMetric } from "./helpers/read-metric.js";
 import {
-  FIXTURE_MODELS,
-  ProtocolClient,
   f32,
+  FIXTURE_MODELS,
+  type IndexEntry,
+  LoadGenerator,
+  makeVersionedRepository,
+  matMulModel,
+  ModelClient,
+  ProtocolClient,
+  putVersion,
   raw,
+  readMetric,
+  SLOW_FP32,
   startTestSidecar,
   type TestRepository,
-} from "./helpers/sidecar.js";
-import {
-  SLOW_FP32,
-  makeVersionedRepository,
-  putVersion,
+  waitFor,
+  waitForFullPoll,
   writeModelConfig,
-} from "./helpers/versioned-repository.js";
-import { waitForFullPoll } from "./helpers/wait-for-poll.js";
-import { waitFor } from "./helpers/wait-for.js";
+} from "@sluice/testing";
 
 const MODEL = "slow";
 const LOOPS = 16;

@@ -11,28 +11,26 @@ import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
 import type { ModelInferResponse } from "@sluice/proto";
 import type { Sidecar, SidecarOptions } from "@sluice/server";
-import { ModelClient } from "./helpers/model-client.js";
-import { readMetric } from "./helpers/read-metric.js";
 import {
-  FIXTURE_MODELS,
-  ProtocolClient,
   f32,
+  FIXTURE_MODELS,
+  IDENTITY_FP32,
+  makeVersionedRepository,
+  ModelClient,
+  type ModelSpec,
+  ProtocolClient,
+  putVersion,
   raw,
+  readMetric,
+  removeModel,
+  SLOW_FP32,
   startTestSidecar,
   statusOf,
   type TestRepository,
-} from "./helpers/sidecar.js";
-import {
-  IDENTITY_FP32,
-  SLOW_FP32,
-  makeVersionedRepository,
-  putVersion,
-  removeModel,
+  waitFor,
+  waitForFullPoll,
   writeModelConfig,
-  type ModelSpec,
-} from "./helpers/versioned-repository.js";
-import { waitForFullPoll } from "./helpers/wait-for-poll.js";
-import { waitFor } from "./helpers/wait-for.js";
+} from "@sluice/testing";
 
 const ADMIN_TOKEN = "model-control-test-token";
 const SLOW_CONFIG = await readFile(join(FIXTURE_MODELS, "slow-fp32", "config.yaml"), "utf8");

@@ -10,11 +10,17 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ensureStack, freePort, stopStack, type StackOptions } from "@sluice/stack";
-import { eventMessages, fraudStream } from "./helpers/pipeline-fixture.js";
-import { PipelineHarness } from "./helpers/pipeline-harness.js";
-import { STACK_TIMEOUT_MS } from "./helpers/pipeline-kafka.js";
-import { waitFor } from "./helpers/wait-for.js";
+import {
+  ensureStack,
+  eventMessages,
+  fraudStream,
+  freePort,
+  PipelineHarness,
+  STACK_TIMEOUT_MS,
+  type StackOptions,
+  stopStack,
+  waitFor,
+} from "@sluice/testing";
 
 /** How long the broker stays down: longer than a few fetch and heartbeat rounds. */
 const OUTAGE_MS = 4_000;

@@ -7,12 +7,16 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { after, afterEach, before, describe, it } from "node:test";
-import { eventMessages, fraudStream } from "./helpers/pipeline-fixture.js";
-import { PipelineHarness } from "./helpers/pipeline-harness.js";
-import { STACK_TIMEOUT_MS } from "./helpers/pipeline-kafka.js";
-import { startOwnRedis, type OwnRedis } from "./helpers/pipeline-redis.js";
-import { startTestSidecar } from "./helpers/sidecar.js";
-import { waitFor } from "./helpers/wait-for.js";
+import {
+  eventMessages,
+  fraudStream,
+  type OwnRedis,
+  PipelineHarness,
+  STACK_TIMEOUT_MS,
+  startOwnRedis,
+  startTestSidecar,
+  waitFor,
+} from "@sluice/testing";
 
 const TEST_TIMEOUT_MS = 60_000;
 /** How long a dependency stays down: several backoff rounds. */

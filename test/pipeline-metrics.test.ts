@@ -7,19 +7,22 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, afterEach, before, describe, it } from "node:test";
-import { parsePrometheusText, sumSamples } from "@sluice/client";
-import { eventMessages, fraudDocument, fraudStream } from "./helpers/pipeline-fixture.js";
-import { PipelineHarness } from "./helpers/pipeline-harness.js";
-import { STACK_TIMEOUT_MS } from "./helpers/pipeline-kafka.js";
+import { parsePrometheusText, sumSamples } from "@sluice/kit";
 import {
-  configFolder,
-  runCli,
-  stopCli,
   type CliProcess,
+  configFolder,
   type ConfigFolder,
-} from "./helpers/pipeline-process.js";
-import { readMetric, readMetrics } from "./helpers/read-metric.js";
-import { waitFor } from "./helpers/wait-for.js";
+  eventMessages,
+  fraudDocument,
+  fraudStream,
+  PipelineHarness,
+  readMetric,
+  readMetrics,
+  runCli,
+  STACK_TIMEOUT_MS,
+  stopCli,
+  waitFor,
+} from "@sluice/testing";
 
 const TEST_TIMEOUT_MS = 90_000;
 /** A cold `node --import tsx` of the CLI plus joining the group. */

@@ -7,25 +7,24 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, afterEach, before, describe, it } from "node:test";
-import { collectTopics, type VerifyReport } from "@sluice/consumer";
+import type { VerifyReport } from "@sluice/demo";
+import { collectTopics } from "@sluice/testing";
 import {
+  type CliProcess,
+  configFolder,
+  type ConfigFolder,
   eventMessages,
+  type FixtureSettings,
   fraudDocument,
+  type FraudEvent,
   fraudStream,
   parsePrediction,
-  type FixtureSettings,
-  type FraudEvent,
-} from "./helpers/pipeline-fixture.js";
-import { PipelineHarness } from "./helpers/pipeline-harness.js";
-import { STACK_TIMEOUT_MS } from "./helpers/pipeline-kafka.js";
-import {
-  configFolder,
+  PipelineHarness,
   runCli,
+  STACK_TIMEOUT_MS,
   stopCli,
-  type CliProcess,
-  type ConfigFolder,
-} from "./helpers/pipeline-process.js";
-import { waitFor } from "./helpers/wait-for.js";
+  waitFor,
+} from "@sluice/testing";
 
 const TEST_TIMEOUT_MS = 90_000;
 /** A cold `node --import tsx` of the CLI plus joining the group. */

@@ -7,25 +7,20 @@
  */
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
+import { ConsumerError, HEADERS, startPipeline, type Prediction } from "@sluice/consumer";
 import {
-  ConsumerError,
-  HEADERS,
-  startPipeline,
-  type Prediction,
   type ReadRecord,
-} from "@sluice/consumer";
-import {
   eventMessages,
   fraudConfig,
+  type FraudEvent,
   fraudStream,
   header,
   parsePrediction,
+  PipelineHarness,
   referenceRows,
-  type FraudEvent,
-} from "./helpers/pipeline-fixture.js";
-import { PipelineHarness } from "./helpers/pipeline-harness.js";
-import { STACK_TIMEOUT_MS } from "./helpers/pipeline-kafka.js";
-import { waitFor } from "./helpers/wait-for.js";
+  STACK_TIMEOUT_MS,
+  waitFor,
+} from "@sluice/testing";
 
 /** Most one test may take: they run in seconds, this bounds a broken one. */
 const TEST_TIMEOUT_MS = 60_000;

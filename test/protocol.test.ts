@@ -31,7 +31,7 @@ import {
   startTestSidecar,
   statusOf,
   type TestRepository,
-} from "./helpers/sidecar.js";
+} from "@sluice/testing";
 
 const IDENTITY_MODELS = ["fp32", "int64", "int32", "fp64", "uint8", "bool", "fp16", "string"];
 

@@ -21,17 +21,19 @@ import {
   type ServerMetadataResponse,
 } from "@sluice/proto";
 import type { Sidecar } from "@sluice/server";
-import { makeTestPki, type TestPki } from "./helpers/certs.js";
-import { fp32Request, modelStatistics } from "./helpers/scheduling.js";
 import {
-  FIXTURE_MODELS,
-  ProtocolClient,
   f32,
+  FIXTURE_MODELS,
+  fp32Request,
   makeRepository,
+  makeTestPki,
+  modelStatistics,
+  ProtocolClient,
   startTestSidecar,
   statusOf,
+  type TestPki,
   type TestRepository,
-} from "./helpers/sidecar.js";
+} from "@sluice/testing";
 
 const ADMIN_TOKEN = "s3cret-admin-token";
 

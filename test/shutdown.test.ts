@@ -25,25 +25,23 @@ import {
 } from "@sluice/proto";
 import type { Sidecar } from "@sluice/server";
 import {
-  HOLD_QUEUE_MICROS,
+  f32,
+  FIXTURE_MODELS,
   fp32Request,
+  HOLD_QUEUE_MICROS,
+  makeRepository,
   pendingRequests,
+  ProtocolClient,
+  readMetric,
+  REPO_ROOT,
   rowValue,
   startInfer,
-} from "./helpers/scheduling.js";
-import { readMetric } from "./helpers/read-metric.js";
-import { writeModelConfig } from "./helpers/versioned-repository.js";
-import { waitFor } from "./helpers/wait-for.js";
-import {
-  FIXTURE_MODELS,
-  ProtocolClient,
-  REPO_ROOT,
-  f32,
-  makeRepository,
   startTestSidecar,
   statusOf,
   type TestRepository,
-} from "./helpers/sidecar.js";
+  waitFor,
+  writeModelConfig,
+} from "@sluice/testing";
 
 /** Full 4096-row batches of slow-fp32, one at a time: each takes milliseconds, so a queue of them drains visibly. */
 const SLOW_CONFIG =

@@ -14,26 +14,29 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
-import { collectTopics, type ReadRecord } from "@sluice/consumer";
-import { fraudDocument, type FixtureSettings } from "./helpers/pipeline-fixture.js";
-import { STACK_TIMEOUT_MS, startTestKafka, type TestKafka } from "./helpers/pipeline-kafka.js";
+import { collectTopics, type ReadRecord } from "@sluice/testing";
 import {
-  configFolder,
-  runCli,
-  stopCli,
   type CliProcess,
+  configFolder,
   type ConfigFolder,
-} from "./helpers/pipeline-process.js";
-import {
-  JAEGER_BIN,
-  KIND,
-  jaegerBuilt,
-  startJaeger,
+  EXAMPLE_MODELS,
+  type FixtureSettings,
+  fraudDocument,
   type Jaeger,
+  JAEGER_BIN,
+  jaegerBuilt,
+  KIND,
+  makeRepository,
+  runCli,
+  STACK_TIMEOUT_MS,
+  startJaeger,
+  startTestKafka,
+  stopCli,
   type StoredSpan,
-} from "./helpers/jaeger.js";
-import { EXAMPLE_MODELS, makeRepository, type TestRepository } from "./helpers/sidecar.js";
-import { waitFor } from "./helpers/wait-for.js";
+  type TestKafka,
+  type TestRepository,
+  waitFor,
+} from "@sluice/testing";
 
 const EVENTS = 40;
 /** A cold `node --import tsx` of the CLI, loading the model, joining the group. */

@@ -21,13 +21,13 @@ import {
 import type { Sidecar } from "@sluice/server";
 import {
   FIXTURE_MODELS,
-  ProtocolClient,
   makeRepository,
+  ProtocolClient,
   raw,
   startTestSidecar,
   type TestRepository,
-} from "./helpers/sidecar.js";
-import { waitFor } from "./helpers/wait-for.js";
+  waitFor,
+} from "@sluice/testing";
 
 const REQUESTS = 4;
 

@@ -12,20 +12,18 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { status } from "@grpc/grpc-js";
 import type { Sidecar } from "@sluice/server";
-import { ModelClient } from "./helpers/model-client.js";
 import {
-  ProtocolClient,
   f32,
+  IDENTITY_FP32,
+  makeVersionedRepository,
+  ModelClient,
+  ProtocolClient,
+  putVersion,
   raw,
   startTestSidecar,
   statusOf,
   type TestRepository,
-} from "./helpers/sidecar.js";
-import {
-  IDENTITY_FP32,
-  makeVersionedRepository,
-  putVersion,
-} from "./helpers/versioned-repository.js";
+} from "@sluice/testing";
 
 /** Served by the sidecar at start; the other folders exist only to be refused. */
 const SERVED_MODELS = ["latest-default", "latest-two", "all-versions", "specific", "labelled"];

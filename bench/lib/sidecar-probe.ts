@@ -3,7 +3,7 @@
  * the mean batch size) and Triton's ModelStatistics (where the server's time went: queue, input,
  * compute, output), each read before and after the window and subtracted.
  */
-import { parsePrometheusText, sumSamples } from "@sluice/client";
+import { parsePrometheusText, sumSamples } from "@sluice/kit";
 import type { ModelStatistics, StatisticDuration } from "@sluice/proto";
 import type { RawInferClients } from "./raw-client.js";
 

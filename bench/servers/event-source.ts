@@ -11,7 +11,7 @@
  */
 import { Redis } from "ioredis";
 import { Kafka, Partitioners, logLevel } from "kafkajs";
-import { SyntheticFraud, produceSyntheticEvents } from "@sluice/consumer";
+import { SyntheticFraud, produceSyntheticEvents } from "@sluice/demo";
 import { announceReady } from "../lib/child.js";
 import type { EventSourceResult, EventSourceSettings } from "../pipeline/event-source.js";
 

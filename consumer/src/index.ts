@@ -2,5 +2,4 @@ export * from "./features/index.js";
 export * from "./config/index.js";
 export * from "./pipeline/index.js";
 export * from "./metrics/index.js";
-export * from "./tools/index.js";
 export { ConsumerError, CONSUMER_ERROR_CODES, type ConsumerErrorCode } from "./errors.js";

@@ -22,8 +22,6 @@ export type { InferResult } from "./infer-result.js";
 export type { InferInput, InferOutput } from "./tensors.js";
 export type { RetryPolicy } from "./retry.js";
 export { float16ToNumber, numberToFloat16 } from "./float16.js";
-export { hasLabels, parsePrometheusText, sumSamples } from "./prometheus-text.js";
-export type { MetricSample } from "./prometheus-text.js";
 export {
   DATATYPES,
   isDatatype,

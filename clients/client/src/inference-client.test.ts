@@ -26,7 +26,7 @@ import {
 } from "@sluice/proto";
 import { InferenceClientError } from "./client-error.js";
 import { InferenceClient } from "./inference-client.js";
-import { type RecordingOtel, installRecordingOtel } from "./test-support/recording-otel.js";
+import { type RecordingOtel, installRecordingOtel } from "@sluice/testing";
 
 type Methods<S> = S extends GenService<infer M> ? M : never;
 type InferenceImpl = Partial<GrpcServiceImplementation<Methods<typeof GRPCInferenceService>>>;

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Metadata, status } from "@grpc/grpc-js";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { InferenceClientError } from "./client-error.js";
-import { type RecordingOtel, installRecordingOtel } from "./test-support/recording-otel.js";
+import { type RecordingOtel, installRecordingOtel } from "@sluice/testing";
 import { serverAttributes, traceCall } from "./tracing.js";
 
 const target = {

@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { ConsumerError } from "../errors.js";
-import { FRAUD_FEATURE_NAMES, FRAUD_FEATURES_YAML } from "../features/fraud-layout.test-helper.js";
+import { FRAUD_FEATURE_NAMES, FRAUD_FEATURES_YAML } from "@sluice/testing";
 import {
   DEFAULT_LINGER_MS,
   DEFAULT_MAX_EVENTS,

@@ -18,7 +18,7 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { ConsumerError } from "../errors.js";
 import { featureSpecSchema, type FeatureSpec } from "../features/feature-spec.js";
-import { describeValue, formatIssues, schemaErrorMap } from "../features/schema-errors.js";
+import { describeValue, formatIssues, schemaErrorMap } from "@sluice/kit";
 import { DEFAULT_KEY_PREFIX } from "../features/window-store.js";
 
 export const DELIVERY_MODES = ["at_least_once", "exactly_once"] as const;

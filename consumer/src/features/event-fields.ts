@@ -5,7 +5,7 @@
  * Readers push a message and return undefined instead of throwing, so one pass over an event
  * reports every problem it has, not just the first.
  */
-import { describeValue } from "./schema-errors.js";
+import { describeValue } from "@sluice/kit";
 
 export type EventObject = Readonly<Record<string, unknown>>;
 

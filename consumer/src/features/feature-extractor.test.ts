@@ -10,14 +10,18 @@ import { ConsumerError } from "../errors.js";
 import { FeatureExtractor, type FeatureEvent, type FeatureOutcome } from "./feature-extractor.js";
 import { parseFeatureSpec, type FeatureSpec } from "./feature-spec.js";
 import type { FeatureStore, StoreRequest, StoreResponse } from "./feature-store.js";
-import { FRAUD_FEATURE_NAMES, FRAUD_FEATURES_YAML } from "./fraud-layout.test-helper.js";
-import { deleteKeys, startRedis, uniquePrefix, type TestRedis } from "./redis.test-helper.js";
-import { RedisWindowStore } from "./window-store.js";
 import {
+  deleteKeys,
+  FRAUD_FEATURE_NAMES,
+  FRAUD_FEATURES_YAML,
+  type FraudTransaction,
   prng,
   referenceRows,
-  type FraudTransaction,
-} from "../../../test/helpers/fraud-reference.js";
+  startRedis,
+  type TestRedis,
+  uniquePrefix,
+} from "@sluice/testing";
+import { RedisWindowStore } from "./window-store.js";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

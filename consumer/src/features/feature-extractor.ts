@@ -18,7 +18,7 @@ import {
 import type { FeatureSpec } from "./feature-definition.js";
 import type { FeatureStore, StoreEvent, StoreResponse } from "./feature-store.js";
 import { LookupBatch, LookupCache, type LookupCacheOptions } from "./lookup-cache.js";
-import { describeValue } from "./schema-errors.js";
+import { describeValue } from "@sluice/kit";
 
 /** A decoded Kafka message. */
 export interface FeatureEvent {

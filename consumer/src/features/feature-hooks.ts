@@ -20,7 +20,7 @@ import { pathToFileURL } from "node:url";
 import { ConsumerError } from "../errors.js";
 import type { EventObject } from "./event-fields.js";
 import type { HookSource } from "./feature-definition.js";
-import { describeValue } from "./schema-errors.js";
+import { describeValue } from "@sluice/kit";
 
 export interface HookEvent {
   /** The decoded JSON event. */

@@ -17,7 +17,7 @@ import type {
   WindowSource,
 } from "./feature-definition.js";
 import type { StatePlan, WindowQuery } from "./feature-store.js";
-import { describeValue } from "./schema-errors.js";
+import { describeValue } from "@sluice/kit";
 import {
   applyScalar,
   writeEncoding,

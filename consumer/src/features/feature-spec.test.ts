@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
 import { ConsumerError } from "../errors.js";
 import { parseDuration, parseFeatureSpec, type FeatureSpec } from "./feature-spec.js";
-import { FRAUD_FEATURE_NAMES, FRAUD_FEATURES_YAML } from "./fraud-layout.test-helper.js";
+import { FRAUD_FEATURE_NAMES, FRAUD_FEATURES_YAML } from "@sluice/testing";
 
 function fromYaml(text: string): FeatureSpec {
   const document = parseYaml(text) as { features: unknown };

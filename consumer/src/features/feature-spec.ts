@@ -19,7 +19,7 @@
 import { z } from "zod";
 import { ConsumerError } from "../errors.js";
 import type { FeatureSpec } from "./feature-definition.js";
-import { formatIssues, schemaErrorMap } from "./schema-errors.js";
+import { formatIssues, schemaErrorMap } from "@sluice/kit";
 import { normalizeSpec, type Issue } from "./spec-meaning.js";
 import { rawFeatures } from "./spec-yaml.js";
 

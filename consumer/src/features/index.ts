@@ -20,6 +20,6 @@ export type {
 } from "./feature-store.js";
 export { LookupCache } from "./lookup-cache.js";
 export type { LookupCacheOptions } from "./lookup-cache.js";
-export { formatIssues, schemaErrorMap } from "./schema-errors.js";
+export { formatIssues, schemaErrorMap } from "@sluice/kit";
 export { RedisWindowStore } from "./window-store.js";
 export type { RedisConnectOptions, RedisWindowStoreOptions } from "./window-store.js";

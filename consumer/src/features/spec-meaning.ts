@@ -19,7 +19,7 @@ import {
   type Transform,
   type WindowSource,
 } from "./feature-definition.js";
-import { describeValue } from "./schema-errors.js";
+import { describeValue } from "@sluice/kit";
 import {
   STEP_KEYS,
   type RawEntry,

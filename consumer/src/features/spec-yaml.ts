@@ -12,7 +12,7 @@ import {
   TIME_PARTS,
   WINDOW_AGGREGATIONS,
 } from "./feature-definition.js";
-import { describeValue } from "./schema-errors.js";
+import { describeValue } from "@sluice/kit";
 
 // Scalars
 

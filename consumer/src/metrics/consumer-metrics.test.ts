@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { parsePrometheusText, sumSamples, type MetricSample } from "@sluice/client";
+import { parsePrometheusText, sumSamples, type MetricSample } from "@sluice/kit";
 import { ConsumerMetrics, type DeliveredBatch, type PipelineIdentity } from "./consumer-metrics.js";
 
 const IDENTITY: PipelineIdentity = {

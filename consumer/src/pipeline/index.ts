@@ -38,5 +38,14 @@ export { bindModel, checkModel, LABEL_OUTPUT, PROBABILITIES_OUTPUT } from "./mod
 export type { ModelBinding, ModelSettings } from "./model-binding.js";
 export { HEADERS } from "./output-records.js";
 // For a downstream consumer of predictions that continues their traces with its own SDK.
-export { kafkaHeadersGetter, kafkaHeadersSetter } from "./kafka-trace-context.js";
+// The load generator starts its traces with the same helpers, so both ends speak one convention.
+export {
+  CONSUMER_TRACER,
+  injectTraceContext,
+  kafkaHeadersGetter,
+  kafkaHeadersSetter,
+  messagingAttributes,
+  messagingSpanName,
+  tracePropagationEnabled,
+} from "./kafka-trace-context.js";
 export type { Prediction } from "./output-records.js";

@@ -6,7 +6,7 @@ import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { ConsumerError } from "../errors.js";
 import type { FeatureEvent, FeatureOutcome } from "../features/feature-extractor.js";
 import type { Delivery } from "./delivery.js";
-import { installInMemoryTracing, type InMemoryTracing } from "./in-memory-tracing.test-helper.js";
+import { installInMemoryTracing, type InMemoryTracing } from "@sluice/testing";
 import type { InferencePort, InferRequest, InferResponse } from "./inference-port.js";
 import type { InputRecord, OutputRecord, PartitionBatch, RecordHeaders } from "./kafka-port.js";
 import {

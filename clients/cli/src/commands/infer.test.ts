@@ -3,17 +3,10 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCli } from "./cli-test.test-helper.js";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
-import type { GenService } from "@bufbuild/protobuf/codegenv2";
+import { runProgram, startStubServer, type StubServer } from "@sluice/testing";
+import { createProgram } from "../program.js";
 import { create } from "@bufbuild/protobuf";
-import {
-  GRPCInferenceService,
-  ModelInferResponseSchema,
-  grpcServiceDefinition,
-  type GrpcServiceImplementation,
-  type ModelInferRequest,
-} from "@sluice/proto";
+import { ModelInferResponseSchema, type ModelInferRequest } from "@sluice/proto";
 import type { InferResult } from "@sluice/client";
 import { parseInputFile, parseInputSpec, resultToJson, formatResult } from "./infer.js";
 
@@ -221,19 +214,15 @@ describe("printing results", () => {
   });
 });
 
-type Methods<S> = S extends GenService<infer M> ? M : never;
-type InferenceImpl = GrpcServiceImplementation<Methods<typeof GRPCInferenceService>>;
-
 describe("sluice infer against a server", () => {
-  let server: Server;
+  let server: StubServer;
   let url: string;
   let dir: string;
   const received: ModelInferRequest[] = [];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "sluice-infer-"));
-    server = new Server();
-    const implementation: Pick<InferenceImpl, "modelInfer"> = {
+    server = await startStubServer({
       modelInfer: (call, callback) => {
         received.push(call.request);
         const { request } = call;
@@ -248,22 +237,16 @@ describe("sluice infer against a server", () => {
           }),
         );
       },
-    };
-    server.addService(grpcServiceDefinition(GRPCInferenceService), implementation);
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, bound) =>
-        error === null ? resolve(bound) : reject(error),
-      ),
-    );
-    url = `127.0.0.1:${port}`;
+    });
+    url = server.url;
   });
   after(async () => {
-    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    await server.close();
     await rm(dir, { recursive: true, force: true });
   });
 
   // The real program (its --version must not swallow the subcommand's), output captured.
-  const run = runCli;
+  const run = (...args: string[]) => runProgram(createProgram, args);
 
   test("--input and --version reach the server; --json prints the result", async () => {
     const { code, out } = await run(

@@ -4,29 +4,25 @@ import { create } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import { RepositoryModelLoadResponseSchema } from "@sluice/proto";
 import {
-  TOKEN,
+  STUB_ADMIN_TOKEN as TOKEN,
   authorized,
-  runCli as run,
-  startTestServer,
+  runProgram,
+  startStubServer,
   unauthenticated,
-  type InferenceImpl,
-} from "./cli-test.test-helper.js";
+  type StubServer,
+} from "@sluice/testing";
+import { createProgram } from "../program.js";
 
+const run = (...args: string[]) => runProgram(createProgram, args);
+let server: StubServer;
 let url: string;
-let closeServer: (() => Promise<void>) | undefined;
 
-async function serve(implementation: InferenceImpl): Promise<void> {
-  const server = await startTestServer(implementation);
-  url = server.url;
-  closeServer = server.close;
-}
-
-after(() => closeServer?.());
+after(() => server?.close());
 
 const loaded: string[] = [];
 
-before(() =>
-  serve({
+before(async () => {
+  server = await startStubServer({
     repositoryModelLoad: (call, callback) => {
       if (!authorized(call.metadata)) return callback(unauthenticated());
       if (call.request.modelName !== "fraud") {
@@ -38,8 +34,9 @@ before(() =>
       loaded.push(call.request.modelName);
       callback(null, create(RepositoryModelLoadResponseSchema));
     },
-  }),
-);
+  });
+  url = server.url;
+});
 
 describe("sluice load", () => {
   test("loads the model with the token", async () => {

@@ -3,29 +3,25 @@ import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { RepositoryIndexResponseSchema } from "@sluice/proto";
 import {
-  TOKEN,
+  STUB_ADMIN_TOKEN as TOKEN,
   authorized,
-  runCli as run,
-  startTestServer,
+  runProgram,
+  startStubServer,
   unauthenticated,
-  type InferenceImpl,
-} from "./cli-test.test-helper.js";
+  type StubServer,
+} from "@sluice/testing";
+import { createProgram } from "../program.js";
 
+const run = (...args: string[]) => runProgram(createProgram, args);
+let server: StubServer;
 let url: string;
-let closeServer: (() => Promise<void>) | undefined;
 
-async function serve(implementation: InferenceImpl): Promise<void> {
-  const server = await startTestServer(implementation);
-  url = server.url;
-  closeServer = server.close;
-}
-
-after(() => closeServer?.());
+after(() => server?.close());
 
 const requests: { ready: boolean }[] = [];
 
-before(() =>
-  serve({
+before(async () => {
+  server = await startStubServer({
     repositoryIndex: (call, callback) => {
       if (!authorized(call.metadata)) return callback(unauthenticated());
       requests.push(call.request);
@@ -40,8 +36,9 @@ before(() =>
         }),
       );
     },
-  }),
-);
+  });
+  url = server.url;
+});
 
 describe("sluice models", () => {
   test("prints the repository index as a table", async () => {

@@ -4,7 +4,7 @@
  * its lookup reads them) and habits; a small share of account takeovers bursts.
  */
 import { InvalidArgumentError, type Command } from "commander";
-import { DEFAULT_FRAUD_RATIO, DEFAULT_USERS, produceSyntheticEvents } from "@sluice/consumer";
+import { DEFAULT_FRAUD_RATIO, DEFAULT_USERS, produceSyntheticEvents } from "@sluice/demo";
 import { startTelemetry } from "../telemetry.js";
 import { UsageError, print, runAction } from "./common.js";
 import { addPipelineOptions, loadConfig, type PipelineFlags } from "./consume.js";

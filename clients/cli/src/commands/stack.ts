@@ -1,7 +1,7 @@
 /**
  * `sluice stack up|down|status|fetch`: a local single-node Kafka (KRaft) and Redis for development,
  * without Docker. The processes run detached in the background; the test suite uses the same
- * launcher through @sluice/stack.
+ * launcher through @sluice/testing/stack.
  */
 import { type Command, InvalidArgumentError } from "commander";
 import {
@@ -17,7 +17,7 @@ import {
   parsePort,
   stackStatus,
   stopStack,
-} from "@sluice/stack";
+} from "@sluice/testing/stack";
 import { UsageError, formatTable, parseMilliseconds, print, runAction } from "./common.js";
 
 interface CommonFlags {

@@ -2,7 +2,10 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { runCli } from "./cli-test.test-helper.js";
+import { runProgram } from "@sluice/testing";
+import { createProgram } from "../program.js";
+
+const runCli = (...args: string[]) => runProgram(createProgram, args);
 
 /** Serves `pages` in turn at /metrics (the last one from then on). */
 async function metricsServer(pages: readonly string[]): Promise<{ url: string; server: Server }> {

@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
-import { parsePrometheusText } from "@sluice/client";
+import { parsePrometheusText } from "@sluice/kit";
 import { MetricsWindow, type Scrape } from "../top/metrics-window.js";
 import { topView } from "../top/top-view.js";
 import { collect, integer, print, runAction, UsageError } from "./common.js";

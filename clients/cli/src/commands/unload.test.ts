@@ -3,30 +3,25 @@ import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { RepositoryModelUnloadResponseSchema } from "@sluice/proto";
 import {
-  TOKEN,
+  STUB_ADMIN_TOKEN as TOKEN,
   authorized,
-  runCli as run,
-  startTestServer,
+  runProgram,
+  startStubServer,
   unauthenticated,
-  type InferenceImpl,
-} from "./cli-test.test-helper.js";
+  type StubServer,
+} from "@sluice/testing";
 import { createProgram } from "../program.js";
 
+const run = (...args: string[]) => runProgram(createProgram, args);
+let server: StubServer;
 let url: string;
-let closeServer: (() => Promise<void>) | undefined;
 
-async function serve(implementation: InferenceImpl): Promise<void> {
-  const server = await startTestServer(implementation);
-  url = server.url;
-  closeServer = server.close;
-}
-
-after(() => closeServer?.());
+after(() => server?.close());
 
 const unloaded: { modelName: string; dependents: unknown }[] = [];
 
-before(() =>
-  serve({
+before(async () => {
+  server = await startStubServer({
     repositoryModelUnload: (call, callback) => {
       if (!authorized(call.metadata)) return callback(unauthenticated());
       const { modelName, parameters } = call.request;
@@ -36,8 +31,9 @@ before(() =>
       });
       callback(null, create(RepositoryModelUnloadResponseSchema));
     },
-  }),
-);
+  });
+  url = server.url;
+});
 
 describe("sluice unload", () => {
   test("unloads the model; --unload-dependents is sent as Triton's parameter", async () => {

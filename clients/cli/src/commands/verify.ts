@@ -4,7 +4,7 @@
  * and end-to-end latency percentiles.
  */
 import { InvalidArgumentError, type Command } from "commander";
-import { verifyPipeline, type LatencySummary, type VerifyReport } from "@sluice/consumer";
+import { verifyPipeline, type LatencySummary, type VerifyReport } from "@sluice/demo";
 import { formatTable, print, runAction } from "./common.js";
 import { addPipelineOptions, loadConfig, type PipelineFlags } from "./consume.js";
 

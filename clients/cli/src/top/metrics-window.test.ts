@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { parsePrometheusText } from "@sluice/client";
+import { parsePrometheusText } from "@sluice/kit";
 import { histogramQuantile, MetricsWindow, type Scrape } from "./metrics-window.js";
 
 function scrape(target: string, at: number, text: string): Scrape {

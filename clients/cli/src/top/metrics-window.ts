@@ -3,7 +3,7 @@
  * over the window, computed the way PromQL's `rate()` and `histogram_quantile()` do, so `sluice top`
  * and a Grafana panel over the same window agree.
  */
-import { hasLabels, type MetricSample } from "@sluice/client";
+import { hasLabels, type MetricSample } from "@sluice/kit";
 
 /** One endpoint's samples at one moment, or why there are none. */
 export interface Scrape {

@@ -1,0 +1,207 @@
+/**
+ * `sluice produce`: synthetic fraud events into a pipeline's input topic at a steady rate, keyed
+ * by user id, bounded by a count or a duration. The users' home countries go to Redis first
+ * (`user:<id>` → `home_country`), where the pipeline's lookup reads them.
+ *
+ * With an OpenTelemetry SDK registered, each event starts a trace: a `send <topic>` PRODUCER span
+ * whose W3C context goes into the record's `traceparent` header, so the pipeline continues it.
+ */
+import { randomUUID } from "node:crypto";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
+import { Redis } from "ioredis";
+import { Kafka, Partitioners, logLevel } from "kafkajs";
+import {
+  CONSUMER_TRACER,
+  injectTraceContext,
+  messagingAttributes,
+  messagingSpanName,
+  tracePropagationEnabled,
+  type RecordHeaders,
+} from "@sluice/consumer";
+import { SyntheticFraud, type SyntheticFraudOptions } from "./synthetic-fraud.js";
+
+export interface ProduceOptions extends SyntheticFraudOptions {
+  readonly brokers: readonly string[];
+  readonly topic: string;
+  readonly redisUrl: string;
+  /** Events per second. */
+  readonly rate: number;
+  /** Stop after this many records… */
+  readonly count?: number;
+  /** …or after this many milliseconds, whichever comes first. */
+  readonly durationMs?: number;
+  /** Called about once a second, and once at the end. */
+  readonly progress?: (report: ProduceReport) => void;
+  /** Aborting stops after the send in flight. */
+  readonly signal?: AbortSignal;
+}
+
+export interface ProduceReport {
+  readonly runId: string;
+  readonly produced: number;
+  readonly malformed: number;
+  readonly fraud: number;
+  readonly elapsedMs: number;
+  /** Records per second so far. */
+  readonly rate: number;
+}
+
+/** Sends happen this often; each carries the events due since the last one. */
+const TICK_MS = 20;
+const PROGRESS_EVERY_MS = 1_000;
+const CLIENT_ID = "sluice-produce";
+
+const tracer = trace.getTracer(CONSUMER_TRACER);
+
+/**
+ * The root span of one event's trace, its context written into `headers`. The span stays open
+ * until the broker acknowledges the send it goes out in.
+ */
+function startSendSpan(
+  topic: string,
+  key: string,
+  id: string | undefined,
+  headers: RecordHeaders,
+): Span {
+  const attributes = {
+    ...messagingAttributes("send", topic),
+    "messaging.client.id": CLIENT_ID,
+    "messaging.kafka.message.key": key,
+  };
+  const span = tracer.startSpan(
+    messagingSpanName("send", topic),
+    {
+      kind: SpanKind.PRODUCER,
+      root: true,
+      attributes: id === undefined ? attributes : { ...attributes, "messaging.message.id": id },
+    },
+    ROOT_CONTEXT,
+  );
+  injectTraceContext(trace.setSpan(ROOT_CONTEXT, span), headers);
+  return span;
+}
+
+export async function produceSyntheticEvents(options: ProduceOptions): Promise<ProduceReport> {
+  if (options.count === undefined && options.durationMs === undefined) {
+    throw new Error("produce: expected a count or a duration, got neither (it must stop)");
+  }
+  const runId = options.runId ?? randomUUID().slice(0, 8);
+  const generator = new SyntheticFraud({ ...options, runId });
+  await writeHomes(options.redisUrl, generator.homes());
+
+  const kafka = new Kafka({
+    clientId: CLIENT_ID,
+    brokers: [...options.brokers],
+    logLevel: logLevel.ERROR,
+  });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  // Checked once: without an SDK no span is made and no header written.
+  const traced = tracePropagationEnabled();
+  const started = Date.now();
+  const limit = options.count ?? Number.POSITIVE_INFINITY;
+  const end =
+    options.durationMs === undefined ? Number.POSITIVE_INFINITY : started + options.durationMs;
+  let produced = 0;
+  let malformed = 0;
+  let fraud = 0;
+  let lastProgress = started;
+  const report = (): ProduceReport => {
+    const elapsedMs = Date.now() - started;
+    return {
+      runId,
+      produced,
+      malformed,
+      fraud,
+      elapsedMs,
+      rate: produced / Math.max(elapsedMs / 1000, 0.001),
+    };
+  };
+  try {
+    while (produced < limit && Date.now() < end && options.signal?.aborted !== true) {
+      const now = Date.now();
+      const due =
+        Math.min(Math.floor(((now - started) / 1000) * options.rate) + 1, limit) - produced;
+      if (due > 0) {
+        const spans: Span[] = [];
+        const messages = Array.from({ length: due }, () => {
+          const record = generator.next(now);
+          const value = record.kind === "malformed" ? record.value : JSON.stringify(record.event);
+          if (record.kind === "malformed") malformed++;
+          else if (record.fraud) fraud++;
+          if (!traced) return { key: record.key, value };
+          const headers: RecordHeaders = {};
+          const id = record.kind === "event" ? record.event.id : undefined;
+          spans.push(startSendSpan(options.topic, record.key, id, headers));
+          return { key: record.key, value, headers };
+        });
+        try {
+          await producer.send({ topic: options.topic, messages, acks: -1 });
+        } catch (error) {
+          for (const span of spans) {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+          }
+          throw error;
+        } finally {
+          for (const span of spans) span.end();
+        }
+        produced += due;
+      }
+      if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
+        lastProgress = Date.now();
+        options.progress?.(report());
+      }
+      await sleep(TICK_MS);
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  const final = report();
+  options.progress?.(final);
+  return final;
+}
+
+async function writeHomes(url: string, homes: ReadonlyMap<string, string>): Promise<void> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 5_000,
+  });
+  redis.on("error", () => {});
+  try {
+    await redis.connect();
+    const batch = redis.pipeline();
+    for (const [user, home] of homes) batch.hset(`user:${user}`, "home_country", home);
+    const results = await batch.exec();
+    const failed = results?.find(([error]) => error !== null);
+    if (failed !== undefined) throw failed[0] as Error;
+  } catch (error) {
+    throw new Error(
+      `cannot write the users' home countries to ${redact(url)}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** A URL without its password, for messages. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== "") parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "the Redis URL";
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
