@@ -350,8 +350,11 @@ describe("poll mode", () => {
     await removeModel(repository.dir, "removable");
     await waitFor("the poll to unload removable", async () => !(await models.ready("removable")));
     assert.equal((await statusOf(inferIdentity(protocol, "removable"))).code, status.NOT_FOUND);
-    const entry = await models.indexEntry("removable", "1");
-    assert.equal(entry?.state, "UNAVAILABLE");
+    // Not ready at once; UNLOADING until the version's workers are released, then UNAVAILABLE.
+    const entry = await waitFor("version 1 to be unloaded", async () => {
+      const now = await models.indexEntry("removable", "1");
+      return now?.state === "UNAVAILABLE" && now;
+    });
     assert.match(entry?.reason ?? "", /removed from the model repository/);
     assert.equal(
       await readMetric(sidecar.metricsPort, "sluice_model_unloads_total", {
