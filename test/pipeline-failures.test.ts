@@ -10,10 +10,10 @@ import { after, afterEach, before, describe, it } from "node:test";
 import {
   eventMessages,
   fraudStream,
-  type OwnRedis,
+  type TestRedis,
   PipelineHarness,
   STACK_TIMEOUT_MS,
-  startOwnRedis,
+  startTestRedis,
   startTestSidecar,
   waitFor,
 } from "@sluice/testing";
@@ -24,12 +24,12 @@ const OUTAGE_MS = 3_000;
 
 describe("Kafka pipeline through outages", { timeout: 3 * 60_000 }, () => {
   const h = new PipelineHarness();
-  let own: OwnRedis | undefined;
+  let own: TestRedis | undefined;
   before(() => h.start(), { timeout: STACK_TIMEOUT_MS });
   afterEach(() => h.stopPipelines());
   after(async () => {
     await h.close();
-    await own?.remove();
+    await own?.stop();
   });
 
   it(
@@ -64,7 +64,7 @@ describe("Kafka pipeline through outages", { timeout: 3 * 60_000 }, () => {
     "waits out Redis killed and restarted, then resumes with its windows intact",
     { timeout: TEST_TIMEOUT_MS },
     async () => {
-      own = await startOwnRedis();
+      own = await startTestRedis({ own: true, persistent: true });
       const client = new Redis(own.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
       client.on("error", () => {});
       try {

@@ -8,13 +8,12 @@
  */
 export * from "./stack/index.js";
 export * from "./paths.js";
-export * from "./wait-for.js";
+export * from "./wait.js";
 export * from "./read-metric.js";
 export * from "./certs.js";
 export * from "./jaeger.js";
 export * from "./kafka/topic-reader.js";
 export * from "./kafka/test-kafka.js";
-export * from "./redis/own-redis.js";
 export * from "./redis/test-redis.js";
 export * from "./otel/in-memory-tracing.js";
 export * from "./otel/recording-otel.js";

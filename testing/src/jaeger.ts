@@ -8,8 +8,7 @@ import { once } from "node:events";
 import { access, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { REPO_ROOT } from "./paths.js";
-import { freePort } from "./stack/wait.js";
-import { waitFor } from "./wait-for.js";
+import { freePort, waitFor } from "./wait.js";
 
 export const JAEGER_BIN = join(REPO_ROOT, ".cache/bin/jaeger");
 const JAEGER_CONFIG = join(REPO_ROOT, "scripts/jaeger.yaml");

@@ -17,7 +17,7 @@ import {
   type FraudTransaction,
   prng,
   referenceRows,
-  startRedis,
+  startTestRedis,
   type TestRedis,
   uniquePrefix,
 } from "@sluice/testing";
@@ -531,7 +531,7 @@ describe("FeatureExtractor with the fraud layout on Redis", () => {
   const run = randomUUID();
 
   before(async () => {
-    redis = await startRedis();
+    redis = await startTestRedis();
     store = await RedisWindowStore.connect(redis.url, { keyPrefix: prefix });
     extractor = new FeatureExtractor(fraudSpec(), store);
   });

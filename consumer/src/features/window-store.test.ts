@@ -3,7 +3,13 @@ import assert from "node:assert/strict";
 import type { Redis } from "ioredis";
 import { ConsumerError } from "../errors.js";
 import type { StatePlan, StoreEvent, StoreResponse } from "./feature-store.js";
-import { deleteKeys, freePort, startRedis, uniquePrefix, type TestRedis } from "@sluice/testing";
+import {
+  deleteKeys,
+  freePort,
+  startTestRedis,
+  uniquePrefix,
+  type TestRedis,
+} from "@sluice/testing";
 import { DEFAULT_RETENTION_SLACK_MS, RedisWindowStore } from "./window-store.js";
 
 const T0 = Date.parse("2024-03-07T12:00:00Z");
@@ -69,7 +75,7 @@ describe("RedisWindowStore", () => {
   let prefix: string;
 
   before(async () => {
-    redis = await startRedis();
+    redis = await startTestRedis();
     prefix = uniquePrefix();
     store = await RedisWindowStore.connect(redis.url, { keyPrefix: prefix });
   });
@@ -274,12 +280,11 @@ describe("RedisWindowStore when Redis is down", () => {
   });
 
   it("fails a batch with a retryable store_unavailable when Redis dies, and recovers when it is back", async () => {
-    const own = await startRedis({ own: true });
+    const own = await startTestRedis({ own: true });
     const store = await RedisWindowStore.connect(own.url, { keyPrefix: uniquePrefix() });
-    let restarted: TestRedis | undefined;
     try {
       await store.apply({ plan: PLAN, events: [event("down", T0, 0)], lookups: [] });
-      await own.stop();
+      await own.kill();
       await assert.rejects(
         store.apply({ plan: PLAN, events: [event("down", T0 + 1, 1)], lookups: [] }),
         (error: unknown) => {
@@ -290,7 +295,7 @@ describe("RedisWindowStore when Redis is down", () => {
         },
       );
       // Back on the same port: ioredis reconnects on its own and the retried batch succeeds.
-      restarted = await startRedis({ own: true, port: Number(new URL(own.url).port) });
+      await own.restart();
       const deadline = Date.now() + 10_000;
       for (;;) {
         try {
@@ -310,7 +315,6 @@ describe("RedisWindowStore when Redis is down", () => {
     } finally {
       await store.close();
       await own.stop();
-      await restarted?.stop();
     }
   });
 });

@@ -1,15 +1,31 @@
 /**
- * Test support: a real Redis. With `REDIS_URL` set (the project's stack launcher) tests use that
- * server; otherwise each call starts its own `redis-server` on a free loopback port, without
- * persistence, and `stop()` kills it. Tests isolate their state with `uniquePrefix()`, so a
- * shared server needs no flushing.
+ * A real Redis for a test. With `REDIS_URL` set (the project's stack, or CI's server) tests share
+ * that server and isolate their keys with `uniquePrefix()`; otherwise, or with `own: true` (a test
+ * that kills or restarts it), a `redis-server` of the test's own runs on a free loopback port.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { requireRedisServer } from "../stack/redis-server.js";
-import { freePort } from "../stack/wait.js";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Redis } from "ioredis";
+import { redisConf } from "../stack/redis-config.js";
+import { redisPing } from "../stack/redis-ping.js";
+import { requireRedisServer } from "../stack/redis-server.js";
+import { LOOPBACK, StopWaiting, freePort, waitFor } from "../wait.js";
+
+/** A fresh machine may lack redis-server: the stack launcher installs it (apt-get, as root) or says how. */
+const INSTALL_TIMEOUT_MS = 300_000;
+/** redis-server answers within milliseconds; this bounds a busy machine. */
+const START_TIMEOUT_MS = 10_000;
+
+export interface TestRedisOptions {
+  /** A server of the test's own even when REDIS_URL is set. @default false */
+  readonly own?: boolean;
+  /** An owned server keeps an append-only file fsynced on every write. @default false */
+  readonly persistent?: boolean;
+}
 
 export interface TestRedis {
   readonly url: string;
@@ -17,7 +33,11 @@ export interface TestRedis {
   readonly owned: boolean;
   /** A plain client for assertions; closed by `stop()`. */
   readonly client: Redis;
-  /** Kills an owned server (idempotent); leaves a shared one running. */
+  /** SIGKILL an owned server: no goodbye to its clients. */
+  kill(): Promise<void>;
+  /** Starts an owned server again on the same port with the same folder. */
+  restart(): Promise<void>;
+  /** Closes the client; kills an owned server and deletes its folder (idempotent). */
   stop(): Promise<void>;
 }
 
@@ -36,72 +56,62 @@ export async function deleteKeys(client: Redis, pattern: string): Promise<void> 
   } while (cursor !== "0");
 }
 
-/** A fresh machine may lack redis-server: the stack launcher installs it (apt-get, as root) or says how. */
-const REDIS_INSTALL_TIMEOUT_MS = 300_000;
-
-async function spawnRedis(port: number): Promise<{ url: string; child: ChildProcess }> {
-  const redisServer = await requireRedisServer({
-    timeoutMs: REDIS_INSTALL_TIMEOUT_MS,
-    progress: (line) => process.stderr.write(`[redis] ${line}\n`),
-  });
-  const child = spawn(
-    redisServer,
-    [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--daemonize",
-      "no",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let output = "";
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`redis-server did not start:\n${output}`)),
-      10_000,
-    );
-    child.once("error", (error) => {
-      clearTimeout(timer);
-      reject(
-        new Error(`cannot start redis-server (apt-get install -y redis-server): ${error.message}`),
-      );
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited with ${code}:\n${output}`));
-    });
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes("Ready to accept connections")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  child.removeAllListeners("exit");
-  return { url: `redis://127.0.0.1:${port}`, child };
-}
-
-/**
- * A Redis for one test file: `REDIS_URL` when set, else a fresh child process. `own` always
- * starts a child (for tests that kill it); `port` restarts one where a killed one listened.
- */
-export async function startRedis(
-  options: { own?: boolean; port?: number } = {},
-): Promise<TestRedis> {
+export async function startTestRedis(options: TestRedisOptions = {}): Promise<TestRedis> {
   const shared = process.env["REDIS_URL"];
   if (shared !== undefined && options.own !== true) {
     const client = new Redis(shared, { lazyConnect: true });
     await client.connect();
-    return { url: shared, owned: false, client, stop: async () => void (await client.quit()) };
+    const notOwned = () =>
+      Promise.reject(new Error(`${shared} is shared (REDIS_URL): start it with own: true`));
+    return {
+      url: shared,
+      owned: false,
+      client,
+      kill: notOwned,
+      restart: notOwned,
+      stop: async () => void (await client.quit()),
+    };
   }
-  const { url, child } = await spawnRedis(options.port ?? (await freePort()));
+
+  const binary = await requireRedisServer({
+    timeoutMs: INSTALL_TIMEOUT_MS,
+    progress: (line) => process.stderr.write(`[redis] ${line}\n`),
+  });
+  const dir = await mkdtemp(join(tmpdir(), "sluice-redis-"));
+  const port = await freePort();
+  const conf = join(dir, "redis.conf");
+  await writeFile(conf, redisConf({ port, dir, appendOnly: options.persistent === true }));
+  let child: ChildProcess | undefined;
+
+  const launch = async (): Promise<void> => {
+    const server = spawn(binary, [conf], { stdio: "ignore" });
+    child = server;
+    await waitFor(
+      `redis-server on ${LOOPBACK}:${port} to answer PING`,
+      async () => {
+        if (server.exitCode !== null) {
+          throw new StopWaiting(
+            new Error(`redis-server exited with ${server.exitCode} (config ${conf})`),
+          );
+        }
+        await redisPing({ host: LOOPBACK, port }, 1_000);
+        return true;
+      },
+      { timeoutMs: START_TIMEOUT_MS },
+    );
+  };
+  const kill = async (): Promise<void> => {
+    const running = child;
+    child = undefined;
+    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = once(running, "exit");
+    running.kill("SIGKILL");
+    await exited;
+  };
+
+  await launch();
+  const url = `redis://${LOOPBACK}:${port}`;
+  // No retries: a test that kills the server wants its client's errors at once, not a queue.
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
   client.on("error", () => {});
   await client.connect();
@@ -110,15 +120,14 @@ export async function startRedis(
     url,
     owned: true,
     client,
+    kill,
+    restart: launch,
     async stop() {
       if (stopped) return;
       stopped = true;
       client.disconnect();
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = once(child, "exit");
-        child.kill("SIGKILL");
-        await exited;
-      }
+      await kill();
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }

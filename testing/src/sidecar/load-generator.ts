@@ -8,7 +8,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ServiceError } from "@grpc/grpc-js";
 import type { ModelInferRequestSchema, ModelInferResponse } from "@sluice/proto";
 import type { ProtocolClient } from "./test-sidecar.js";
-import { waitFor, type WaitOptions } from "../wait-for.js";
+import { waitFor, type WaitOptions } from "../wait.js";
 
 type InferRequest = MessageInitShape<typeof ModelInferRequestSchema>;
 

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type { ModelClient } from "./model-client.js";
 import { IDENTITY_FP32, putVersion } from "./versioned-repository.js";
-import { waitFor } from "../wait-for.js";
+import { waitFor } from "../wait.js";
 
 /**
  * Adds a small marker model and waits until it is served, twice: the poll that loads the second

@@ -44,4 +44,4 @@ export {
 export { redisPing } from "./redis-ping.js";
 export { requireRedisServer } from "./redis-server.js";
 export { type StopOutcome } from "./processes.js";
-export { canConnect, freePort, waitForPort } from "./wait.js";
+export { canConnect, freePort, isPortFree, waitForPort } from "../wait.js";

@@ -69,7 +69,7 @@ describe("the jar cache", () => {
         ensureKafkaJars({ cacheDir: cache, timeoutMs: 1_000, progress: () => undefined }),
         (error: unknown) => {
           assert.ok(error instanceof StackError);
-          assert.equal(error.code, "MISSING_TOOL");
+          assert.equal(error.code, "missing_tool");
           assert.match(
             error.message,
             /^mvn is not on PATH: .*apt-get install -y maven.*KAFKA_BROKERS/,

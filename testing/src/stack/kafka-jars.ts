@@ -58,7 +58,7 @@ export async function ensureKafkaJars({
   const mvn = findExecutable("mvn");
   if (mvn === undefined) {
     throw new StackError(
-      "MISSING_TOOL",
+      "missing_tool",
       `mvn is not on PATH: the Kafka ${KAFKA_VERSION} jars are fetched once with Maven (Debian: apt-get install -y maven), or set KAFKA_BROKERS to use a Kafka that already runs`,
     );
   }
@@ -100,7 +100,7 @@ export async function ensureKafkaJars({
     await rm(partial, { recursive: true, force: true });
     const why = result.timedOut ? `timed out after ${timeoutMs} ms` : `exited with ${result.code}`;
     throw new StackError(
-      "FETCH_FAILED",
+      "fetch_failed",
       `fetching the Kafka ${KAFKA_VERSION} jars failed: mvn ${why}, expected kafka_2.13-${KAFKA_VERSION}.jar in ${partial}. Maven's last output:\n${result.output}`,
     );
   }
@@ -109,7 +109,7 @@ export async function ensureKafkaJars({
   } catch (error) {
     // Another fetch finished first (the target exists and is not empty): use it, drop ours.
     await rm(partial, { recursive: true, force: true });
-    if (!(await hasKafkaJars(lib))) throw StackError.from(error, "FETCH_FAILED");
+    if (!(await hasKafkaJars(lib))) throw StackError.from(error, "fetch_failed");
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   progress(
@@ -123,7 +123,7 @@ export async function requireJava(): Promise<string> {
   const java = findExecutable("java");
   if (java === undefined) {
     throw new StackError(
-      "MISSING_TOOL",
+      "missing_tool",
       `java is not on PATH: Kafka needs a Java ${MIN_JAVA_MAJOR}+ runtime (Debian: apt-get install -y openjdk-17-jre-headless), or set KAFKA_BROKERS to use a Kafka that already runs`,
     );
   }
@@ -131,7 +131,7 @@ export async function requireJava(): Promise<string> {
   const major = javaMajorVersion(output);
   if (major === undefined || major < MIN_JAVA_MAJOR) {
     throw new StackError(
-      "MISSING_TOOL",
+      "missing_tool",
       `Kafka ${KAFKA_VERSION} needs Java ${MIN_JAVA_MAJOR} or newer, got ${major === undefined ? JSON.stringify(output.split("\n")[0] ?? "") : `Java ${major}`} from ${java}`,
     );
   }

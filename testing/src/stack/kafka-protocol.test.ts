@@ -143,7 +143,7 @@ describe("probeKafka against a fake broker", () => {
     });
     await assert.rejects(probeKafka({ host: "127.0.0.1", port }), (error: unknown) => {
       assert.ok(error instanceof StackError);
-      assert.equal(error.code, "UNHEALTHY");
+      assert.equal(error.code, "unhealthy");
       assert.match(
         error.message,
         /expected a broker with an active controller, got controller -1 and 1 broker\(s\)/,
@@ -161,7 +161,7 @@ describe("probeKafka against a fake broker", () => {
     const { port } = await fakeBroker(() => undefined);
     await assert.rejects(requestApiVersions({ host: "127.0.0.1", port }, 200), (error: unknown) => {
       assert.ok(error instanceof StackError);
-      assert.equal(error.code, "TIMEOUT");
+      assert.equal(error.code, "timeout");
       assert.match(
         error.message,
         /expected a Kafka answer to API 18 v0 within 200 ms, got 0 byte\(s\)/,

@@ -41,14 +41,14 @@ export async function probeKafka(address: HostPort, timeoutMs = 5_000): Promise<
   const metadataRange = apiVersions.find((range) => range.apiKey === API_KEY_METADATA);
   if (metadataRange === undefined || metadataRange.minVersion > 4 || metadataRange.maxVersion < 4) {
     throw new StackError(
-      "UNHEALTHY",
+      "unhealthy",
       `${formatHostPort(address)}: expected a broker that speaks Metadata v4, got ${metadataRange === undefined ? "no Metadata API" : `Metadata v${metadataRange.minVersion}-v${metadataRange.maxVersion}`}`,
     );
   }
   const metadata = await requestMetadata(address, timeoutMs);
   if (metadata.controllerId < 0 || metadata.brokers.length === 0) {
     throw new StackError(
-      "UNHEALTHY",
+      "unhealthy",
       `${formatHostPort(address)}: expected a broker with an active controller, got controller ${metadata.controllerId} and ${metadata.brokers.length} broker(s)`,
     );
   }
@@ -100,7 +100,7 @@ export function decodeApiVersionsV0(body: Buffer, from = "broker"): ApiVersionRa
   const errorCode = reader.int16();
   if (errorCode !== 0) {
     throw new StackError(
-      "UNHEALTHY",
+      "unhealthy",
       `${from}: expected ApiVersions error code 0, got ${errorCode}`,
     );
   }
@@ -153,7 +153,7 @@ async function roundTrip(
       () =>
         finish(
           new StackError(
-            "TIMEOUT",
+            "timeout",
             `${where}: expected a Kafka answer to API ${apiKey} v${apiVersion} within ${timeoutMs} ms, got ${received.length} byte(s)`,
           ),
         ),
@@ -169,7 +169,7 @@ async function roundTrip(
       if (size < 4 || size > MAX_RESPONSE_BYTES) {
         finish(
           new StackError(
-            "UNHEALTHY",
+            "unhealthy",
             `${where}: expected a Kafka response frame, got a size of ${size} bytes: is this port Kafka?`,
           ),
         );
@@ -180,7 +180,7 @@ async function roundTrip(
       if (got !== correlationId) {
         finish(
           new StackError(
-            "UNHEALTHY",
+            "unhealthy",
             `${where}: expected correlation id ${correlationId}, got ${got}`,
           ),
         );
@@ -189,12 +189,12 @@ async function roundTrip(
       finish(undefined, received.subarray(8, 4 + size));
     });
     socket.on("error", (error) =>
-      finish(new StackError("UNHEALTHY", `${where}: ${error.message}`, { cause: error })),
+      finish(new StackError("unhealthy", `${where}: ${error.message}`, { cause: error })),
     );
     socket.on("close", () =>
       finish(
         new StackError(
-          "UNHEALTHY",
+          "unhealthy",
           `${where}: expected a Kafka answer to API ${apiKey} v${apiVersion}, got the connection closed after ${received.length} byte(s)`,
         ),
       ),
@@ -238,7 +238,7 @@ class Reader {
   private need(bytes: number): void {
     if (this.offset + bytes > this.buffer.length) {
       throw new StackError(
-        "UNHEALTHY",
+        "unhealthy",
         `${this.what}: expected ${bytes} more byte(s) at offset ${this.offset}, got ${this.buffer.length - this.offset}`,
       );
     }

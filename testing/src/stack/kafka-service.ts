@@ -23,10 +23,10 @@ import {
   writeRecord,
 } from "./processes.js";
 import { runCommand } from "./run-command.js";
-import { StackError } from "./stack-error.js";
+import { STACK_POLL_MS, StackError, stackTimeout } from "./stack-error.js";
 import { LOOPBACK, type ResolvedStackOptions } from "./stack-options.js";
 import { servicePaths } from "./stack-paths.js";
-import { Fatal, freePort, isPortFree, waitUntil } from "./wait.js";
+import { StopWaiting, freePort, isPortFree, waitFor } from "../wait.js";
 
 /**
  * JVM flags, after Kafka's own kafka-server-start.sh but with a modest heap: a development broker
@@ -75,7 +75,7 @@ export async function checkKafka(
   const probe = await probeKafka({ host: LOOPBACK, port }, timeoutMs);
   if (clusterId !== undefined && probe.metadata.clusterId !== clusterId) {
     throw new StackError(
-      "CONFLICT",
+      "conflict",
       `${LOOPBACK}:${port} answers as Kafka cluster ${probe.metadata.clusterId}, expected this stack's cluster ${clusterId}: another Kafka holds the port`,
     );
   }
@@ -154,20 +154,25 @@ export async function startKafka(options: ResolvedStackOptions): Promise<Service
 
 /** Waits until the recorded Kafka is healthy; fails at once if its process exits. */
 export async function waitForKafka(record: ServiceRecord, timeoutMs: number): Promise<KafkaProbe> {
-  return waitUntil(
+  return waitFor(
     `Kafka on ${LOOPBACK}:${record.port} (pid ${record.pid}) to answer ApiVersions and Metadata with an active controller`,
     async () => {
       if (!isRunning(record.pid, record.markers)) {
-        throw new Fatal(
+        throw new StopWaiting(
           new StackError(
-            "START_FAILED",
+            "start_failed",
             `Kafka (pid ${record.pid}) exited before it became healthy on ${LOOPBACK}:${record.port} (if its data is damaged, \`sluice stack down --purge\` starts over); ${await logHint(record.log)}`,
           ),
         );
       }
       return checkKafka(record.port, record.clusterId);
     },
-    { timeoutMs, hint: () => logHint(record.log) },
+    {
+      timeoutMs,
+      intervalMs: STACK_POLL_MS,
+      hint: () => logHint(record.log),
+      timeoutError: stackTimeout,
+    },
   );
 }
 
@@ -202,7 +207,7 @@ async function formatStorage(
   const formatted = await readClusterId(files.dataDir);
   if (result.code !== 0 || formatted === undefined) {
     throw new StackError(
-      "START_FAILED",
+      "start_failed",
       `formatting Kafka's storage in ${files.dataDir} failed (${result.timedOut ? `timed out after ${FORMAT_TIMEOUT_MS} ms` : `exit code ${result.code}`}), expected a meta.properties with a cluster.id. StorageTool said:\n${result.output}`,
     );
   }
@@ -232,7 +237,7 @@ async function portInUse(what: string, port: number): Promise<StackError> {
       ? `stop it, choose another port (--kafka-port), or use it: KAFKA_BROKERS=${LOOPBACK}:${port}`
       : "stop it or choose another controller port";
   return new StackError(
-    "PORT_IN_USE",
+    "port_in_use",
     `${what} port ${LOOPBACK}:${port} is taken by ${who} this stack did not start: ${hint}`,
   );
 }

@@ -15,7 +15,7 @@ import {
   writeRecord,
 } from "./processes.js";
 import { StackError } from "./stack-error.js";
-import { waitUntil } from "./wait.js";
+import { waitFor } from "../wait.js";
 
 const dir = await mkdtemp(join(tmpdir(), "sluice-processes-"));
 const started: number[] = [];
@@ -37,7 +37,7 @@ async function sleeper(ignoreTerm = false): Promise<{ pid: number; marker: strin
   const script = `${ignoreTerm ? "process.on('SIGTERM', () => console.log('ignored'));" : ""} console.log('ready'); setInterval(() => {}, 1000);`;
   const pid = await spawnDetached(process.execPath, ["-e", script, marker], { logFile: log });
   started.push(pid);
-  await waitUntil(
+  await waitFor(
     "the sleeper to print ready",
     async () => ((await readFile(log, "utf8")).includes("ready") ? true : undefined),
     { timeoutMs: 10_000 },
@@ -76,7 +76,7 @@ describe("spawnDetached and stopProcess", () => {
       spawnDetached(join(dir, "no-such-tool"), [], { logFile: join(dir, "none.log") }),
       (error: unknown) => {
         assert.ok(error instanceof StackError);
-        assert.equal(error.code, "START_FAILED");
+        assert.equal(error.code, "start_failed");
         assert.match(error.message, /cannot run .*no-such-tool: spawn .* ENOENT/);
         return true;
       },

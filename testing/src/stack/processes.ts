@@ -118,7 +118,7 @@ export async function spawnDetached(
       child.once("spawn", resolve);
       child.once("error", (error) =>
         reject(
-          new StackError("START_FAILED", `cannot run ${command}: ${error.message}`, {
+          new StackError("start_failed", `cannot run ${command}: ${error.message}`, {
             cause: error,
           }),
         ),
@@ -126,7 +126,7 @@ export async function spawnDetached(
     });
     child.unref();
     if (child.pid === undefined)
-      throw new StackError("START_FAILED", `${command} started without a pid`);
+      throw new StackError("start_failed", `${command} started without a pid`);
     return child.pid;
   } finally {
     closeSync(log);
@@ -150,7 +150,7 @@ export async function stopProcess(
   signal(pid, "SIGKILL");
   if (await exited(pid, markers, KILL_WAIT_MS)) return "killed";
   throw new StackError(
-    "STOP_FAILED",
+    "stop_failed",
     `pid ${pid} still runs ${KILL_WAIT_MS} ms after SIGKILL (it was sent SIGTERM ${timeoutMs} ms before)`,
   );
 }

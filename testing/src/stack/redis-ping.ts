@@ -40,7 +40,7 @@ export async function redisPing(address: RedisAddress, timeoutMs = 5_000): Promi
       () =>
         finish(
           new StackError(
-            "TIMEOUT",
+            "timeout",
             `${where}: expected +PONG within ${timeoutMs} ms, got ${JSON.stringify(received)}`,
           ),
         ),
@@ -55,11 +55,11 @@ export async function redisPing(address: RedisAddress, timeoutMs = 5_000): Promi
       const failed = replies.find((line) => line.startsWith("-"));
       const last = replies[expected - 1];
       if (failed !== undefined) {
-        finish(new StackError("UNHEALTHY", `${where}: expected +PONG, got ${failed}`));
+        finish(new StackError("unhealthy", `${where}: expected +PONG, got ${failed}`));
       } else if (last !== "+PONG") {
         finish(
           new StackError(
-            "UNHEALTHY",
+            "unhealthy",
             `${where}: expected +PONG, got ${JSON.stringify(last)}: is this port Redis?`,
           ),
         );
@@ -68,12 +68,12 @@ export async function redisPing(address: RedisAddress, timeoutMs = 5_000): Promi
       }
     });
     socket.on("error", (error) =>
-      finish(new StackError("UNHEALTHY", `${where}: ${error.message}`, { cause: error })),
+      finish(new StackError("unhealthy", `${where}: ${error.message}`, { cause: error })),
     );
     socket.on("close", () =>
       finish(
         new StackError(
-          "UNHEALTHY",
+          "unhealthy",
           `${where}: expected +PONG, got the connection closed after ${JSON.stringify(received)}`,
         ),
       ),

@@ -43,7 +43,7 @@ describe("requireRedisServer", () => {
       }),
       (error: unknown) => {
         assert.ok(error instanceof StackError);
-        assert.equal(error.code, "MISSING_TOOL");
+        assert.equal(error.code, "missing_tool");
         assert.match(
           error.message,
           /redis-server is not on PATH \(and this is not root.*apt-get install -y redis-server.*REDIS_URL/,

@@ -42,7 +42,7 @@ export async function requireRedisServer({
   const aptGet = find("apt-get");
   if (!isRoot || aptGet === undefined) {
     throw new StackError(
-      "MISSING_TOOL",
+      "missing_tool",
       `redis-server is not on PATH (and ${isRoot ? "there is no apt-get" : "this is not root"}, so it is not installed automatically): ${HOW_TO_INSTALL}`,
     );
   }
@@ -82,7 +82,7 @@ export async function requireRedisServer({
     return installed;
   }
   throw new StackError(
-    "MISSING_TOOL",
+    "missing_tool",
     `installing redis-server with apt-get failed (${last === undefined ? "no attempt finished" : last.timedOut ? `timed out after ${timeoutMs} ms` : `exit code ${last.code}`}); ${HOW_TO_INSTALL}. apt-get's last output:\n${last?.output ?? ""}`,
   );
 }

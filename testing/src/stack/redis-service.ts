@@ -13,10 +13,10 @@ import {
 import { redisConf } from "./redis-config.js";
 import { redisPing } from "./redis-ping.js";
 import { requireRedisServer } from "./redis-server.js";
-import { StackError } from "./stack-error.js";
+import { STACK_POLL_MS, StackError, stackTimeout } from "./stack-error.js";
 import { LOOPBACK, type ResolvedStackOptions } from "./stack-options.js";
 import { servicePaths } from "./stack-paths.js";
-import { Fatal, isPortFree, waitUntil } from "./wait.js";
+import { StopWaiting, isPortFree, waitFor } from "../wait.js";
 
 /**
  * Redis rewrites its command line to `redis-server 127.0.0.1:<port>` once it runs (before that it is
@@ -45,7 +45,7 @@ export async function startRedis(options: ResolvedStackOptions): Promise<Service
     )
       who = "a Redis";
     throw new StackError(
-      "PORT_IN_USE",
+      "port_in_use",
       `Redis port ${LOOPBACK}:${redisPort} is taken by ${who} this stack did not start: stop it, choose another port (--redis-port), or use it: REDIS_URL=redis://${LOOPBACK}:${redisPort}`,
     );
   }
@@ -76,13 +76,13 @@ export async function startRedis(options: ResolvedStackOptions): Promise<Service
 
 /** Waits until the recorded Redis answers PING; fails at once if its process exits. */
 export async function waitForRedis(record: ServiceRecord, timeoutMs: number): Promise<void> {
-  await waitUntil(
+  await waitFor(
     `Redis on ${LOOPBACK}:${record.port} (pid ${record.pid}) to answer PING with PONG`,
     async () => {
       if (!isRunning(record.pid, record.markers)) {
-        throw new Fatal(
+        throw new StopWaiting(
           new StackError(
-            "START_FAILED",
+            "start_failed",
             `Redis (pid ${record.pid}) exited before it answered PING on ${LOOPBACK}:${record.port}; ${await logHint(record.log)}`,
           ),
         );
@@ -90,6 +90,11 @@ export async function waitForRedis(record: ServiceRecord, timeoutMs: number): Pr
       await checkRedis(record.port);
       return true;
     },
-    { timeoutMs, hint: () => logHint(record.log) },
+    {
+      timeoutMs,
+      intervalMs: STACK_POLL_MS,
+      hint: () => logHint(record.log),
+      timeoutError: stackTimeout,
+    },
   );
 }

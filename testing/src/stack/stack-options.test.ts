@@ -14,7 +14,7 @@ import {
 function invalid(message: string): (error: unknown) => boolean {
   return (error) => {
     assert.ok(error instanceof StackError);
-    assert.equal(error.code, "INVALID_OPTION");
+    assert.equal(error.code, "invalid_option");
     assert.equal(error.message, message);
     return true;
   };

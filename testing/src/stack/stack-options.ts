@@ -1,10 +1,11 @@
 /** The stack's one options interface, its defaults, and the function that validates and fills them. */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { LOOPBACK } from "../wait.js";
 import { StackError } from "./stack-error.js";
 
-/** Every service binds here only: the stack has no authentication, so it must not be reachable from the network. */
-export const LOOPBACK = "127.0.0.1";
+/** Every service binds to LOOPBACK only: the stack has no authentication, so it must not be reachable from the network. */
+export { LOOPBACK };
 /** Kafka's registered port: every client's default bootstrap address points here. */
 export const DEFAULT_KAFKA_PORT = 9092;
 /** Redis's registered port, for the same reason. */
@@ -95,7 +96,7 @@ export function resolveStackOptions(options: StackOptions = {}): ResolvedStackOp
     for (const [other, otherPort] of ports.slice(i + 1)) {
       if (port !== undefined && port === otherPort) {
         throw new StackError(
-          "INVALID_OPTION",
+          "invalid_option",
           `${name} and ${other} are both ${port}: expected distinct ports`,
         );
       }
@@ -112,7 +113,7 @@ export function parsePort(value: string, what = "port"): number {
   const trimmed = value.trim();
   if (!/^\d+$/.test(trimmed)) {
     throw new StackError(
-      "INVALID_OPTION",
+      "invalid_option",
       `${what}: expected a port from 1 to 65535, got "${value}"`,
     );
   }
@@ -121,7 +122,7 @@ export function parsePort(value: string, what = "port"): number {
 
 function checkPort(what: string, port: number): number {
   if (!Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new StackError("INVALID_OPTION", `${what}: expected a port from 1 to 65535, got ${port}`);
+    throw new StackError("invalid_option", `${what}: expected a port from 1 to 65535, got ${port}`);
   }
   return port;
 }
@@ -130,7 +131,7 @@ function checkDuration(what: string, value: number | undefined, fallback: number
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value <= 0) {
     throw new StackError(
-      "INVALID_OPTION",
+      "invalid_option",
       `${what}: expected a positive number of milliseconds, got ${value}`,
     );
   }
@@ -154,7 +155,7 @@ export function parseBrokers(value: string, what = "KAFKA_BROKERS"): HostPort[] 
     .filter((entry) => entry !== "");
   if (entries.length === 0) {
     throw new StackError(
-      "INVALID_OPTION",
+      "invalid_option",
       `${what}: expected host:port[,host:port...], got "${value}"`,
     );
   }
@@ -163,7 +164,7 @@ export function parseBrokers(value: string, what = "KAFKA_BROKERS"): HostPort[] 
     const host = match?.[1] ?? match?.[2];
     if (match === null || host === undefined) {
       throw new StackError(
-        "INVALID_OPTION",
+        "invalid_option",
         `${what}[${index}]: expected host:port, got "${entry}"`,
       );
     }
@@ -183,16 +184,16 @@ export function parseRedisUrl(value: string, what = "REDIS_URL"): RedisAddress {
   try {
     url = new URL(value);
   } catch {
-    throw new StackError("INVALID_OPTION", `${what}: expected redis://host:port, got "${value}"`);
+    throw new StackError("invalid_option", `${what}: expected redis://host:port, got "${value}"`);
   }
   if (url.protocol !== "redis:") {
     throw new StackError(
-      "INVALID_OPTION",
+      "invalid_option",
       `${what}: expected the redis: scheme (TLS is not supported by the health check), got "${url.protocol}"`,
     );
   }
   if (url.hostname === "") {
-    throw new StackError("INVALID_OPTION", `${what}: expected a host, got "${value}"`);
+    throw new StackError("invalid_option", `${what}: expected a host, got "${value}"`);
   }
   const address: RedisAddress = {
     host: url.hostname.replace(/^\[(.*)\]$/, "$1"),

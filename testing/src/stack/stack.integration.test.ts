@@ -20,7 +20,7 @@ import {
 } from "./stack.js";
 import { StackError } from "./stack-error.js";
 import type { StackOptions } from "./stack-options.js";
-import { freePort, isPortFree } from "./wait.js";
+import { freePort, isPortFree } from "../wait.js";
 
 /** The APIs kafkajs 2.2.4 uses in the consumer path: 3.9 accepts every version of each from 0. */
 const KAFKAJS_APIS = {
@@ -146,7 +146,7 @@ describe("ensureStack on free ports", () => {
     const otherPort = await freePort();
     await assert.rejects(ensureStack({ ...options, kafkaPort: otherPort }), (error: unknown) => {
       assert.ok(error instanceof StackError);
-      assert.equal(error.code, "CONFLICT");
+      assert.equal(error.code, "conflict");
       assert.match(
         error.message,
         /already runs on 127\.0\.0\.1:\d+ .* run `sluice stack down` first/,
@@ -160,7 +160,7 @@ describe("ensureStack on free ports", () => {
     try {
       await assert.rejects(ensureStack({ ...options, stateDir: otherState }), (error: unknown) => {
         assert.ok(error instanceof StackError);
-        assert.equal(error.code, "PORT_IN_USE");
+        assert.equal(error.code, "port_in_use");
         assert.match(
           error.message,
           /Kafka port 127\.0\.0\.1:\d+ is taken by a Kafka \(cluster \S+\) this stack did not start/,

@@ -17,7 +17,7 @@ import {
 } from "./processes.js";
 import { redisPing } from "./redis-ping.js";
 import { checkRedis, startRedis, waitForRedis } from "./redis-service.js";
-import { StackError } from "./stack-error.js";
+import { StackError, stackTimeout } from "./stack-error.js";
 import {
   LOOPBACK,
   type ResolvedStackOptions,
@@ -29,7 +29,7 @@ import {
 } from "./stack-options.js";
 import { SERVICES, type ServiceName, servicePaths } from "./stack-paths.js";
 import { withStateLock } from "./state-lock.js";
-import { waitUntil } from "./wait.js";
+import { waitFor } from "../wait.js";
 
 /** How long an address from KAFKA_BROKERS / REDIS_URL may take to answer: it may be starting too. */
 const EXTERNAL_WAIT_MS = 15_000;
@@ -217,7 +217,7 @@ async function serviceUp(service: ServiceName, o: ResolvedStackOptions): Promise
   if (record !== undefined && isRunning(record.pid, record.markers)) {
     if (record.port !== port) {
       throw new StackError(
-        "CONFLICT",
+        "conflict",
         `the stack's ${name} already runs on ${LOOPBACK}:${record.port} (pid ${record.pid}), not on the requested port ${port}: run \`sluice stack down\` first to change ports`,
       );
     }
@@ -226,7 +226,7 @@ async function serviceUp(service: ServiceName, o: ResolvedStackOptions): Promise
       if (service === "kafka") await waitForKafka(record, o.startTimeoutMs);
       else await waitForRedis(record, o.startTimeoutMs);
     } catch (error) {
-      const cause = StackError.from(error, "UNHEALTHY");
+      const cause = StackError.from(error, "unhealthy");
       throw new StackError(
         cause.code,
         `the stack's ${name} runs (pid ${record.pid}) but is not healthy: ${cause.message}\nRun \`sluice stack down\` and \`sluice stack up\` to restart it.`,
@@ -248,7 +248,7 @@ async function externalKafka(
   value: string,
   brokers: ReturnType<typeof parseBrokers>,
 ): Promise<ServiceUp> {
-  const address = await waitUntil(
+  const address = await waitFor(
     `a Kafka broker of KAFKA_BROKERS=${value} to answer ApiVersions and Metadata (KAFKA_BROKERS is set, so the stack starts no Kafka)`,
     async () => {
       const errors: string[] = [];
@@ -262,7 +262,7 @@ async function externalKafka(
       }
       throw new Error(errors.join("; "));
     },
-    { timeoutMs: EXTERNAL_WAIT_MS, intervalMs: 500 },
+    { timeoutMs: EXTERNAL_WAIT_MS, intervalMs: 500, timeoutError: stackTimeout },
   );
   return { state: "external", address };
 }
@@ -272,13 +272,13 @@ async function externalRedis(
   address: ReturnType<typeof parseRedisUrl>,
 ): Promise<ServiceUp> {
   const shown = value.replace(/\/\/[^@/]*@/, "//***@"); // never print a password
-  await waitUntil(
+  await waitFor(
     `Redis at REDIS_URL=${shown} to answer PING (REDIS_URL is set, so the stack starts no Redis)`,
     async () => {
       await redisPing(address, STATUS_PROBE_MS);
       return true;
     },
-    { timeoutMs: EXTERNAL_WAIT_MS, intervalMs: 500 },
+    { timeoutMs: EXTERNAL_WAIT_MS, intervalMs: 500, timeoutError: stackTimeout },
   );
   return { state: "external", address: formatHostPort(address) };
 }

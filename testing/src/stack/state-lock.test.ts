@@ -36,7 +36,7 @@ describe("withStateLock", () => {
         withStateLock(dir, 300, () => Promise.resolve("ran")),
         (error: unknown) => {
           assert.ok(error instanceof StackError);
-          assert.equal(error.code, "TIMEOUT");
+          assert.equal(error.code, "timeout");
           assert.match(
             error.message,
             new RegExp(`held by pid ${process.pid} \\(another \`sluice stack up\` or \`down\`\\)`),

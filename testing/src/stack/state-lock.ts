@@ -41,7 +41,7 @@ export async function withStateLock<T>(
     }
     if (performance.now() >= deadline) {
       throw new StackError(
-        "TIMEOUT",
+        "timeout",
         `timed out after ${timeoutMs} ms waiting for ${path}: expected it free, got it held by ${Number.isInteger(holder) ? `pid ${holder}` : "a process that wrote no pid"} (another \`sluice stack up\` or \`down\`)`,
       );
     }

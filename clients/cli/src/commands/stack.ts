@@ -226,7 +226,7 @@ async function usageOnInvalid<T>(promise: Promise<T>): Promise<T> {
   try {
     return await promise;
   } catch (error) {
-    if (error instanceof StackError && error.code === "INVALID_OPTION") {
+    if (error instanceof StackError && error.code === "invalid_option") {
       throw new UsageError(error.message);
     }
     throw error;

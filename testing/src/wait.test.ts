@@ -1,8 +1,8 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { type AddressInfo, type Server, createServer } from "node:net";
-import { StackError } from "./stack-error.js";
-import { Fatal, canConnect, freePort, isPortFree, waitForPort, waitUntil } from "./wait.js";
+import { StackError } from "./stack/stack-error.js";
+import { StopWaiting, canConnect, freePort, isPortFree, waitFor, waitForPort } from "./wait.js";
 
 const servers: Server[] = [];
 after(() => Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve)))));
@@ -14,10 +14,10 @@ async function listen(port = 0): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-describe("waitUntil", () => {
+describe("waitFor", () => {
   test("resolves with the first defined value", async () => {
     let calls = 0;
-    const value = await waitUntil(
+    const value = await waitFor(
       "three calls",
       () => Promise.resolve(++calls >= 3 ? "done" : undefined),
       {
@@ -31,27 +31,41 @@ describe("waitUntil", () => {
 
   test("times out saying what it waited for, the last attempt, and the hint", async () => {
     await assert.rejects(
-      waitUntil("the moon", () => Promise.reject(new Error("still night")), {
+      waitFor("the moon", () => Promise.reject(new Error("still night")), {
         timeoutMs: 50,
         intervalMs: 10,
         hint: () => "log: moon.log",
       }),
-      (error: unknown) => {
-        assert.ok(error instanceof StackError);
-        assert.equal(error.code, "TIMEOUT");
-        assert.equal(
-          error.message,
+      {
+        message:
           "timed out after 50 ms waiting for the moon (last attempt: still night); log: moon.log",
-        );
-        return true;
       },
     );
   });
 
-  test("a Fatal probe error stops the wait at once", async () => {
+  test("a probe's false or undefined is not yet; the timeout says so", async () => {
+    await assert.rejects(
+      waitFor("a flag", () => false, { timeoutMs: 30, intervalMs: 5 }),
+      {
+        message: "timed out after 30 ms waiting for a flag (last attempt: not yet (false))",
+      },
+    );
+  });
+
+  test("the error of a timeout can be the caller's own", async () => {
+    await assert.rejects(
+      waitFor("the moon", () => undefined, {
+        timeoutMs: 20,
+        timeoutError: (message) => new StackError("timeout", message),
+      }),
+      (error: unknown) => error instanceof StackError && error.code === "timeout",
+    );
+  });
+
+  test("a StopWaiting probe error stops the wait at once", async () => {
     const started = performance.now();
     await assert.rejects(
-      waitUntil("never", () => Promise.reject(new Fatal(new Error("it exited"))), {
+      waitFor("never", () => Promise.reject(new StopWaiting(new Error("it exited"))), {
         timeoutMs: 10_000,
       }),
       /^Error: it exited$/,

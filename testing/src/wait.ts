@@ -1,28 +1,36 @@
 /**
- * Bounded waiting and port helpers. Every wait has a deadline, and its timeout message says what
- * was expected and what the last attempt got, so a stuck start explains itself.
+ * Bounded waiting and loopback ports, for tests and the local stack alike. Every wait has a
+ * deadline, and its timeout message says what was expected and what the last attempt got, so a
+ * stuck start or a broken test explains itself. On a noisy 2-core machine a fixed sleep is either
+ * too short (flaky) or too long (slow); polling with a bound is neither.
  */
 import { connect, createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { StackError } from "./stack-error.js";
-import { LOOPBACK } from "./stack-options.js";
+import { errorMessage } from "@sluice/kit";
 
-/** Often enough that a ready service is seen within a fraction of a second, rare enough to be idle. */
-export const DEFAULT_POLL_MS = 100;
+/** Every server a test or the stack starts binds here only: nothing of it is reachable from the network. */
+export const LOOPBACK = "127.0.0.1";
+/** Most a condition in a test may take: a load plus warm-up plus a poll on a busy machine. */
+export const DEFAULT_WAIT_MS = 30_000;
+/** Often enough to catch short states (a version LOADING), rare enough not to load the server. */
+export const DEFAULT_POLL_MS = 20;
 /** A connect to loopback answers at once; this only bounds a wedged listener. */
 const CONNECT_TIMEOUT_MS = 1_000;
 
 export interface WaitOptions {
-  timeoutMs: number;
-  /** @default 100 ms */
-  intervalMs?: number;
+  /** @default 30 s */
+  readonly timeoutMs?: number;
+  /** @default 20 ms */
+  readonly intervalMs?: number;
   /** Added to the timeout message: where to look next (a log file and its last lines). */
-  hint?: () => string | Promise<string>;
+  readonly hint?: () => string | Promise<string>;
+  /** Builds the error a timeout throws (the stack throws its own). @default an Error */
+  readonly timeoutError?: (message: string) => Error;
 }
 
 /** Thrown by a probe to stop waiting at once: the thing waited for can no longer happen. */
-export class Fatal extends Error {
-  override readonly name = "Fatal";
+export class StopWaiting extends Error {
+  override readonly name = "StopWaiting";
 
   constructor(readonly error: Error) {
     super(error.message, { cause: error });
@@ -30,30 +38,34 @@ export class Fatal extends Error {
 }
 
 /**
- * Calls `probe` until it resolves to something other than undefined; a probe that throws counts as
- * "not yet" (its error is the "last attempt" of the timeout message) unless it throws `Fatal`,
- * whose error is rethrown at once.
+ * Calls `probe` until it returns something other than undefined or false, and resolves with that.
+ * A probe that throws counts as "not yet" (its error is the "last attempt" of the timeout message)
+ * unless it throws `StopWaiting`, whose error is rethrown at once.
  */
-export async function waitUntil<T>(
+export async function waitFor<T>(
   what: string,
-  probe: () => Promise<T | undefined>,
-  { timeoutMs, intervalMs = DEFAULT_POLL_MS, hint }: WaitOptions,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  {
+    timeoutMs = DEFAULT_WAIT_MS,
+    intervalMs = DEFAULT_POLL_MS,
+    hint,
+    timeoutError = (message) => new Error(message),
+  }: WaitOptions = {},
 ): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   let last = "no attempt finished";
   for (;;) {
     try {
       const value = await probe();
-      if (value !== undefined) return value;
-      last = "not yet";
+      if (value !== undefined && value !== false) return value;
+      last = `not yet (${String(value)})`;
     } catch (error) {
-      if (error instanceof Fatal) throw error.error;
-      last = error instanceof Error ? error.message : String(error);
+      if (error instanceof StopWaiting) throw error.error;
+      last = errorMessage(error);
     }
     if (performance.now() >= deadline) {
       const more = hint === undefined ? "" : `; ${await hint()}`;
-      throw new StackError(
-        "TIMEOUT",
+      throw timeoutError(
         `timed out after ${timeoutMs} ms waiting for ${what} (last attempt: ${last})${more}`,
       );
     }
@@ -86,15 +98,15 @@ export async function canConnect(
  */
 export async function waitForPort(
   port: number,
-  { host = LOOPBACK, timeoutMs = 30_000 }: { host?: string; timeoutMs?: number } = {},
+  { host = LOOPBACK, ...options }: WaitOptions & { host?: string } = {},
 ): Promise<void> {
-  await waitUntil(
+  await waitFor(
     `a listener on ${host}:${port}`,
     async () => {
       if (await canConnect(port, host)) return true;
       throw new Error("connection refused");
     },
-    { timeoutMs },
+    { intervalMs: 100, ...options },
   );
 }
 
