@@ -1,7 +1,9 @@
 // Lint rules that catch real bugs in async server code: floating promises, misused promises, and
-// import cycles between modules (the data flow is one-way: event → features → infer → publish).
+// import cycles between modules (the data flow is one-way: event → features → infer → publish);
+// and the layers of the packages (eslint.layers.js): no package imports one above it.
 import tseslint from "typescript-eslint";
 import importX from "eslint-plugin-import-x";
+import { importSettings, layerRules } from "./eslint.layers.js";
 
 export default tseslint.config(
   {
@@ -22,9 +24,7 @@ export default tseslint.config(
       },
     },
     plugins: { "import-x": importX },
-    settings: {
-      "import-x/resolver": { node: true },
-    },
+    settings: importSettings,
     rules: {
       // node:test's describe/it return promises the runner awaits itself.
       "@typescript-eslint/no-floating-promises": [
@@ -42,8 +42,12 @@ export default tseslint.config(
         { argsIgnorePattern: "^_", varsIgnorePattern: "^_" },
       ],
       "import-x/no-cycle": "error",
+      // A workspace is reached by its package name and public index, never by a relative path
+      // into its folder (the layer rules below see only package names).
+      "import-x/no-relative-packages": "error",
     },
   },
+  ...layerRules,
   {
     files: ["**/*.js", "**/*.mjs"],
     ...tseslint.configs.disableTypeChecked,
