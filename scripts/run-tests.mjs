@@ -76,6 +76,11 @@ const child = spawn(
     "--test",
     // One file at a time: timing-sensitive batching tests share a 2-core machine with real servers.
     "--test-concurrency=1",
+    // The usual report (spec on a terminal, TAP otherwise), then every skip named with its reason.
+    `--test-reporter=${process.stdout.isTTY ? "spec" : "tap"}`,
+    "--test-reporter-destination=stdout",
+    `--test-reporter=${join(root, "scripts/test-skips-reporter.mjs")}`,
+    "--test-reporter-destination=stderr",
     `--test-timeout=${TEST_TIMEOUT_MS}`,
     ...files,
   ],

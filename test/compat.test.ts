@@ -3,7 +3,7 @@
  * - a Java driver on the Triton/KServe V2 stubs that the Vespa project generated from the official
  *   protos — the wire itself: field numbers, raw and typed tensors, status codes, extensions;
  * - grpcurl, which learns the services through our reflection and speaks JSON.
- * `npm test` builds both first (test/compat/prepare.sh, the `pretest` script).
+ * `npm test` builds both first (scripts/prepare-tests.mjs, the `pretest` script).
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -27,7 +27,7 @@ import {
 const run = promisify(execFile);
 const JAR = join(REPO_ROOT, "test/compat/java/target/sluice-compat-java.jar");
 const GRPCURL = join(REPO_ROOT, ".cache/bin/grpcurl");
-const PREPARE_HINT = "run `bash test/compat/prepare.sh` (npm test does it first)";
+const PREPARE_HINT = "run `node scripts/prepare-tests.mjs` (npm test does it first)";
 
 /** The driver's input: row r, column c holds ((r*20+c) mod 16)/8 - 1, exact in float32. */
 const DRIVER_INPUT = Float32Array.from({ length: 60 }, (_, i) => (i % 16) / 8 - 1);

@@ -8,7 +8,7 @@
  *   parser, naming only documented metrics;
  * - deploy/kubernetes: `kustomize build` of each overlay, validated by kubeconform against strict
  *   schemas generated from the Kubernetes release's OpenAPI document and KEDA's CRD.
- * `npm test` builds the tools first (test/deploy/prepare.sh, from the `pretest` script).
+ * `npm test` builds the tools first (test/deploy/prepare.sh, from scripts/prepare-tests.mjs, the `pretest` script).
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";

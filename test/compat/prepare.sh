@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
-# Builds everything the compatibility tests under test/compat/ need:
-#   - the Java driver (test/compat/java/target/sluice-compat-java.jar plus target/lib/), built
-#     with Maven on the generated KServe V2 / Triton stubs of a published artifact;
-#   - grpcurl, pinned, in .cache/bin/ at the repository root (see install-grpcurl.sh);
-#   - the deployment checks' tools (test/deploy/prepare.sh): kubeconform, kustomize, promtool and
-#     our deploycheck in .cache/bin/, and Kubernetes JSON schemas in .cache/kubernetes-schemas/.
+# Builds the Java compatibility driver (test/compat/java/target/sluice-compat-java.jar plus
+# target/lib/) with Maven, on the generated KServe V2 / Triton stubs of a published artifact.
+# grpcurl (install-grpcurl.sh) and the deployment checks' tools (test/deploy/prepare.sh) are built
+# beside it by scripts/prepare-tests.mjs, which `npm test` runs first.
 # Idempotent, and fast when nothing changed: the jar is rebuilt only when pom.xml or the sources
-# are newer than the last successful build, and grpcurl only when the pinned version is missing.
-# On success prints the paths as KEY=VALUE lines on stdout; progress goes to stderr.
+# are newer than the last successful build. On success prints the jar's path as a KEY=VALUE line
+# on stdout; progress goes to stderr.
 # Dependencies come from, and are cached in, the usual per-user Maven and Go caches.
 set -euo pipefail
 
@@ -41,16 +39,10 @@ else
   echo "prepare-compat: building the Java driver with Maven" >&2
   rm -f "$stamp"
   # -B: no colour codes or progress bars in CI logs; -q: only errors, which Maven prints in full.
-  mvn -B -q -f "$java_dir/pom.xml" package >&2 ||
+  mvn -B -q -Dstyle.color=never -f "$java_dir/pom.xml" package >&2 ||
     die "building the Java driver failed: see the Maven errors above (run 'mvn -f $java_dir/pom.xml package' for full output)"
   [[ -f "$jar" ]] || die "Maven succeeded but $jar is missing"
   touch "$stamp"
 fi
 
-grpcurl="$("$here/install-grpcurl.sh")" || die "installing grpcurl failed: see the errors above"
-# The deployment checks' tools (kubeconform, kustomize, promtool, deploycheck) for test/deploy.test.ts.
-deploy_tools="$("$here/../deploy/prepare.sh")" || die "preparing the deployment checks failed: see the errors above"
-
 echo "SLUICE_COMPAT_JAVA_JAR=$jar"
-echo "SLUICE_COMPAT_GRPCURL=$grpcurl"
-echo "$deploy_tools"
