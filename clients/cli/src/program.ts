@@ -1,6 +1,8 @@
 /** The `sluice` program: its global settings and every subcommand (each lives in commands/). */
 import { createRequire } from "node:module";
-import { Command, type OutputConfiguration } from "commander";
+import { Command, CommanderError, type OutputConfiguration } from "commander";
+import { errorMessage } from "@sluice/kit";
+import { EXIT_STATUS_CODE } from "./commands/common.js";
 import { registerConsume } from "./commands/consume.js";
 import { registerHealth } from "./commands/health.js";
 import { registerInfer } from "./commands/infer.js";
@@ -40,4 +42,35 @@ export function createProgram(output?: OutputConfiguration): Command {
   registerVerify(program);
   registerTop(program);
   return program;
+}
+
+export interface RunOptions {
+  /** "node": `args` is process.argv; "user": only the arguments. @default "user" */
+  readonly from?: "node" | "user";
+  /** Where the program writes (tests capture it). @default stdout and stderr */
+  readonly output?: OutputConfiguration;
+}
+
+/**
+ * Runs the program as the command line does and resolves with its exit code: 0 done, 1 failed
+ * (the error printed as `error: …`), 2 a usage error (printed by commander), or the code a status
+ * command answers with (`sluice stack status` exits 3 when nothing runs).
+ */
+export async function runSluice(
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<number> {
+  try {
+    await createProgram(options.output).parseAsync([...args], { from: options.from ?? "user" });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === EXIT_STATUS_CODE) return error.exitCode;
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    const line = `error: ${errorMessage(error)}\n`;
+    if (options.output?.writeErr === undefined) process.stderr.write(line);
+    else options.output.writeErr(line);
+    return 1;
+  }
 }

@@ -1,9 +1,9 @@
 /**
- * The real `sluice` program run in-process, as main.ts runs it: exit codes from commander, output
- * captured. The program comes from the caller (`createProgram` of @sluice/cli), so this kit depends
- * on no application.
+ * A command-line program run in-process with its output captured: `run` is the program's own entry
+ * (`runSluice` of @sluice/cli, which main.ts calls too), given where to write, resolving with the
+ * exit code. This kit depends on no application.
  */
-import { CommanderError, type Command, type OutputConfiguration } from "commander";
+import type { OutputConfiguration } from "commander";
 
 export interface ProgramRun {
   readonly code: number;
@@ -11,21 +11,14 @@ export interface ProgramRun {
   readonly err: string;
 }
 
-export async function runProgram(
-  createProgram: (output: OutputConfiguration) => Command,
-  args: readonly string[],
+export async function captured(
+  run: (output: OutputConfiguration) => Promise<number>,
 ): Promise<ProgramRun> {
   let out = "";
   let err = "";
-  const program = createProgram({
+  const code = await run({
     writeOut: (text) => (out += text),
     writeErr: (text) => (err += text),
   });
-  try {
-    await program.parseAsync([...args], { from: "user" });
-    return { code: 0, out, err };
-  } catch (error) {
-    if (error instanceof CommanderError) return { code: error.exitCode, out, err };
-    return { code: 1, out, err: `${err}error: ${(error as Error).message}\n` };
-  }
+  return { code, out, err };
 }

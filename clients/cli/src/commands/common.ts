@@ -4,7 +4,7 @@
  * plain-text tables.
  */
 import { readFile } from "node:fs/promises";
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import {
   InferenceClient,
   InferenceClientError,
@@ -163,6 +163,17 @@ function withHint(error: unknown, flags: ConnectionFlags): unknown {
 /** Reports a usage error the way commander reports its own (`error: ...`, exit 2) and stops. */
 export function usage(command: Command, message: string): never {
   return command.error(`error: ${message}`, { exitCode: EXIT_USAGE, code: "sluice.usage" });
+}
+
+/** The commander error code of `exitWith`: main.ts exits with its exit code and prints nothing. */
+export const EXIT_STATUS_CODE = "sluice.exit";
+
+/**
+ * Ends the command with `exitCode` and nothing more printed: for commands whose exit code is the
+ * answer (`sluice stack status` exits 3 when nothing runs), not a failure to report.
+ */
+export function exitWith(exitCode: number): never {
+  throw new CommanderError(exitCode, EXIT_STATUS_CODE, "");
 }
 
 /** Runs an action body, turning a UsageError into a commander usage error (exit 2). */

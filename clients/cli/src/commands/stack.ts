@@ -12,13 +12,21 @@ import {
   type StackOptions,
   type StopOutcome,
   StackError,
+  type StackStatus,
   ensureStack,
   fetchKafkaJars,
   parsePort,
   stackStatus,
   stopStack,
 } from "@sluice/testing/stack";
-import { UsageError, formatTable, parseMilliseconds, print, runAction } from "./common.js";
+import {
+  UsageError,
+  exitWith,
+  formatTable,
+  parseMilliseconds,
+  print,
+  runAction,
+} from "./common.js";
 
 interface CommonFlags {
   stateDir?: string;
@@ -163,8 +171,10 @@ Examples:
     "after",
     `
 Kafka is healthy when it answers ApiVersions and Metadata with an active controller; Redis when
-it answers PING with PONG.
-Exit status: 0 both running and healthy, 1 otherwise.
+it answers PING with PONG. The exit status says it (as a service manager's status does):
+  0  both running and healthy
+  1  something runs but is not healthy, or only one of the two runs
+  3  neither runs (start them with \`sluice stack up\`)
 Examples:
   $ sluice stack status
   $ sluice stack status --json`,
@@ -178,12 +188,8 @@ Examples:
         const rows = [result.kafka, result.redis].map(statusRow);
         print(self, formatTable(["SERVICE", "STATE", "PID", "ADDRESS", "HEALTH", "DETAIL"], rows));
       }
-      if (!result.healthy) {
-        const down = [result.kafka, result.redis].filter((service) => !service.healthy);
-        throw new Error(
-          `not healthy: ${down.map((service) => service.service).join(", ")} (start with \`sluice stack up\`; logs: ${down.map((service) => service.log).join(", ")})`,
-        );
-      }
+      const code = statusExitCode(result);
+      if (code !== 0) exitWith(code);
     }),
   );
 
@@ -231,6 +237,13 @@ async function usageOnInvalid<T>(promise: Promise<T>): Promise<T> {
     }
     throw error;
   }
+}
+
+/** 0 all healthy, 3 nothing runs, 1 anything in between: see the status command's help. */
+export function statusExitCode(status: StackStatus): number {
+  if (status.healthy) return 0;
+  if (!status.kafka.running && !status.redis.running) return 3;
+  return 1;
 }
 
 function statusRow(service: ServiceStatus): string[] {

@@ -2,10 +2,10 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { runProgram } from "@sluice/testing";
-import { createProgram } from "../program.js";
+import { captured } from "@sluice/testing";
+import { runSluice } from "../program.js";
 
-const runCli = (...args: string[]) => runProgram(createProgram, args);
+const runCli = (...args: string[]) => captured((output) => runSluice(args, { output }));
 
 /** Serves `pages` in turn at /metrics (the last one from then on). */
 async function metricsServer(pages: readonly string[]): Promise<{ url: string; server: Server }> {
@@ -113,7 +113,7 @@ describe("sluice top", () => {
 
   it("refuses an interval below 100 ms", async () => {
     const { code, err } = await runCli("top", "--interval", "5");
-    assert.equal(code, 1, "commander's exit code for an invalid option argument");
+    assert.equal(code, 2, "a usage error, as the command line exits on it");
     assert.match(err, /--interval: expected an integer from 100 to 3600000, got "5"/);
   });
 });

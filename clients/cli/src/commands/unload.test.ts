@@ -5,14 +5,14 @@ import { RepositoryModelUnloadResponseSchema } from "@sluice/proto";
 import {
   STUB_ADMIN_TOKEN as TOKEN,
   authorized,
-  runProgram,
+  captured,
   startStubServer,
   unauthenticated,
   type StubServer,
 } from "@sluice/testing";
-import { createProgram } from "../program.js";
+import { createProgram, runSluice } from "../program.js";
 
-const run = (...args: string[]) => runProgram(createProgram, args);
+const run = (...args: string[]) => captured((output) => runSluice(args, { output }));
 let server: StubServer;
 let url: string;
 
