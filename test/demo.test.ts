@@ -98,6 +98,7 @@ describe("npm run demo", { timeout: 4 * DEMO_TIMEOUT_MS }, () => {
     assert.ok(predictions !== undefined && Number(predictions.replaceAll(",", "")) > 0, output);
     assert.match(output, /verify {10}every event accounted for: 0 missing, 0 duplicated/);
     assert.match(output, /^ {2}dead letters {4}[1-9]/m, "the malformed events were dead-lettered");
+    assert.match(output, /^ {2}for review {6}\d+ predictions under the confidence threshold$/m);
   }
 
   it(

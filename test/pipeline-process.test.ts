@@ -252,7 +252,7 @@ describe("sluice consume, as a process", { timeout: 6 * 60_000 }, () => {
         assert.equal((await text.exited).code, 0);
         assert.match(
           text.stdout(),
-          /^inputs: 400, predictions: \d+ \(\d+ distinct inputs\), dead letters: \d+$/m,
+          /^inputs: 400, predictions: \d+ \(\d+ distinct inputs\), dead letters: \d+, for review: \d+$/m,
         );
         assert.match(text.stdout(), /^missing: 0$/m);
         assert.match(text.stdout(), /^event time → prediction\s+\d+ ms/m);

@@ -344,6 +344,7 @@ async function shutdown() {
         input: s.topics[0],
         output: s.topics[1],
         deadLetter: s.topics[2],
+        review: s.topics[3],
         expect: Number(produced[2]),
         timeoutMs: VERIFY_TIMEOUT_MS,
       }),

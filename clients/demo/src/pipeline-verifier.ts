@@ -13,6 +13,8 @@ export interface VerifyOptions {
   readonly input: string;
   readonly output: string;
   readonly deadLetter: string;
+  /** The topic of predictions routed for review (low confidence), counted when given. */
+  readonly review?: string | undefined;
   /** Wait until this many input records are accounted for (or time runs out). */
   readonly expect?: number;
   readonly timeoutMs: number;
@@ -35,6 +37,8 @@ export interface VerifyReport {
   readonly predicted: number;
   readonly deadLetters: number;
   readonly deadLettersByCode: Readonly<Record<string, number>>;
+  /** Predictions also sent for review (0 without a review topic); they account for nothing. */
+  readonly reviews: number;
   /** Ids (or `topic/partition/offset` for records without one) that came out neither way. */
   readonly missing: readonly string[];
   /** Ids predicted more than once, with how often. */
@@ -87,7 +91,7 @@ export async function verifyPipeline(options: VerifyOptions): Promise<VerifyRepo
   const until = (records: readonly ReadRecord[]): boolean => {
     for (; seen < records.length; seen++) {
       const record = records[seen]!;
-      if (record.topic === options.input) continue;
+      if (record.topic === options.input || record.topic === options.review) continue;
       accounted.add(
         coordinate(
           text(record.headers, HEADERS.sourcePartition),
@@ -99,7 +103,12 @@ export async function verifyPipeline(options: VerifyOptions): Promise<VerifyRepo
   };
   const { records, complete } = await collectTopics({
     brokers: options.brokers,
-    topics: [options.input, options.output, options.deadLetter],
+    topics: [
+      options.input,
+      options.output,
+      options.deadLetter,
+      ...(options.review === undefined ? [] : [options.review]),
+    ],
     until,
     timeoutMs: options.timeoutMs,
     clientId: "sluice-verify",
@@ -112,6 +121,7 @@ export async function verifyPipeline(options: VerifyOptions): Promise<VerifyRepo
   const deadLettersByCode: Record<string, number> = {};
   const outputs: { record: ReadRecord; prediction: Prediction }[] = [];
   let deadLetters = 0;
+  let reviews = 0;
   for (const record of records) {
     const source = coordinate(
       text(record.headers, HEADERS.sourcePartition),
@@ -124,6 +134,8 @@ export async function verifyPipeline(options: VerifyOptions): Promise<VerifyRepo
       idCounts.set(prediction.id, (idCounts.get(prediction.id) ?? 0) + 1);
       if (!predicted.has(source)) outputs.push({ record, prediction });
       predicted.add(source);
+    } else if (record.topic === options.review) {
+      reviews++;
     } else {
       deadLetters++;
       dead.add(source);
@@ -157,6 +169,7 @@ export async function verifyPipeline(options: VerifyOptions): Promise<VerifyRepo
     predicted: predicted.size,
     deadLetters,
     deadLettersByCode,
+    reviews,
     missing,
     duplicates,
     eventToPrediction: summarize(eventLatency),

@@ -44,7 +44,7 @@ function latency(summary: LatencySummary | undefined): string[] {
 
 function describe(report: VerifyReport, exactlyOnce: boolean): string {
   const lines = [
-    `inputs: ${report.inputs}, predictions: ${report.predictions} (${report.predicted} distinct inputs), dead letters: ${report.deadLetters}`,
+    `inputs: ${report.inputs}, predictions: ${report.predictions} (${report.predicted} distinct inputs), dead letters: ${report.deadLetters}, for review: ${report.reviews}`,
   ];
   const codes = Object.entries(report.deadLettersByCode);
   if (codes.length > 0)
@@ -98,6 +98,7 @@ Examples:
         input: config.topics.input,
         output: config.topics.output,
         deadLetter: config.topics.deadLetter,
+        review: config.topics.review,
         timeoutMs: flags.timeout * 1000,
         ...(flags.expect === undefined ? {} : { expect: flags.expect }),
       });

@@ -25,6 +25,7 @@ export function summarize({ run, elapsedMs, produced, report, drained }) {
   lines.push(
     `  predictions     ${count(report.predictions)} for ${count(report.predicted)} events`,
     `  dead letters    ${count(report.deadLetters)}${codes === "" ? "" : ` (${codes})`}`,
+    `  for review      ${count(report.reviews)} predictions under the confidence threshold`,
   );
   const duplicates = Object.keys(report.duplicates).length;
   const accounted =
