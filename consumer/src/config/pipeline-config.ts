@@ -19,7 +19,7 @@ import { z } from "zod";
 import { ConsumerError } from "../errors.js";
 import { featureSpecSchema, type FeatureSpec } from "../features/feature-spec.js";
 import { describeValue, formatIssues, schemaErrorMap } from "@sluice/kit";
-import { DEFAULT_KEY_PREFIX } from "../features/window-store.js";
+import { DEFAULT_KEY_PREFIX } from "../adapters/redis-feature-store.js";
 
 export const DELIVERY_MODES = ["at_least_once", "exactly_once"] as const;
 export type DeliveryMode = (typeof DELIVERY_MODES)[number];

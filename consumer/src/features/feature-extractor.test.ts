@@ -9,7 +9,7 @@ import { parse as parseYaml } from "yaml";
 import { ConsumerError } from "../errors.js";
 import { FeatureExtractor, type FeatureEvent, type FeatureOutcome } from "./feature-extractor.js";
 import { parseFeatureSpec, type FeatureSpec } from "./feature-spec.js";
-import type { FeatureStore, StoreRequest, StoreResponse } from "./feature-store.js";
+import type { FeatureStore, StoreRequest, StoreResponse } from "../ports/feature-store.js";
 import {
   deleteKeys,
   FRAUD_FEATURE_NAMES,
@@ -21,7 +21,7 @@ import {
   type TestRedis,
   uniquePrefix,
 } from "@sluice/testing";
-import { RedisWindowStore } from "./window-store.js";
+import { RedisWindowStore } from "../adapters/redis-feature-store.js";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

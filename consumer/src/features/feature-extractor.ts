@@ -16,7 +16,7 @@ import {
   type FeatureProgram,
 } from "./feature-program.js";
 import type { FeatureSpec } from "./feature-definition.js";
-import type { FeatureStore, StoreEvent, StoreResponse } from "./feature-store.js";
+import type { FeatureStore, StoreEvent, StoreResponse } from "../ports/feature-store.js";
 import { LookupBatch, LookupCache, type LookupCacheOptions } from "./lookup-cache.js";
 import { describeValue } from "@sluice/kit";
 

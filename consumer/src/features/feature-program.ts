@@ -16,7 +16,7 @@ import type {
   Transform,
   WindowSource,
 } from "./feature-definition.js";
-import type { StatePlan, WindowQuery } from "./feature-store.js";
+import type { StatePlan, WindowQuery } from "../ports/feature-store.js";
 import { describeValue } from "@sluice/kit";
 import {
   applyScalar,

@@ -19,7 +19,7 @@ import type {
   RecordProducer,
   SourceConsumer,
   TransactionalProducer,
-} from "./kafka-port.js";
+} from "../ports/kafka.js";
 
 export interface Delivery {
   /**

@@ -8,8 +8,8 @@
 import { ConsumerError } from "../errors.js";
 import type { FeatureEvent, FeatureExtractor } from "../features/feature-extractor.js";
 import { decodeJson } from "./json-decoder.js";
-import type { InputRecord, OutputRecord } from "./kafka-port.js";
-import { NO_TRACE, type MicroBatchTrace } from "./micro-batch-trace.js";
+import type { InputRecord, OutputRecord } from "../ports/kafka.js";
+import { NO_TRACE, type MicroBatchTrace } from "../observability/micro-batch-trace.js";
 import {
   deadLetterRecord,
   eventId,

@@ -4,7 +4,7 @@
  * so it refuses to run instead, saying what the model expects and what the features give.
  */
 import { ConsumerError } from "../errors.js";
-import type { InferencePort, ModelDescription, TensorInfo } from "./inference-port.js";
+import type { InferencePort, ModelDescription, TensorInfo } from "../ports/inference.js";
 
 /** The output the pipeline reads class probabilities from, when the model has it (as the examples do). */
 export const PROBABILITIES_OUTPUT = "probabilities";

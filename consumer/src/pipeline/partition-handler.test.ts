@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ConsumerError } from "../errors.js";
 import type { Delivery } from "./delivery.js";
-import type { InputRecord, OutputRecord, PartitionBatch } from "./kafka-port.js";
+import type { InputRecord, OutputRecord, PartitionBatch } from "../ports/kafka.js";
 import type { MicroBatchResult } from "./micro-batch.js";
 import {
   emptyStats,

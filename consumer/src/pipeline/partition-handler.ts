@@ -10,15 +10,15 @@
  */
 import { ConsumerError } from "../errors.js";
 import { backoffDelay, type BackoffSettings } from "./backoff.js";
-import type { PipelineMetrics } from "../metrics/consumer-metrics.js";
+import type { PipelineMetrics } from "../observability/consumer-metrics.js";
 import type { Delivery, DeliveryTimes } from "./delivery.js";
-import type { InputRecord, PartitionBatch, SourceConsumer } from "./kafka-port.js";
+import type { InputRecord, PartitionBatch, SourceConsumer } from "../ports/kafka.js";
 import type { MicroBatchResult } from "./micro-batch.js";
 import {
   startMicroBatchTrace,
   type MicroBatchTrace,
   type MicroBatchTraceSettings,
-} from "./micro-batch-trace.js";
+} from "../observability/micro-batch-trace.js";
 import type { PipelineLog } from "./pipeline-log.js";
 
 /** kafkajs heartbeats only once its interval (3 s) has passed, so asking every second costs nothing. */

@@ -7,19 +7,19 @@
 import type { PipelineConfig } from "../config/pipeline-config.js";
 import { ConsumerError } from "../errors.js";
 import { FeatureExtractor } from "../features/feature-extractor.js";
-import type { FeatureStore } from "../features/feature-store.js";
-import { RedisWindowStore } from "../features/window-store.js";
-import { ConsumerMetrics, type PipelineMetrics } from "../metrics/consumer-metrics.js";
+import type { FeatureStore } from "../ports/feature-store.js";
+import { RedisWindowStore } from "../adapters/redis-feature-store.js";
+import { ConsumerMetrics, type PipelineMetrics } from "../observability/consumer-metrics.js";
 import { AtLeastOnceDelivery, ExactlyOnceDelivery, type Delivery } from "./delivery.js";
-import type { InferencePort } from "./inference-port.js";
-import type { KafkaPort, SourceConsumer } from "./kafka-port.js";
-import { KafkajsPort } from "./kafkajs-adapter.js";
+import type { InferencePort } from "../ports/inference.js";
+import type { KafkaPort, SourceConsumer } from "../ports/kafka.js";
+import { KafkajsPort } from "../adapters/kafkajs-client.js";
 import { MicroBatchProcessor } from "./micro-batch.js";
 import { bindModel, type ModelBinding } from "./model-binding.js";
 import { emptyStats, PartitionHandler, type PipelineStats } from "./partition-handler.js";
 import { silentLog, type PipelineLog } from "./pipeline-log.js";
 import { Scorer } from "./scorer.js";
-import { SidecarInference } from "./sidecar-inference.js";
+import { SidecarInference } from "../adapters/sidecar-inference.js";
 
 /**
  * Partitions handled at once by one member. Each sends its own ModelInfer, and the sidecar's

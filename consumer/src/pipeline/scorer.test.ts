@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ConsumerError } from "../errors.js";
-import type { InferencePort, InferRequest, InferResponse } from "./inference-port.js";
+import type { InferencePort, InferRequest, InferResponse } from "../ports/inference.js";
 import type { ModelBinding } from "./model-binding.js";
 import { Scorer } from "./scorer.js";
 

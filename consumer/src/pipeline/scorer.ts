@@ -4,7 +4,7 @@
  * the offending rows are found in O(k log n) calls and every other row is still scored.
  */
 import { ConsumerError } from "../errors.js";
-import type { InferencePort, OutputTensor } from "./inference-port.js";
+import type { InferencePort, OutputTensor } from "../ports/inference.js";
 import type { ModelBinding } from "./model-binding.js";
 
 export interface Score {

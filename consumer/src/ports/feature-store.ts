@@ -12,7 +12,7 @@
  *   it in the stream (same partition, lower offset), plus itself, wherever they sit in the batch;
  * - failures reject with a retryable `store_unavailable` ConsumerError, never with partial answers.
  */
-import type { WindowAggregation } from "./feature-definition.js";
+import type { WindowAggregation } from "../features/feature-definition.js";
 
 export interface WindowQuery {
   readonly aggregation: WindowAggregation;

@@ -17,8 +17,8 @@ import type {
   StoreEvent,
   StoreRequest,
   StoreResponse,
-} from "./feature-store.js";
-import { VALUE_SEPARATOR, WINDOW_SCRIPT, WINDOW_SCRIPT_SHA } from "./window-script.js";
+} from "../ports/feature-store.js";
+import { VALUE_SEPARATOR, WINDOW_SCRIPT, WINDOW_SCRIPT_SHA } from "../features/window-script.js";
 
 const tracer = trace.getTracer("@sluice/consumer");
 

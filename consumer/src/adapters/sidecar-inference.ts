@@ -7,7 +7,7 @@ import type {
   InferResponse,
   ModelDescription,
   OutputTensor,
-} from "./inference-port.js";
+} from "../ports/inference.js";
 
 /**
  * grpc-js waits up to two minutes between reconnects to a server that went away; a pipeline

@@ -22,8 +22,8 @@ import type {
   SourceConsumer,
   TopicPartitionOffset,
   TransactionalProducer,
-} from "./kafka-port.js";
-import { silentLog, type LogLevel, type PipelineLog } from "./pipeline-log.js";
+} from "../ports/kafka.js";
+import { silentLog, type LogLevel, type PipelineLog } from "../pipeline/pipeline-log.js";
 import { SendCoalescer } from "./send-coalescer.js";
 
 export interface KafkajsPortOptions {

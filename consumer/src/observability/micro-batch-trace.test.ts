@@ -5,10 +5,10 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/ap
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { ConsumerError } from "../errors.js";
 import type { FeatureEvent, FeatureOutcome } from "../features/feature-extractor.js";
-import type { Delivery } from "./delivery.js";
+import type { Delivery } from "../pipeline/delivery.js";
 import { installInMemoryTracing, type InMemoryTracing } from "@sluice/testing";
-import type { InferencePort, InferRequest, InferResponse } from "./inference-port.js";
-import type { InputRecord, OutputRecord, PartitionBatch, RecordHeaders } from "./kafka-port.js";
+import type { InferencePort, InferRequest, InferResponse } from "../ports/inference.js";
+import type { InputRecord, OutputRecord, PartitionBatch, RecordHeaders } from "../ports/kafka.js";
 import {
   extractEventContext,
   injectTraceContext,
@@ -16,10 +16,10 @@ import {
   remoteSpanContext,
   tracePropagationEnabled,
 } from "./kafka-trace-context.js";
-import { MicroBatchProcessor, type Features } from "./micro-batch.js";
+import { MicroBatchProcessor, type Features } from "../pipeline/micro-batch.js";
 import { NO_TRACE, startMicroBatchTrace } from "./micro-batch-trace.js";
-import { emptyStats, PartitionHandler } from "./partition-handler.js";
-import { Scorer } from "./scorer.js";
+import { emptyStats, PartitionHandler } from "../pipeline/partition-handler.js";
+import { Scorer } from "../pipeline/scorer.js";
 
 const SETTINGS = { consumerGroup: "fraud-group", model: "fraud" };
 

@@ -2,9 +2,9 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Redis } from "ioredis";
 import { ConsumerError } from "../errors.js";
-import type { StatePlan, StoreEvent, StoreResponse } from "./feature-store.js";
+import type { StatePlan, StoreEvent, StoreResponse } from "../ports/feature-store.js";
 import { deleteKeys, freePort, startRedis, uniquePrefix, type TestRedis } from "@sluice/testing";
-import { DEFAULT_RETENTION_SLACK_MS, RedisWindowStore } from "./window-store.js";
+import { DEFAULT_RETENTION_SLACK_MS, RedisWindowStore } from "./redis-feature-store.js";
 
 const T0 = Date.parse("2024-03-07T12:00:00Z");
 const MIN = 60_000;
