@@ -7,9 +7,9 @@
  *   node --conditions=source --import tsx bench/servers/pipeline-consumer.ts '<VariantSettings JSON>'
  */
 import {
-  KafkajsPort,
+  KafkajsClient,
   Pipeline,
-  RedisWindowStore,
+  RedisFeatureStore,
   SidecarInference,
   jsonLinesLog,
 } from "@sluice/consumer";
@@ -41,13 +41,13 @@ async function startSluice(): Promise<() => Promise<void>> {
   const config = await fraudConfig(settings);
   // Warnings (retries, kafkajs trouble) reach the benchmark's --verbose output.
   const log = jsonLinesLog("warn");
-  const kafka = new KafkajsPort({
+  const kafka = new KafkajsClient({
     brokers: config.kafka.brokers,
     clientId: config.kafka.clientId,
     log,
   });
   const inference = new SidecarInference(config.model.sidecar);
-  const store = await RedisWindowStore.connect(config.redis.url, {
+  const store = await RedisFeatureStore.connect(config.redis.url, {
     keyPrefix: config.redis.keyPrefix,
   });
   const pipeline = await Pipeline.start(config, {

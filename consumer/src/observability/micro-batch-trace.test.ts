@@ -7,7 +7,7 @@ import { ConsumerError } from "../errors.js";
 import type { FeatureEvent, FeatureOutcome } from "../features/feature-extractor.js";
 import type { Delivery } from "../pipeline/delivery.js";
 import { installInMemoryTracing, type InMemoryTracing } from "@sluice/testing";
-import type { InferencePort, InferRequest, InferResponse } from "../ports/inference.js";
+import type { Inference, InferRequest, InferResponse } from "../ports/inference.js";
 import type { InputRecord, OutputRecord, PartitionBatch, RecordHeaders } from "../ports/kafka.js";
 import {
   extractEventContext,
@@ -63,7 +63,7 @@ const features: Features = {
   },
 };
 
-class FakeSidecar implements InferencePort {
+class FakeSidecar implements Inference {
   /** The span active when each ModelInfer was sent. */
   readonly activeSpans: (string | undefined)[] = [];
   failWith: ConsumerError | undefined;

@@ -14,11 +14,11 @@
  */
 import { ConsumerError } from "../errors.js";
 import type {
-  KafkaPort,
+  KafkaClient,
   OutputRecord,
-  RecordProducer,
-  SourceConsumer,
-  TransactionalProducer,
+  KafkaProducer,
+  KafkaConsumer,
+  KafkaTransactionalProducer,
 } from "../ports/kafka.js";
 
 export interface Delivery {
@@ -54,10 +54,10 @@ function failure(
 }
 
 export class AtLeastOnceDelivery implements Delivery {
-  readonly #producer: RecordProducer;
-  readonly #consumer: Pick<SourceConsumer, "commit">;
+  readonly #producer: KafkaProducer;
+  readonly #consumer: Pick<KafkaConsumer, "commit">;
 
-  constructor(producer: RecordProducer, consumer: Pick<SourceConsumer, "commit">) {
+  constructor(producer: KafkaProducer, consumer: Pick<KafkaConsumer, "commit">) {
     this.#producer = producer;
     this.#consumer = consumer;
   }
@@ -98,11 +98,11 @@ export class AtLeastOnceDelivery implements Delivery {
 }
 
 export class ExactlyOnceDelivery implements Delivery {
-  readonly #kafka: KafkaPort;
+  readonly #kafka: KafkaClient;
   readonly #groupId: string;
-  readonly #producers = new Map<string, Promise<TransactionalProducer>>();
+  readonly #producers = new Map<string, Promise<KafkaTransactionalProducer>>();
 
-  constructor(kafka: KafkaPort, groupId: string) {
+  constructor(kafka: KafkaClient, groupId: string) {
     this.#kafka = kafka;
     this.#groupId = groupId;
   }
@@ -120,7 +120,7 @@ export class ExactlyOnceDelivery implements Delivery {
   ): Promise<DeliveryTimes> {
     const startedAt = performance.now();
     const id = this.transactionalId(topic, partition);
-    let producer: TransactionalProducer;
+    let producer: KafkaTransactionalProducer;
     try {
       producer = await this.#producer(id);
     } catch (error) {
@@ -158,7 +158,7 @@ export class ExactlyOnceDelivery implements Delivery {
     );
   }
 
-  #producer(id: string): Promise<TransactionalProducer> {
+  #producer(id: string): Promise<KafkaTransactionalProducer> {
     let pending = this.#producers.get(id);
     if (pending === undefined) {
       const producer = this.#kafka.transactionalProducer(id);

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ConsumerError } from "../errors.js";
 import type { FeatureEvent, FeatureOutcome } from "../features/feature-extractor.js";
-import type { InferencePort, InferRequest, InferResponse } from "../ports/inference.js";
+import type { Inference, InferRequest, InferResponse } from "../ports/inference.js";
 import type { InputRecord } from "../ports/kafka.js";
 import { MicroBatchProcessor, type Features } from "./micro-batch.js";
 import { HEADERS, type Prediction } from "./output-records.js";
@@ -35,7 +35,7 @@ const features: Features = {
 };
 
 /** P(class 1) = x; any batch with x > 1 is rejected. */
-const sidecar: InferencePort = {
+const sidecar: Inference = {
   describe: () => Promise.reject(new Error("not used")),
   infer(request: InferRequest): Promise<InferResponse> {
     const probabilities = new Float32Array(request.count * 2);

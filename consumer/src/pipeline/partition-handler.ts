@@ -12,7 +12,7 @@ import { ConsumerError } from "../errors.js";
 import { backoffDelay, type BackoffSettings } from "./backoff.js";
 import type { PipelineMetrics } from "../observability/consumer-metrics.js";
 import type { Delivery, DeliveryTimes } from "./delivery.js";
-import type { InputRecord, PartitionBatch, SourceConsumer } from "../ports/kafka.js";
+import type { InputRecord, PartitionBatch, KafkaConsumer } from "../ports/kafka.js";
 import type { MicroBatchResult } from "./micro-batch.js";
 import {
   startMicroBatchTrace,
@@ -67,7 +67,7 @@ export interface PartitionHandlerDependencies {
     trace: MicroBatchTrace,
   ) => Promise<MicroBatchResult>;
   readonly delivery: Delivery;
-  readonly consumer: Pick<SourceConsumer, "resume">;
+  readonly consumer: Pick<KafkaConsumer, "resume">;
   readonly log: PipelineLog;
   readonly stats: PipelineStats;
   /** Prometheus series of the pipeline; none when undefined. */

@@ -8,12 +8,12 @@ import type { PipelineConfig } from "../config/pipeline-config.js";
 import { ConsumerError } from "../errors.js";
 import { FeatureExtractor } from "../features/feature-extractor.js";
 import type { FeatureStore } from "../ports/feature-store.js";
-import { RedisWindowStore } from "../adapters/redis-feature-store.js";
+import { RedisFeatureStore } from "../adapters/redis-feature-store.js";
 import { ConsumerMetrics, type PipelineMetrics } from "../observability/consumer-metrics.js";
 import { AtLeastOnceDelivery, ExactlyOnceDelivery, type Delivery } from "./delivery.js";
-import type { InferencePort } from "../ports/inference.js";
-import type { KafkaPort, SourceConsumer } from "../ports/kafka.js";
-import { KafkajsPort } from "../adapters/kafkajs-client.js";
+import type { Inference } from "../ports/inference.js";
+import type { KafkaClient, KafkaConsumer } from "../ports/kafka.js";
+import { KafkajsClient } from "../adapters/kafkajs-client.js";
 import { MicroBatchProcessor } from "./micro-batch.js";
 import { bindModel, type ModelBinding } from "./model-binding.js";
 import { emptyStats, PartitionHandler, type PipelineStats } from "./partition-handler.js";
@@ -34,8 +34,8 @@ export const DEFAULT_PARTITION_CONCURRENCY = 8;
 export const DEFAULT_FETCH_MAX_WAIT_MS = 250;
 
 export interface PipelineDependencies {
-  readonly kafka: KafkaPort;
-  readonly inference: InferencePort;
+  readonly kafka: KafkaClient;
+  readonly inference: Inference;
   readonly store: FeatureStore;
   /** @default dropped */
   readonly log?: PipelineLog;
@@ -53,7 +53,7 @@ export class Pipeline {
   readonly metrics: PipelineMetrics;
   /** Settles once the pipeline has stopped: resolves after `stop()`, rejects with a fatal error. */
   readonly stopped: Promise<void>;
-  readonly #consumer: SourceConsumer;
+  readonly #consumer: KafkaConsumer;
   readonly #delivery: Delivery;
   readonly #handler: PartitionHandler;
   readonly #deps: PipelineDependencies;
@@ -65,7 +65,7 @@ export class Pipeline {
   private constructor(
     config: PipelineConfig,
     binding: ModelBinding,
-    consumer: SourceConsumer,
+    consumer: KafkaConsumer,
     delivery: Delivery,
     processor: MicroBatchProcessor,
     deps: PipelineDependencies,
@@ -240,7 +240,7 @@ export interface StartPipelineOptions {
 }
 
 /**
- * Starts `config` with the real clients: kafkajs, the sidecar over gRPC, the Redis window store.
+ * Starts `config` with the real clients: kafkajs, the sidecar over gRPC, the Redis feature store.
  * `stop()` closes all of them.
  */
 export async function startPipeline(
@@ -248,15 +248,17 @@ export async function startPipeline(
   options: StartPipelineOptions = {},
 ): Promise<Pipeline> {
   const log = options.log ?? silentLog;
-  const kafka = new KafkajsPort({
+  const kafka = new KafkajsClient({
     brokers: config.kafka.brokers,
     clientId: config.kafka.clientId,
     log,
   });
   const inference = new SidecarInference(config.model.sidecar);
-  let store: RedisWindowStore | undefined;
+  let store: RedisFeatureStore | undefined;
   try {
-    store = await RedisWindowStore.connect(config.redis.url, { keyPrefix: config.redis.keyPrefix });
+    store = await RedisFeatureStore.connect(config.redis.url, {
+      keyPrefix: config.redis.keyPrefix,
+    });
     const opened = store;
     return await Pipeline.start(config, {
       kafka,
