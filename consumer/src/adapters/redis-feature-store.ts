@@ -19,6 +19,7 @@ import type {
   StoreResponse,
 } from "../ports/feature-store.js";
 import { VALUE_SEPARATOR, WINDOW_SCRIPT, WINDOW_SCRIPT_SHA } from "../features/window-script.js";
+import { errorMessage } from "@sluice/kit";
 
 const tracer = trace.getTracer("@sluice/consumer");
 
@@ -84,7 +85,7 @@ function layoutOf(plan: StatePlan): string {
 }
 
 function isNoScript(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith("NOSCRIPT");
+  return errorMessage(error).startsWith("NOSCRIPT");
 }
 
 export class RedisFeatureStore implements FeatureStore {
@@ -285,10 +286,6 @@ function decodeReply(
     }
   }
   return { windowValues, previousEventTimes, lookups: values.slice(r) };
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Keeps passwords out of error messages and logs. */

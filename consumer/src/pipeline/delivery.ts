@@ -20,6 +20,7 @@ import type {
   KafkaConsumer,
   KafkaTransactionalProducer,
 } from "../ports/kafka.js";
+import { errorMessage } from "@sluice/kit";
 
 export interface Delivery {
   /**
@@ -49,7 +50,7 @@ function failure(
   what: string,
   error: unknown,
 ): ConsumerError {
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = errorMessage(error);
   return new ConsumerError(code, `${what}: ${reason}`, { cause: error, retryable: true });
 }
 

@@ -8,8 +8,8 @@
  * resumes and fetches them again. Other partitions go on meanwhile. Nothing is skipped, nothing is
  * committed before it is delivered.
  */
+import { backoffDelay, sleep, type BackoffSettings } from "@sluice/kit";
 import { ConsumerError } from "../errors.js";
-import { backoffDelay, type BackoffSettings } from "./backoff.js";
 import type { PipelineMetrics } from "../observability/consumer-metrics.js";
 import type { Delivery, DeliveryTimes } from "./delivery.js";
 import type { InputRecord, PartitionBatch, KafkaConsumer } from "../ports/kafka.js";
@@ -224,8 +224,4 @@ export class PartitionHandler {
     }, delayMs);
     this.#retrying.set(key, state);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -20,6 +20,7 @@ import { emptyStats, PartitionHandler, type PipelineStats } from "./partition-ha
 import { silentLog, type PipelineLog } from "./pipeline-log.js";
 import { Scorer } from "./scorer.js";
 import { SidecarInference } from "../adapters/sidecar-inference.js";
+import { errorMessage } from "@sluice/kit";
 
 /**
  * Partitions handled at once by one member. Each sends its own ModelInfer, and the sidecar's
@@ -143,7 +144,7 @@ export class Pipeline {
     const created = await deps.kafka.ensureTopics(topics).catch((error: unknown) => {
       throw new ConsumerError(
         "internal",
-        `cannot make sure topics ${topics.join(", ")} exist on ${config.kafka.brokers.join(",")}: ${error instanceof Error ? error.message : String(error)}`,
+        `cannot make sure topics ${topics.join(", ")} exist on ${config.kafka.brokers.join(",")}: ${errorMessage(error)}`,
         { cause: error },
       );
     });
