@@ -12,6 +12,7 @@ import {
   type LogEntry,
   type Producer,
 } from "kafkajs";
+import { silentLogger, type Logger } from "@sluice/kit";
 import type {
   ConsumerRunOptions,
   ConsumerSettings,
@@ -23,14 +24,13 @@ import type {
   TopicPartitionOffset,
   KafkaTransactionalProducer,
 } from "../ports/kafka.js";
-import { silentLog, type LogLevel, type PipelineLog } from "../pipeline/pipeline-log.js";
 import { SendCoalescer } from "./send-coalescer.js";
 
 export interface KafkajsClientOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
   /** kafkajs's own log lines (warnings and errors) go here. @default dropped */
-  readonly log?: PipelineLog;
+  readonly log?: Logger;
 }
 
 /**
@@ -52,7 +52,7 @@ const PRODUCER_SETTINGS = {
   createPartitioner: Partitioners.DefaultPartitioner,
 } as const;
 
-const KAFKAJS_LEVELS: Partial<Record<logLevel, LogLevel>> = {
+const KAFKAJS_LEVELS: Partial<Record<logLevel, "error" | "warn" | "info" | "debug">> = {
   [logLevel.ERROR]: "error",
   [logLevel.WARN]: "warn",
   [logLevel.INFO]: "info",
@@ -63,7 +63,7 @@ export class KafkajsClient implements KafkaClient {
   readonly #kafka: Kafka;
 
   constructor(options: KafkajsClientOptions) {
-    const log = options.log ?? silentLog;
+    const log = options.log ?? silentLogger;
     this.#kafka = new Kafka({
       clientId: options.clientId,
       brokers: [...options.brokers],
@@ -73,7 +73,7 @@ export class KafkajsClient implements KafkaClient {
         () =>
         ({ namespace, level, log: entry }: LogEntry) => {
           const { message, timestamp: _timestamp, ...fields } = entry;
-          log(KAFKAJS_LEVELS[level] ?? "info", `kafkajs ${namespace}: ${message}`, fields);
+          log[KAFKAJS_LEVELS[level] ?? "info"](fields, `kafkajs ${namespace}: ${message}`);
         },
     });
   }

@@ -1,5 +1,6 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { silentLogger } from "@sluice/kit";
 import { randomBytes } from "node:crypto";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
@@ -150,7 +151,7 @@ function pipelineOf(sidecar: FakeSidecar) {
         processor.process(topic, partition, records, microBatchTrace),
       delivery,
       consumer: { resume: () => {} },
-      log: () => {},
+      log: silentLogger,
       stats: emptyStats(),
       onFatal: (error) => fatal.push(error),
     },

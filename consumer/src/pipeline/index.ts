@@ -7,8 +7,6 @@ export {
 } from "./pipeline.js";
 export type { PipelineDependencies, StartPipelineOptions } from "./pipeline.js";
 export type { PipelineStats } from "./partition-handler.js";
-export { jsonLinesLog, silentLog, LOG_LEVELS } from "./pipeline-log.js";
-export type { LogLevel, PipelineLog } from "./pipeline-log.js";
 export { bindModel, checkModel, LABEL_OUTPUT, PROBABILITIES_OUTPUT } from "./model-binding.js";
 export type { ModelBinding, ModelSettings } from "./model-binding.js";
 export { HEADERS } from "./output-records.js";

@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { silentLogger } from "@sluice/kit";
 import { ConsumerError } from "../errors.js";
 import type { Delivery } from "./delivery.js";
 import type { InputRecord, OutputRecord, PartitionBatch } from "../ports/kafka.js";
@@ -77,7 +78,7 @@ function harness(failWith?: (call: number) => ConsumerError | undefined) {
     },
     delivery,
     consumer: { resume: (topic, partition) => resumed.push(`${topic}[${partition}]`) },
-    log: () => {},
+    log: silentLogger,
     stats: emptyStats(),
     onFatal: (error) => fatal.push(error),
     random: () => 0,

@@ -8,7 +8,7 @@
  * resumes and fetches them again. Other partitions go on meanwhile. Nothing is skipped, nothing is
  * committed before it is delivered.
  */
-import { backoffDelay, sleep, type BackoffSettings } from "@sluice/kit";
+import { backoffDelay, sleep, type BackoffSettings, type Logger } from "@sluice/kit";
 import { ConsumerError } from "../errors.js";
 import type { PipelineMetrics } from "../observability/consumer-metrics.js";
 import type { Delivery, DeliveryTimes } from "./delivery.js";
@@ -19,7 +19,6 @@ import {
   type MicroBatchTrace,
   type MicroBatchTraceSettings,
 } from "../observability/micro-batch-trace.js";
-import type { PipelineLog } from "./pipeline-log.js";
 
 /** kafkajs heartbeats only once its interval (3 s) has passed, so asking every second costs nothing. */
 const HEARTBEAT_EVERY_MS = 1_000;
@@ -68,7 +67,7 @@ export interface PartitionHandlerDependencies {
   ) => Promise<MicroBatchResult>;
   readonly delivery: Delivery;
   readonly consumer: Pick<KafkaConsumer, "resume">;
-  readonly log: PipelineLog;
+  readonly log: Logger;
   readonly stats: PipelineStats;
   /** Prometheus series of the pipeline; none when undefined. */
   readonly metrics?: PipelineMetrics;
@@ -200,7 +199,7 @@ export class PartitionHandler {
   #failed(batch: PartitionBatch, key: string, error: ConsumerError): void {
     const { log, stats } = this.#deps;
     if (!error.retryable) {
-      log("error", `${key}: ${error.code}: ${error.message}; stopping`, { code: error.code });
+      log.error({ code: error.code }, `${key}: ${error.code}: ${error.message}; stopping`);
       this.#halted = true;
       this.#deps.onFatal(error);
       return;
@@ -211,11 +210,10 @@ export class PartitionHandler {
     stats.retries++;
     this.#deps.metrics?.retried(error.code);
     stats.lastRetry = { code: error.code, message: error.message, at: this.#now() };
-    log("warn", `${key}: ${error.code}: ${error.message}; retrying in ${delayMs} ms`, {
-      code: error.code,
-      attempt: state.attempts,
-      delayMs,
-    });
+    log.warn(
+      { code: error.code, attempt: state.attempts, delayMs },
+      `${key}: ${error.code}: ${error.message}; retrying in ${delayMs} ms`,
+    );
     batch.pause();
     clearTimeout(state.timer);
     state.timer = setTimeout(() => {

@@ -17,10 +17,9 @@ import { KafkajsClient } from "../adapters/kafkajs-client.js";
 import { MicroBatchProcessor } from "./micro-batch.js";
 import { bindModel, type ModelBinding } from "./model-binding.js";
 import { emptyStats, PartitionHandler, type PipelineStats } from "./partition-handler.js";
-import { silentLog, type PipelineLog } from "./pipeline-log.js";
 import { Scorer } from "./scorer.js";
 import { SidecarInference } from "../adapters/sidecar-inference.js";
-import { errorMessage } from "@sluice/kit";
+import { errorMessage, silentLogger, type Logger } from "@sluice/kit";
 
 /**
  * Partitions handled at once by one member. Each sends its own ModelInfer, and the sidecar's
@@ -39,7 +38,7 @@ export interface PipelineDependencies {
   readonly inference: Inference;
   readonly store: FeatureStore;
   /** @default dropped */
-  readonly log?: PipelineLog;
+  readonly log?: Logger;
   /** Called last by `stop()`: closes what the caller made for this pipeline. */
   readonly release?: () => Promise<void>;
   /** Where the pipeline's Prometheus series go. @default a registry of its own */
@@ -58,7 +57,7 @@ export class Pipeline {
   readonly #delivery: Delivery;
   readonly #handler: PartitionHandler;
   readonly #deps: PipelineDependencies;
-  readonly #log: PipelineLog;
+  readonly #log: Logger;
   #settle!: (error?: ConsumerError) => void;
   #stopping: Promise<void> | undefined;
   #fatal: ConsumerError | undefined;
@@ -82,7 +81,7 @@ export class Pipeline {
     this.#consumer = consumer;
     this.#delivery = delivery;
     this.#deps = deps;
-    this.#log = deps.log ?? silentLog;
+    this.#log = deps.log ?? silentLogger;
     this.stopped = new Promise<void>((resolve, reject) => {
       this.#settle = (error) => (error === undefined ? resolve() : reject(error));
     });
@@ -110,7 +109,7 @@ export class Pipeline {
 
   /** Checks the setup, joins the group and starts consuming. */
   static async start(config: PipelineConfig, deps: PipelineDependencies): Promise<Pipeline> {
-    const log = deps.log ?? silentLog;
+    const log = deps.log ?? silentLogger;
     const extractor = new FeatureExtractor(config.features, deps.store, {
       baseDir: config.baseDir,
     });
@@ -149,7 +148,7 @@ export class Pipeline {
       );
     });
     if (created.length > 0) {
-      log("info", `created missing topics ${created.join(", ")} with the cluster's defaults`);
+      log.info({}, `created missing topics ${created.join(", ")} with the cluster's defaults`);
     }
     const consumer = deps.kafka.consumer({
       groupId: config.kafka.groupId,
@@ -177,8 +176,8 @@ export class Pipeline {
       consumer.onAssignment((assigned) => {
         delivery.assigned(assigned);
         pipeline.metrics.assigned(assigned);
-        log(
-          "info",
+        log.info(
+          {},
           `assigned ${assigned.map((p) => `${p.topic}[${p.partition}]`).join(", ") || "nothing"}`,
         );
       });
@@ -191,10 +190,10 @@ export class Pipeline {
       await pipeline.stop().catch(() => {});
       throw error;
     }
-    log("info", `pipeline "${config.name}" consuming ${config.topics.input}`, {
-      model: binding.model,
-      delivery: config.delivery,
-    });
+    log.info(
+      { model: binding.model, delivery: config.delivery },
+      `pipeline "${config.name}" consuming ${config.topics.input}`,
+    );
     return pipeline;
   }
 
@@ -222,7 +221,7 @@ export class Pipeline {
     this.metrics.stopped();
     await attempt(() => this.#delivery.close());
     if (this.#deps.release !== undefined) await attempt(this.#deps.release);
-    this.#log("info", `pipeline "${this.config.name}" stopped`, { ...this.stats });
+    this.#log.info({ ...this.stats }, `pipeline "${this.config.name}" stopped`);
     if (this.#fatal !== undefined) this.#settle(this.#fatal);
     else if (errors.length > 0) this.#settle(ConsumerError.from(errors[0], "closed"));
     else this.#settle();
@@ -235,7 +234,7 @@ export class Pipeline {
 }
 
 export interface StartPipelineOptions {
-  readonly log?: PipelineLog;
+  readonly log?: Logger;
   /** Where the pipeline's Prometheus series go. @default a registry of its own */
   readonly metrics?: ConsumerMetrics;
 }
@@ -248,7 +247,7 @@ export async function startPipeline(
   config: PipelineConfig,
   options: StartPipelineOptions = {},
 ): Promise<Pipeline> {
-  const log = options.log ?? silentLog;
+  const log = options.log ?? silentLogger;
   const kafka = new KafkajsClient({
     brokers: config.kafka.brokers,
     clientId: config.kafka.clientId,
