@@ -10,7 +10,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { EventHistogram, type HistogramSeries } from "./event-histogram.js";
-import { MetricsServer } from "./metrics-server.js";
+import { serveMetrics, type MetricsServer } from "@sluice/kit";
 
 /** Seconds; from 100 µs (decoding a small batch) to 10 s (a sidecar or broker in trouble). */
 const STAGE_BUCKETS = [
@@ -222,9 +222,9 @@ export class ConsumerMetrics {
     return pipeline;
   }
 
-  /** Serves `/metrics` on host:port; port 0 picks a free one. */
+  /** Serves `/metrics` on host:port with kit's metrics server; port 0 picks a free one. */
   listen(host: string, port: number): Promise<MetricsServer> {
-    return MetricsServer.listen(this.registry, host, port);
+    return serveMetrics(this.registry, host, port);
   }
 }
 

@@ -13,7 +13,6 @@ export type {
 } from "./consumer-metrics.js";
 export { EventHistogram, HistogramSeries } from "./event-histogram.js";
 export type { EventHistogramOptions } from "./event-histogram.js";
-export { MetricsServer } from "./metrics-server.js";
 // For a downstream consumer of predictions that continues their traces with its own SDK.
 // The load generator starts its traces with the same helpers, so both ends speak one convention.
 export {

@@ -11,10 +11,16 @@ import {
   DEFAULT_METRICS_PORT,
   loadPipelineConfig,
   startPipeline,
-  type MetricsServer,
   type PipelineConfig,
 } from "@sluice/consumer";
-import { LOG_LEVELS, createLogger, errorMessage, type LogLevel, type Logger } from "@sluice/kit";
+import {
+  LOG_LEVELS,
+  createLogger,
+  errorMessage,
+  type LogLevel,
+  type Logger,
+  type MetricsServer,
+} from "@sluice/kit";
 import { startTelemetry } from "../telemetry.js";
 import { UsageError, integer, runAction } from "./common.js";
 
