@@ -19,7 +19,8 @@ import {
 } from "./kafka-trace-context.js";
 import { MicroBatchProcessor, type Features } from "../pipeline/micro-batch.js";
 import { NO_TRACE, startMicroBatchTrace } from "./micro-batch-trace.js";
-import { emptyStats, PartitionHandler } from "../pipeline/partition-handler.js";
+import { PartitionHandler } from "../pipeline/partition-handler.js";
+import { ConsumerMetrics } from "./consumer-metrics.js";
 import { Scorer } from "../pipeline/scorer.js";
 
 const SETTINGS = { consumerGroup: "fraud-group", model: "fraud" };
@@ -152,7 +153,11 @@ function pipelineOf(sidecar: FakeSidecar) {
       delivery,
       consumer: { resume: () => {} },
       log: silentLogger,
-      stats: emptyStats(),
+      observer: new ConsumerMetrics().forPipeline({
+        pipeline: "fraud",
+        model: "fraud",
+        topics: { input: "events", output: "predictions", deadLetter: "dlq", review: undefined },
+      }),
       onFatal: (error) => fatal.push(error),
     },
   );

@@ -6,7 +6,6 @@ export {
   startPipeline,
 } from "./pipeline.js";
 export type { PipelineDependencies, StartPipelineOptions } from "./pipeline.js";
-export type { PipelineStats } from "./partition-handler.js";
 export { bindModel, checkModel, LABEL_OUTPUT, PROBABILITIES_OUTPUT } from "./model-binding.js";
 export type { ModelBinding, ModelSettings } from "./model-binding.js";
 export { HEADERS } from "./output-records.js";

@@ -10,10 +10,10 @@
  */
 import { backoffDelay, sleep, type BackoffSettings, type Logger } from "@sluice/kit";
 import { ConsumerError } from "../errors.js";
-import type { PipelineMetrics } from "../observability/consumer-metrics.js";
 import type { Delivery, DeliveryTimes } from "./delivery.js";
 import type { InputRecord, PartitionBatch, KafkaConsumer } from "../ports/kafka.js";
 import type { MicroBatchResult } from "./micro-batch.js";
+import type { PipelineObserver } from "../observability/pipeline-observer.js";
 import {
   startMicroBatchTrace,
   type MicroBatchTrace,
@@ -31,33 +31,6 @@ export interface PartitionHandlerSettings {
   readonly trace?: MicroBatchTraceSettings;
 }
 
-/** Counters of a running pipeline; the CLI prints them, tests wait on them. */
-export interface PipelineStats {
-  /** Input records processed and committed. */
-  events: number;
-  predictions: number;
-  reviews: number;
-  /** Dead letters by error code. */
-  deadLetters: Record<string, number>;
-  microBatches: number;
-  /** Micro-batches that failed retryably and were scheduled again. */
-  retries: number;
-  /** The last retryable failure, for a status line. */
-  lastRetry: { code: string; message: string; at: number } | undefined;
-}
-
-export function emptyStats(): PipelineStats {
-  return {
-    events: 0,
-    predictions: 0,
-    reviews: 0,
-    deadLetters: {},
-    microBatches: 0,
-    retries: 0,
-    lastRetry: undefined,
-  };
-}
-
 export interface PartitionHandlerDependencies {
   readonly process: (
     topic: string,
@@ -68,9 +41,8 @@ export interface PartitionHandlerDependencies {
   readonly delivery: Delivery;
   readonly consumer: Pick<KafkaConsumer, "resume">;
   readonly log: Logger;
-  readonly stats: PipelineStats;
-  /** Prometheus series of the pipeline; none when undefined. */
-  readonly metrics?: PipelineMetrics;
+  /** Hears of every fetch, delivery, retry: the pipeline's counts and metrics. */
+  readonly observer: PipelineObserver;
   /** A failure no retry can fix (a bug): the pipeline stops. */
   readonly onFatal: (error: ConsumerError) => void;
   readonly now?: () => number;
@@ -102,7 +74,7 @@ export class PartitionHandler {
     const { records, topic, partition } = batch;
     const first = records[0];
     if (first === undefined || this.#halted) return;
-    this.#deps.metrics?.fetched(topic, partition, batch.highWatermark, first.offset);
+    this.#deps.observer.fetched(topic, partition, batch.highWatermark, first.offset);
     const key = partitionKey(topic, partition);
     const { maxEvents, lingerMs } = this.#settings;
 
@@ -134,7 +106,7 @@ export class PartitionHandler {
         return;
       }
       batch.resolveOffset(last.offset);
-      this.#deps.metrics?.resolved(topic, partition, batch.highWatermark, last.offset);
+      this.#deps.observer.resolved(topic, partition, batch.highWatermark, last.offset);
       this.#retrying.delete(key);
     }
   };
@@ -167,15 +139,7 @@ export class PartitionHandler {
       throw error;
     }
     trace.end();
-    const { stats } = this.#deps;
-    stats.events += chunk.length;
-    stats.predictions += result.predictions;
-    stats.reviews += result.reviews;
-    stats.microBatches++;
-    for (const [code, count] of Object.entries(result.deadLetters)) {
-      stats.deadLetters[code] = (stats.deadLetters[code] ?? 0) + (count ?? 0);
-    }
-    this.#deps.metrics?.delivered({
+    this.#deps.observer.delivered({
       records: chunk,
       deadLetters: result.deadLetters,
       versions: result.versions,
@@ -197,7 +161,7 @@ export class PartitionHandler {
   }
 
   #failed(batch: PartitionBatch, key: string, error: ConsumerError): void {
-    const { log, stats } = this.#deps;
+    const { log, observer } = this.#deps;
     if (!error.retryable) {
       log.error({ code: error.code }, `${key}: ${error.code}: ${error.message}; stopping`);
       this.#halted = true;
@@ -207,9 +171,7 @@ export class PartitionHandler {
     const state = this.#retrying.get(key) ?? { attempts: 0 };
     state.attempts++;
     const delayMs = backoffDelay(state.attempts, this.#settings.retry, this.#deps.random);
-    stats.retries++;
-    this.#deps.metrics?.retried(error.code);
-    stats.lastRetry = { code: error.code, message: error.message, at: this.#now() };
+    observer.retried(error);
     log.warn(
       { code: error.code, attempt: state.attempts, delayMs },
       `${key}: ${error.code}: ${error.message}; retrying in ${delayMs} ms`,

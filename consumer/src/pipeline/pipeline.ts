@@ -9,14 +9,16 @@ import { ConsumerError } from "../errors.js";
 import { FeatureExtractor } from "../features/feature-extractor.js";
 import type { FeatureStore } from "../ports/feature-store.js";
 import { RedisFeatureStore } from "../adapters/redis-feature-store.js";
-import { ConsumerMetrics, type PipelineMetrics } from "../observability/consumer-metrics.js";
+import { ConsumerMetrics } from "../observability/consumer-metrics.js";
+import type { PipelineMetrics } from "../observability/pipeline-metrics.js";
+import type { PipelineStats } from "../observability/pipeline-observer.js";
 import { AtLeastOnceDelivery, ExactlyOnceDelivery, type Delivery } from "./delivery.js";
 import type { Inference } from "../ports/inference.js";
 import type { KafkaClient, KafkaConsumer } from "../ports/kafka.js";
 import { KafkajsClient } from "../adapters/kafkajs-client.js";
 import { MicroBatchProcessor } from "./micro-batch.js";
 import { bindModel, type ModelBinding } from "./model-binding.js";
-import { emptyStats, PartitionHandler, type PipelineStats } from "./partition-handler.js";
+import { PartitionHandler } from "./partition-handler.js";
 import { Scorer } from "./scorer.js";
 import { SidecarInference } from "../adapters/sidecar-inference.js";
 import { errorMessage, silentLogger, type Logger } from "@sluice/kit";
@@ -48,8 +50,7 @@ export interface PipelineDependencies {
 export class Pipeline {
   readonly config: PipelineConfig;
   readonly binding: ModelBinding;
-  readonly stats: PipelineStats;
-  /** Its Prometheus series; `metrics.registry` renders them. */
+  /** Its observer: the counts behind `stats` and its Prometheus series (`metrics.registry` renders them). */
   readonly metrics: PipelineMetrics;
   /** Settles once the pipeline has stopped: resolves after `stop()`, rejects with a fatal error. */
   readonly stopped: Promise<void>;
@@ -72,7 +73,6 @@ export class Pipeline {
   ) {
     this.config = config;
     this.binding = binding;
-    this.stats = emptyStats();
     this.metrics = (deps.metrics ?? new ConsumerMetrics()).forPipeline({
       pipeline: config.name,
       model: config.model.name,
@@ -100,11 +100,15 @@ export class Pipeline {
         delivery,
         consumer,
         log: this.#log,
-        stats: this.stats,
-        metrics: this.metrics,
+        observer: this.metrics,
         onFatal: (error) => this.#fail(error),
       },
     );
+  }
+
+  /** What it has done so far, read from the same counts as its metrics; a snapshot. */
+  get stats(): PipelineStats {
+    return this.metrics.stats;
   }
 
   /** Checks the setup, joins the group and starts consuming. */
