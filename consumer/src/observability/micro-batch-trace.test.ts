@@ -17,7 +17,8 @@ import {
   remoteSpanContext,
   tracePropagationEnabled,
 } from "./kafka-trace-context.js";
-import { MicroBatchProcessor, type Features } from "../pipeline/micro-batch.js";
+import { MicroBatchProcessor } from "../pipeline/micro-batch.js";
+import type { Features } from "../pipeline/micro-batch-stages.js";
 import { NO_TRACE, startMicroBatchTrace } from "./micro-batch-trace.js";
 import { PartitionHandler } from "../pipeline/partition-handler.js";
 import { ConsumerMetrics } from "./consumer-metrics.js";

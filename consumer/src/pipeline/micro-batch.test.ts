@@ -4,7 +4,8 @@ import { ConsumerError } from "../errors.js";
 import type { FeatureEvent, FeatureOutcome } from "../features/feature-extractor.js";
 import type { Inference, InferRequest, InferResponse } from "../ports/inference.js";
 import type { InputRecord } from "../ports/kafka.js";
-import { MicroBatchProcessor, type Features } from "./micro-batch.js";
+import { MicroBatchProcessor } from "./micro-batch.js";
+import type { Features } from "./micro-batch-stages.js";
 import { HEADERS, type Prediction } from "./output-records.js";
 import { Scorer } from "./scorer.js";
 
