@@ -4,24 +4,21 @@
  * input fits the features, Kafka and the sidecar answer) and refuses to start otherwise;
  * `stop()` finishes the micro-batch in hand, commits it, and leaves the group.
  */
+import { errorMessage, silentLogger, type Logger } from "@sluice/kit";
 import type { PipelineConfig } from "../config/pipeline-config.js";
 import { ConsumerError } from "../errors.js";
 import { FeatureExtractor } from "../features/feature-extractor.js";
-import type { FeatureStore } from "../ports/feature-store.js";
-import { RedisFeatureStore } from "../adapters/redis-feature-store.js";
 import { ConsumerMetrics } from "../observability/consumer-metrics.js";
 import type { PipelineMetrics } from "../observability/pipeline-metrics.js";
 import type { PipelineStats } from "../observability/pipeline-observer.js";
-import { AtLeastOnceDelivery, ExactlyOnceDelivery, type Delivery } from "./delivery.js";
+import type { FeatureStore } from "../ports/feature-store.js";
 import type { Inference } from "../ports/inference.js";
 import type { KafkaClient, KafkaConsumer } from "../ports/kafka.js";
-import { KafkajsClient } from "../adapters/kafkajs-client.js";
+import { AtLeastOnceDelivery, ExactlyOnceDelivery, type Delivery } from "./delivery.js";
 import { MicroBatchProcessor } from "./micro-batch.js";
 import { bindModel, type ModelBinding } from "./model-binding.js";
 import { PartitionHandler } from "./partition-handler.js";
 import { Scorer } from "./scorer.js";
-import { SidecarInference } from "../adapters/sidecar-inference.js";
-import { errorMessage, silentLogger, type Logger } from "@sluice/kit";
 
 /**
  * Partitions handled at once by one member. Each sends its own ModelInfer, and the sidecar's
@@ -114,82 +111,17 @@ export class Pipeline {
   /** Checks the setup, joins the group and starts consuming. */
   static async start(config: PipelineConfig, deps: PipelineDependencies): Promise<Pipeline> {
     const log = deps.log ?? silentLogger;
-    const extractor = new FeatureExtractor(config.features, deps.store, {
-      baseDir: config.baseDir,
-    });
-    await extractor.ready();
-    const binding = await bindModel(
-      deps.inference,
-      config.model,
-      extractor.width,
-      config.batch.maxEvents,
-    ).catch((error: unknown) => {
-      const failure = ConsumerError.from(error);
-      if (failure.code === "config_invalid") throw failure;
-      throw new ConsumerError(
-        failure.code,
-        `cannot read model "${config.model.name}" from the sidecar at ${config.model.sidecar}: ${failure.message}`,
-        { cause: failure, retryable: failure.retryable },
-      );
-    });
-    const scorer = new Scorer(deps.inference, binding, config.model.deadlineMs);
-    const processor = new MicroBatchProcessor(extractor, scorer, {
-      model: config.model.name,
-      idField: config.decoder.idField,
-      outputTopic: config.topics.output,
-      deadLetterTopic: config.topics.deadLetter,
-      reviewTopic: config.topics.review,
-      reviewBelow: config.review.confidenceBelow,
-    });
-
-    const topics = [config.topics.input, config.topics.output, config.topics.deadLetter];
-    if (config.topics.review !== undefined) topics.push(config.topics.review);
-    const created = await deps.kafka.ensureTopics(topics).catch((error: unknown) => {
-      throw new ConsumerError(
-        "internal",
-        `cannot make sure topics ${topics.join(", ")} exist on ${config.kafka.brokers.join(",")}: ${errorMessage(error)}`,
-        { cause: error },
-      );
-    });
-    if (created.length > 0) {
-      log.info({}, `created missing topics ${created.join(", ")} with the cluster's defaults`);
-    }
+    const { processor, binding } = await prepareMicroBatches(config, deps.store, deps.inference);
+    await ensureTopics(config, deps.kafka, log);
     const consumer = deps.kafka.consumer({
       groupId: config.kafka.groupId,
       maxWaitTimeMs: DEFAULT_FETCH_MAX_WAIT_MS,
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
     });
-    let delivery: Delivery;
-    if (config.delivery === "exactly_once") {
-      delivery = new ExactlyOnceDelivery(deps.kafka, config.kafka.groupId);
-    } else {
-      const producer = deps.kafka.producer();
-      await producer.connect();
-      delivery = new AtLeastOnceDelivery(producer, consumer);
-    }
+    const delivery = await openDelivery(config, deps.kafka, consumer);
     const pipeline = new Pipeline(config, binding, consumer, delivery, processor, deps);
     try {
-      await consumer.connect();
-      consumer.onCrash((error) =>
-        pipeline.#fail(
-          new ConsumerError("internal", `Kafka consumer crashed: ${error.message}`, {
-            cause: error,
-          }),
-        ),
-      );
-      consumer.onAssignment((assigned) => {
-        delivery.assigned(assigned);
-        pipeline.metrics.assigned(assigned);
-        log.info(
-          {},
-          `assigned ${assigned.map((p) => `${p.topic}[${p.partition}]`).join(", ") || "nothing"}`,
-        );
-      });
-      await consumer.subscribe(config.topics.input);
-      await consumer.run({
-        concurrency: DEFAULT_PARTITION_CONCURRENCY,
-        eachBatch: pipeline.#handler.handle,
-      });
+      await pipeline.#join();
     } catch (error) {
       await pipeline.stop().catch(() => {});
       throw error;
@@ -199,6 +131,32 @@ export class Pipeline {
       `pipeline "${config.name}" consuming ${config.topics.input}`,
     );
     return pipeline;
+  }
+
+  /** Connects, joins the group and starts handling its partitions' batches. */
+  async #join(): Promise<void> {
+    const consumer = this.#consumer;
+    await consumer.connect();
+    consumer.onCrash((error) =>
+      this.#fail(
+        new ConsumerError("internal", `Kafka consumer crashed: ${error.message}`, {
+          cause: error,
+        }),
+      ),
+    );
+    consumer.onAssignment((assigned) => {
+      this.#delivery.assigned(assigned);
+      this.metrics.assigned(assigned);
+      this.#log.info(
+        {},
+        `assigned ${assigned.map((p) => `${p.topic}[${p.partition}]`).join(", ") || "nothing"}`,
+      );
+    });
+    await consumer.subscribe(this.config.topics.input);
+    await consumer.run({
+      concurrency: DEFAULT_PARTITION_CONCURRENCY,
+      eachBatch: this.#handler.handle,
+    });
   }
 
   /**
@@ -237,47 +195,73 @@ export class Pipeline {
   }
 }
 
-export interface StartPipelineOptions {
-  readonly log?: Logger;
-  /** Where the pipeline's Prometheus series go. @default a registry of its own */
-  readonly metrics?: ConsumerMetrics;
+/**
+ * The feature extractor (hook modules loaded) and the model bound to its rows, put together into
+ * the micro-batch processor. Throws `config_invalid` when the model does not fit the features, or
+ * the sidecar's error, saying which sidecar, when it cannot be asked.
+ */
+async function prepareMicroBatches(
+  config: PipelineConfig,
+  store: FeatureStore,
+  inference: Inference,
+): Promise<{ processor: MicroBatchProcessor; binding: ModelBinding }> {
+  const extractor = new FeatureExtractor(config.features, store, { baseDir: config.baseDir });
+  await extractor.ready();
+  const { model } = config;
+  const binding = await bindModel(inference, model, extractor.width, config.batch.maxEvents).catch(
+    (error: unknown) => {
+      const failure = ConsumerError.from(error);
+      if (failure.code === "config_invalid") throw failure;
+      throw new ConsumerError(
+        failure.code,
+        `cannot read model "${model.name}" from the sidecar at ${model.sidecar}: ${failure.message}`,
+        { cause: failure, retryable: failure.retryable },
+      );
+    },
+  );
+  const scorer = new Scorer(inference, binding, model.deadlineMs);
+  const processor = new MicroBatchProcessor(extractor, scorer, {
+    model: model.name,
+    idField: config.decoder.idField,
+    outputTopic: config.topics.output,
+    deadLetterTopic: config.topics.deadLetter,
+    reviewTopic: config.topics.review,
+    reviewBelow: config.review.confidenceBelow,
+  });
+  return { processor, binding };
 }
 
-/**
- * Starts `config` with the real clients: kafkajs, the sidecar over gRPC, the Redis feature store.
- * `stop()` closes all of them.
- */
-export async function startPipeline(
+/** Creates the pipeline's topics that do not exist yet, with the cluster's defaults. */
+async function ensureTopics(
   config: PipelineConfig,
-  options: StartPipelineOptions = {},
-): Promise<Pipeline> {
-  const log = options.log ?? silentLogger;
-  const kafka = new KafkajsClient({
-    brokers: config.kafka.brokers,
-    clientId: config.kafka.clientId,
-    log,
+  kafka: KafkaClient,
+  log: Logger,
+): Promise<void> {
+  const { input, output, deadLetter, review } = config.topics;
+  const topics =
+    review === undefined ? [input, output, deadLetter] : [input, output, deadLetter, review];
+  const created = await kafka.ensureTopics(topics).catch((error: unknown) => {
+    throw new ConsumerError(
+      "internal",
+      `cannot make sure topics ${topics.join(", ")} exist on ${config.kafka.brokers.join(",")}: ${errorMessage(error)}`,
+      { cause: error },
+    );
   });
-  const inference = new SidecarInference(config.model.sidecar);
-  let store: RedisFeatureStore | undefined;
-  try {
-    store = await RedisFeatureStore.connect(config.redis.url, {
-      keyPrefix: config.redis.keyPrefix,
-    });
-    const opened = store;
-    return await Pipeline.start(config, {
-      kafka,
-      inference,
-      store: opened,
-      log,
-      metrics: options.metrics,
-      release: async () => {
-        inference.close();
-        await opened.close();
-      },
-    });
-  } catch (error) {
-    inference.close();
-    await store?.close();
-    throw error;
+  if (created.length > 0) {
+    log.info({}, `created missing topics ${created.join(", ")} with the cluster's defaults`);
   }
+}
+
+/** The delivery the config asks for, its producer connected (exactly-once connects one per partition, later). */
+async function openDelivery(
+  config: PipelineConfig,
+  kafka: KafkaClient,
+  consumer: KafkaConsumer,
+): Promise<Delivery> {
+  if (config.delivery === "exactly_once") {
+    return new ExactlyOnceDelivery(kafka, config.kafka.groupId);
+  }
+  const producer = kafka.producer();
+  await producer.connect();
+  return new AtLeastOnceDelivery(producer, consumer);
 }
