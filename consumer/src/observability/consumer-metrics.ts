@@ -64,28 +64,28 @@ export class ConsumerMetrics {
       "sluice_consumer_events_total",
       "Input events processed and committed (each became a prediction or a dead letter)",
       ["pipeline", "topic"],
-      (p, inc) => inc({ pipeline: p.name, topic: p.topics.input }, p.counts.events),
+      (p, add) => add({ pipeline: p.name, topic: p.topics.input }, p.counts.events),
     );
     this.#counter(
       "sluice_consumer_records_produced_total",
       "Records acknowledged on the output, review and dead-letter topics",
       ["pipeline", "topic"],
-      (p, inc) => {
+      (p, add) => {
         const { predictions, reviews, deadLetters } = p.stats;
         const dead = Object.values(deadLetters).reduce((total, count) => total + count, 0);
         const { output, review, deadLetter } = p.topics;
-        if (predictions > 0) inc({ pipeline: p.name, topic: output }, predictions);
-        if (reviews > 0 && review !== undefined) inc({ pipeline: p.name, topic: review }, reviews);
-        if (dead > 0) inc({ pipeline: p.name, topic: deadLetter }, dead);
+        if (predictions > 0) add({ pipeline: p.name, topic: output }, predictions);
+        if (reviews > 0 && review !== undefined) add({ pipeline: p.name, topic: review }, reviews);
+        if (dead > 0) add({ pipeline: p.name, topic: deadLetter }, dead);
       },
     );
     this.#counter(
       "sluice_consumer_predictions_total",
       "Predictions published to the output topic",
       ["pipeline", "model", "version"],
-      (p, inc) => {
+      (p, add) => {
         for (const [version, { predictions }] of p.counts.versions) {
-          if (predictions > 0) inc({ pipeline: p.name, model: p.model, version }, predictions);
+          if (predictions > 0) add({ pipeline: p.name, model: p.model, version }, predictions);
         }
       },
     );
@@ -93,9 +93,9 @@ export class ConsumerMetrics {
       "sluice_consumer_reviews_total",
       "Predictions also sent to the review topic for their low confidence",
       ["pipeline", "model", "version"],
-      (p, inc) => {
+      (p, add) => {
         for (const [version, { reviews }] of p.counts.versions) {
-          if (reviews > 0) inc({ pipeline: p.name, model: p.model, version }, reviews);
+          if (reviews > 0) add({ pipeline: p.name, model: p.model, version }, reviews);
         }
       },
     );
@@ -103,23 +103,23 @@ export class ConsumerMetrics {
       "sluice_consumer_dead_letters_total",
       "Events sent to the dead-letter topic, by error code",
       ["pipeline", "code"],
-      (p, inc) => {
-        for (const [code, count] of p.counts.deadLetters) inc({ pipeline: p.name, code }, count);
+      (p, add) => {
+        for (const [code, count] of p.counts.deadLetters) add({ pipeline: p.name, code }, count);
       },
     );
     this.#counter(
       "sluice_consumer_retries_total",
       "Micro-batches that failed retryably and were scheduled again, by error code",
       ["pipeline", "code"],
-      (p, inc) => {
-        for (const [code, count] of p.counts.retries) inc({ pipeline: p.name, code }, count);
+      (p, add) => {
+        for (const [code, count] of p.counts.retries) add({ pipeline: p.name, code }, count);
       },
     );
     this.#counter(
       "sluice_consumer_rebalances_total",
       "Consumer group (re)joins this member went through",
       ["pipeline"],
-      (p, inc) => inc({ pipeline: p.name }, p.counts.rebalances),
+      (p, add) => add({ pipeline: p.name }, p.counts.rebalances),
     );
     this.batchSize = new Histogram({
       name: "sluice_consumer_micro_batch_size",
@@ -163,10 +163,10 @@ export class ConsumerMetrics {
       "sluice_consumer_lag",
       "Records behind per owned partition: the latest fetch's high watermark minus the next offset to process",
       ["pipeline", "topic", "partition"],
-      (p, set) => {
+      (p, add) => {
         for (const [topic, partitions] of p.lag) {
           for (const [partition, lag] of partitions) {
-            set({ pipeline: p.name, topic, partition: String(partition) }, lag);
+            add({ pipeline: p.name, topic, partition: String(partition) }, lag);
           }
         }
       },
@@ -175,9 +175,9 @@ export class ConsumerMetrics {
       "sluice_consumer_assigned_partitions",
       "Input partitions this member owns",
       ["pipeline", "topic"],
-      (p, set) => {
+      (p, add) => {
         for (const [topic, owned] of p.assignment ?? []) {
-          set({ pipeline: p.name, topic }, owned.size);
+          add({ pipeline: p.name, topic }, owned.size);
         }
       },
     );
@@ -185,9 +185,9 @@ export class ConsumerMetrics {
       "sluice_consumer_model_info",
       "1 for the model version that answered the latest micro-batch",
       ["pipeline", "model", "version"],
-      (p, set) => {
+      (p, add) => {
         if (p.version === undefined) return;
-        set({ pipeline: p.name, model: p.model, version: p.version }, 1);
+        add({ pipeline: p.name, model: p.model, version: p.version }, 1);
       },
     );
   }
@@ -205,44 +205,46 @@ export class ConsumerMetrics {
     return serveMetrics(this.registry, host, port);
   }
 
-  /** A counter rendered at scrape time from every pipeline's counts. */
+  /** A counter rendered at scrape time from every pipeline's counts, stopped ones included. */
   #counter<L extends string>(
     name: string,
     help: string,
     labelNames: readonly L[],
-    read: (pipeline: PipelineMetrics, inc: (labels: Labels<L>, value: number) => void) => void,
-  ): void {
-    const pipelines = this.#pipelines;
-    new Counter<L>({
-      name,
-      help,
-      labelNames,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const pipeline of pipelines)
-          read(pipeline, (labels, value) => this.inc(labels, value));
-      },
-    });
+    read: Reader<L>,
+  ) {
+    new Counter<L>(collected({ name, help, labelNames }, this.registry, this.#pipelines, read));
   }
 
   /** A gauge rendered at scrape time from the running pipelines' state. */
-  #gauge<L extends string>(
-    name: string,
-    help: string,
-    labelNames: readonly L[],
-    read: (pipeline: PipelineMetrics, set: (labels: Labels<L>, value: number) => void) => void,
-  ): void {
-    const running = this.#running;
-    new Gauge<L>({
-      name,
-      help,
-      labelNames,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const pipeline of running) read(pipeline, (labels, value) => this.set(labels, value));
-      },
-    });
+  #gauge<L extends string>(name: string, help: string, labelNames: readonly L[], read: Reader<L>) {
+    new Gauge<L>(collected({ name, help, labelNames }, this.registry, this.#running, read));
   }
+}
+
+/** Reads what one pipeline contributes to a metric: `add(labels, value)` per series. */
+type Reader<L extends string> = (
+  pipeline: PipelineMetrics,
+  add: (labels: Labels<L>, value: number) => void,
+) => void;
+
+/**
+ * The options of a counter or gauge whose values are read from `pipelines` at each scrape: reset,
+ * then every pipeline adds its series (two pipelines of one name add up, as increments would).
+ */
+function collected<L extends string>(
+  metric: { name: string; help: string; labelNames: readonly L[] },
+  registry: Registry,
+  pipelines: ReadonlySet<PipelineMetrics>,
+  read: Reader<L>,
+) {
+  return {
+    ...metric,
+    registers: [registry],
+    collect(this: Counter<L> | Gauge<L>) {
+      this.reset();
+      // A gauge's inc after its reset is a set; the cast only picks one of two equal signatures.
+      const add = (labels: Labels<L>, value: number) => (this as Counter<L>).inc(labels, value);
+      for (const pipeline of pipelines) read(pipeline, add);
+    },
+  };
 }

@@ -5,9 +5,8 @@ import { randomBytes } from "node:crypto";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { ConsumerError } from "../errors.js";
-import type { FeatureEvent, FeatureOutcome } from "../features/feature-extractor.js";
 import type { Delivery } from "../pipeline/delivery.js";
-import { installInMemoryTracing, type InMemoryTracing } from "@sluice/testing";
+import { FakeFeatures, installInMemoryTracing, type InMemoryTracing } from "@sluice/testing";
 import type { Inference, InferRequest, InferResponse } from "../ports/inference.js";
 import type { InputRecord, OutputRecord, PartitionBatch, RecordHeaders } from "../ports/kafka.js";
 import {
@@ -18,7 +17,6 @@ import {
   tracePropagationEnabled,
 } from "./kafka-trace-context.js";
 import { MicroBatchProcessor } from "../pipeline/micro-batch.js";
-import type { Features } from "../pipeline/micro-batch-stages.js";
 import { NO_TRACE, startMicroBatchTrace } from "./micro-batch-trace.js";
 import { PartitionHandler } from "../pipeline/partition-handler.js";
 import { ConsumerMetrics } from "./consumer-metrics.js";
@@ -49,22 +47,8 @@ function record(offset: number, value: unknown, headers: RecordHeaders = {}): In
   };
 }
 
-/** One feature, the event's `x`; `bad: true` fails feature extraction. */
-const features: Features = {
-  width: 1,
-  compute(events: readonly FeatureEvent[]): Promise<FeatureOutcome[]> {
-    return Promise.resolve(
-      events.map((event): FeatureOutcome => {
-        const value = event.value as { x: number; bad?: boolean };
-        if (value.bad === true) {
-          const error = new ConsumerError("feature_error", "x: bad", { retryable: false });
-          return { ok: false, error };
-        }
-        return { ok: true, row: Float32Array.of(value.x), eventTime: 0, entity: "u" };
-      }),
-    );
-  },
-};
+/** One feature, the event's `x`; `bad: true` fails it. */
+const features = new FakeFeatures(0);
 
 class FakeSidecar implements Inference {
   /** The span active when each ModelInfer was sent. */
