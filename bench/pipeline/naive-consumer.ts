@@ -6,7 +6,7 @@
  * pipeline (idempotent, acks from all in-sync replicas), so it is just as safe, only slower.
  */
 import { InferenceClient } from "@sluice/client";
-import { FeatureExtractor, HEADERS, RedisWindowStore, type Prediction } from "@sluice/consumer";
+import { FeatureExtractor, HEADERS, RedisFeatureStore, type Prediction } from "@sluice/consumer";
 import { fraudConfig } from "./fraud-config.js";
 import { benchKafkaClients } from "./kafka-clients.js";
 import { timedStore, type StageTimes } from "./stage-times.js";
@@ -24,7 +24,7 @@ export async function startNaiveConsumer(
   times: StageTimes,
 ): Promise<() => Promise<void>> {
   const config = await fraudConfig(settings);
-  const store = await RedisWindowStore.connect(settings.redisUrl, {
+  const store = await RedisFeatureStore.connect(settings.redisUrl, {
     keyPrefix: settings.keyPrefix,
   });
   const features = new FeatureExtractor(config.features, timedStore(store, times), {

@@ -10,10 +10,10 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type {
   FeatureStore,
-  InferencePort,
-  KafkaPort,
-  RecordProducer,
-  SourceConsumer,
+  Inference,
+  KafkaClient,
+  KafkaProducer,
+  KafkaConsumer,
 } from "@sluice/consumer";
 
 export interface StageFigures {
@@ -97,7 +97,7 @@ export function timedStore(store: FeatureStore, times: StageTimes): FeatureStore
   };
 }
 
-export function timedInference(port: InferencePort, times: StageTimes): InferencePort {
+export function timedInference(port: Inference, times: StageTimes): Inference {
   return {
     describe: (model, version) => port.describe(model, version),
     infer: (request) => times.time("infer", request.count, () => port.infer(request)),
@@ -105,7 +105,7 @@ export function timedInference(port: InferencePort, times: StageTimes): Inferenc
   };
 }
 
-export function timedKafka(kafka: KafkaPort, times: StageTimes): KafkaPort {
+export function timedKafka(kafka: KafkaClient, times: StageTimes): KafkaClient {
   return {
     consumer: (settings) => timedConsumer(kafka.consumer(settings), times),
     producer: () => timedProducer(kafka.producer(), times),
@@ -114,7 +114,7 @@ export function timedKafka(kafka: KafkaPort, times: StageTimes): KafkaPort {
   };
 }
 
-function timedProducer(producer: RecordProducer, times: StageTimes): RecordProducer {
+function timedProducer(producer: KafkaProducer, times: StageTimes): KafkaProducer {
   return {
     connect: () => producer.connect(),
     send: (records) => times.time("produce", records.length, () => producer.send(records)),
@@ -122,7 +122,7 @@ function timedProducer(producer: RecordProducer, times: StageTimes): RecordProdu
   };
 }
 
-function timedConsumer(consumer: SourceConsumer, times: StageTimes): SourceConsumer {
+function timedConsumer(consumer: KafkaConsumer, times: StageTimes): KafkaConsumer {
   return {
     connect: () => consumer.connect(),
     subscribe: (topic) => consumer.subscribe(topic),

@@ -6,13 +6,8 @@
  *
  *   node --conditions=source --import tsx bench/servers/pipeline-consumer.ts '<VariantSettings JSON>'
  */
-import {
-  KafkajsPort,
-  Pipeline,
-  RedisWindowStore,
-  SidecarInference,
-  jsonLinesLog,
-} from "@sluice/consumer";
+import { KafkajsClient, Pipeline, RedisFeatureStore, SidecarInference } from "@sluice/consumer";
+import { createLogger } from "@sluice/kit";
 import { announceReady, exitWithParent } from "../lib/child.js";
 import { profileMainThread } from "../lib/main-thread-profile.js";
 import { fraudConfig } from "../pipeline/fraud-config.js";
@@ -40,14 +35,14 @@ reportStagesOnSignal(times);
 async function startSluice(): Promise<() => Promise<void>> {
   const config = await fraudConfig(settings);
   // Warnings (retries, kafkajs trouble) reach the benchmark's --verbose output.
-  const log = jsonLinesLog("warn");
-  const kafka = new KafkajsPort({
+  const log = createLogger({ name: "sluice-consumer", level: "warn" });
+  const kafka = new KafkajsClient({
     brokers: config.kafka.brokers,
     clientId: config.kafka.clientId,
     log,
   });
   const inference = new SidecarInference(config.model.sidecar);
-  const store = await RedisWindowStore.connect(config.redis.url, {
+  const store = await RedisFeatureStore.connect(config.redis.url, {
     keyPrefix: config.redis.keyPrefix,
   });
   const pipeline = await Pipeline.start(config, {

@@ -1,11 +1,14 @@
 /**
- * The one error type of the consumer boundary. Every failure carries a string code from a const
- * list, whether retrying the same work may succeed, and the original error as `cause`.
+ * The one error type of the consumer boundary, on kit's `SluiceError`: every failure carries a
+ * string code from the const list below, whether retrying the same work may succeed, and the
+ * original error as `cause`.
  *
  * The consumer loop decides with two questions only: is it retryable (back off and process the
  * batch again, offsets uncommitted) or not (send the message to the dead-letter topic with
  * `code` and `message`, then move on). So messages must let a user fix their input on their own.
+ * The codes are in dead-letter headers and metric labels: they never change.
  */
+import { SluiceError, errorMessage } from "@sluice/kit";
 
 export const CONSUMER_ERROR_CODES = [
   /** The event decoded but its content does not fit the pipeline (missing field, wrong type). */
@@ -45,24 +48,12 @@ const RETRYABLE_CODES: ReadonlySet<ConsumerErrorCode> = new Set([
   "commit_failed",
 ]);
 
-export interface ConsumerErrorOptions {
-  readonly cause?: unknown;
-  /** @default true for store_unavailable, inference_unavailable, produce_failed, commit_failed */
-  readonly retryable?: boolean;
-}
-
-export class ConsumerError extends Error {
+/** `retryable` defaults to true for store_unavailable, inference_unavailable, produce_failed, commit_failed. */
+export class ConsumerError extends SluiceError<ConsumerErrorCode> {
   override readonly name = "ConsumerError";
-  /** Whether processing the same batch again later may succeed. */
-  readonly retryable: boolean;
 
-  constructor(
-    readonly code: ConsumerErrorCode,
-    message: string,
-    options: ConsumerErrorOptions = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.retryable = options.retryable ?? RETRYABLE_CODES.has(code);
+  protected override retryableByDefault(code: ConsumerErrorCode): boolean {
+    return RETRYABLE_CODES.has(code);
   }
 
   /**
@@ -71,17 +62,11 @@ export class ConsumerError extends Error {
    */
   static from(error: unknown, fallback: ConsumerErrorCode = "internal"): ConsumerError {
     if (error instanceof ConsumerError) return error;
-    const message = error instanceof Error ? error.message : String(error);
-    return new ConsumerError(fallback, message, { cause: error });
+    return new ConsumerError(fallback, errorMessage(error), { cause: error });
   }
 
   /** Type guard, optionally for one code: `ConsumerError.is(e, "store_unavailable")`. */
   static is(value: unknown, code?: ConsumerErrorCode): value is ConsumerError {
     return value instanceof ConsumerError && (code === undefined || value.code === code);
-  }
-
-  /** What a dead letter carries: enough to understand and fix the message, nothing internal. */
-  toJSON(): { code: ConsumerErrorCode; message: string; retryable: boolean } {
-    return { code: this.code, message: this.message, retryable: this.retryable };
   }
 }

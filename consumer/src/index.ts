@@ -1,5 +1,8 @@
-export * from "./features/index.js";
 export * from "./config/index.js";
+export * from "./ports/index.js";
+export * from "./adapters/index.js";
+export * from "./features/index.js";
 export * from "./pipeline/index.js";
-export * from "./metrics/index.js";
+export * from "./observability/index.js";
+export { startPipeline, type StartPipelineOptions } from "./start-pipeline.js";
 export { ConsumerError, CONSUMER_ERROR_CODES, type ConsumerErrorCode } from "./errors.js";

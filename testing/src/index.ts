@@ -29,5 +29,6 @@ export * from "./pipeline/fraud-layout.js";
 export * from "./pipeline/pipeline-fixture.js";
 export * from "./pipeline/pipeline-harness.js";
 export * from "./pipeline/cli-process.js";
+export * from "./pipeline/fake-features.js";
 export * from "./sidecar/stub-server.js";
 export * from "./cli/run-program.js";

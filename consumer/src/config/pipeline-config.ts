@@ -18,8 +18,8 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 import { ConsumerError } from "../errors.js";
 import { featureSpecSchema, type FeatureSpec } from "../features/feature-spec.js";
-import { describeValue, formatIssues, schemaErrorMap } from "@sluice/kit";
-import { DEFAULT_KEY_PREFIX } from "../features/window-store.js";
+import { describeValue, errorMessage, formatIssues, schemaErrorMap } from "@sluice/kit";
+import { DEFAULT_KEY_PREFIX } from "../adapters/redis-feature-store.js";
 
 export const DELIVERY_MODES = ["at_least_once", "exactly_once"] as const;
 export type DeliveryMode = (typeof DELIVERY_MODES)[number];
@@ -366,7 +366,7 @@ export async function loadPipelineConfig(
   } catch (error) {
     throw new ConsumerError(
       "config_invalid",
-      `cannot read pipeline file "${path}": ${error instanceof Error ? error.message : String(error)}`,
+      `cannot read pipeline file "${path}": ${errorMessage(error)}`,
       { cause: error },
     );
   }

@@ -9,7 +9,7 @@ import { parse as parseYaml } from "yaml";
 import { ConsumerError } from "../errors.js";
 import { FeatureExtractor, type FeatureEvent, type FeatureOutcome } from "./feature-extractor.js";
 import { parseFeatureSpec, type FeatureSpec } from "./feature-spec.js";
-import type { FeatureStore, StoreRequest, StoreResponse } from "./feature-store.js";
+import type { FeatureStore, StoreRequest, StoreResponse } from "../ports/feature-store.js";
 import {
   deleteKeys,
   FRAUD_FEATURE_NAMES,
@@ -21,7 +21,7 @@ import {
   type TestRedis,
   uniquePrefix,
 } from "@sluice/testing";
-import { RedisWindowStore } from "./window-store.js";
+import { RedisFeatureStore } from "../adapters/redis-feature-store.js";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -524,7 +524,7 @@ function simulate(
 
 describe("FeatureExtractor with the fraud layout on Redis", () => {
   let redis: TestRedis;
-  let store: RedisWindowStore;
+  let store: RedisFeatureStore;
   let extractor: FeatureExtractor;
   const prefix = uniquePrefix();
   /** In every user id of this suite, so its lookup records can be found and deleted. */
@@ -532,7 +532,7 @@ describe("FeatureExtractor with the fraud layout on Redis", () => {
 
   before(async () => {
     redis = await startTestRedis();
-    store = await RedisWindowStore.connect(redis.url, { keyPrefix: prefix });
+    store = await RedisFeatureStore.connect(redis.url, { keyPrefix: prefix });
     extractor = new FeatureExtractor(fraudSpec(), store);
   });
   after(async () => {

@@ -8,15 +8,9 @@ import { SpanStatusCode, trace } from "@opentelemetry/api";
 import { ConsumerError } from "../errors.js";
 import { FieldPath, readEntity, readEventTime, type EventObject } from "./event-fields.js";
 import { loadHook, runHook, type FeatureHook } from "./feature-hooks.js";
-import {
-  compileSpec,
-  FeatureFailure,
-  readSlots,
-  type EventState,
-  type FeatureProgram,
-} from "./feature-program.js";
+import { compileSpec, readSlots, type EventState, type FeatureProgram } from "./feature-program.js";
 import type { FeatureSpec } from "./feature-definition.js";
-import type { FeatureStore, StoreEvent, StoreResponse } from "./feature-store.js";
+import type { FeatureStore, StoreEvent, StoreResponse } from "../ports/feature-store.js";
 import { LookupBatch, LookupCache, type LookupCacheOptions } from "./lookup-cache.js";
 import { describeValue } from "@sluice/kit";
 
@@ -188,11 +182,9 @@ export class FeatureExtractor {
           entity: item.entity,
         };
       } catch (error) {
-        if (!(error instanceof FeatureFailure)) throw error;
-        outcomes[item.index] = {
-          ok: false,
-          error: new ConsumerError("feature_error", error.message, { retryable: false }),
-        };
+        // A feature that cannot be computed fails its event; anything else is a bug.
+        if (!ConsumerError.is(error, "feature_error")) throw error;
+        outcomes[item.index] = { ok: false, error };
       }
     });
     return outcomes;

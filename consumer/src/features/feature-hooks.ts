@@ -20,7 +20,7 @@ import { pathToFileURL } from "node:url";
 import { ConsumerError } from "../errors.js";
 import type { EventObject } from "./event-fields.js";
 import type { HookSource } from "./feature-definition.js";
-import { describeValue } from "@sluice/kit";
+import { describeValue, errorMessage } from "@sluice/kit";
 
 export interface HookEvent {
   /** The decoded JSON event. */
@@ -51,7 +51,7 @@ export async function loadHook(source: HookSource, baseDir: string): Promise<Fea
   } catch (error) {
     throw new ConsumerError(
       "config_invalid",
-      `${hookLabel(source)}: cannot import ${path}: ${error instanceof Error ? error.message : String(error)}`,
+      `${hookLabel(source)}: cannot import ${path}: ${errorMessage(error)}`,
       { cause: error },
     );
   }
@@ -83,7 +83,7 @@ export async function runHook(
     const retryable = (error as { retryable?: unknown } | null)?.retryable === true;
     throw new ConsumerError(
       "feature_error",
-      `${hookLabel(source)} failed: ${error instanceof Error ? error.message : String(error)}`,
+      `${hookLabel(source)} failed: ${errorMessage(error)}`,
       { cause: error, retryable },
     );
   }

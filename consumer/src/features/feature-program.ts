@@ -16,8 +16,9 @@ import type {
   Transform,
   WindowSource,
 } from "./feature-definition.js";
-import type { StatePlan, WindowQuery } from "./feature-store.js";
+import type { StatePlan, WindowQuery } from "../ports/feature-store.js";
 import { describeValue } from "@sluice/kit";
+import { ConsumerError } from "../errors.js";
 import {
   applyScalar,
   writeEncoding,
@@ -56,8 +57,13 @@ export interface EventState {
   readonly hookValues: readonly Float64Array[];
 }
 
-/** A feature that cannot be computed for an event; the message names the feature. */
-export class FeatureFailure extends Error {}
+/**
+ * A feature that cannot be computed for an event; the message names the feature. The event goes
+ * to the dead-letter topic; the rest of its micro-batch goes on.
+ */
+function featureFailure(message: string): ConsumerError {
+  return new ConsumerError("feature_error", message, { retryable: false });
+}
 
 type Writer = (state: EventState, row: Float32Array) => void;
 type Evaluate = (state: EventState) => number | string;
@@ -95,7 +101,7 @@ export function readSlots(
 /** `what` says how the value came about, for the message: `log of 0`, `ratio 5 / 0`. */
 function finite(name: string, what: string, value: number): number {
   if (Number.isFinite(value)) return value;
-  throw new FeatureFailure(`feature "${name}": ${what} gives ${value}, not a finite number`);
+  throw featureFailure(`feature "${name}": ${what} gives ${value}, not a finite number`);
 }
 
 class Compiler {
@@ -234,14 +240,14 @@ class Compiler {
       const value = state.lookupValues[lookup];
       if (value === null || value === undefined) {
         if (fallback !== undefined) return fallback;
-        throw new FeatureFailure(
+        throw featureFailure(
           `feature "${name}": ${state.lookupKeys[lookup]} → ${source.field}: not found, and the spec gives no default`,
         );
       }
       if (source.type === "string") return value;
       const number = Number(value);
       if (value.trim() === "" || !Number.isFinite(number)) {
-        throw new FeatureFailure(
+        throw featureFailure(
           `feature "${name}": ${state.lookupKeys[lookup]} → ${source.field}: expected a number, got ${describeValue(value)}`,
         );
       }
@@ -291,7 +297,7 @@ class Compiler {
       }
       // Finite in float64 may still overflow FP32 (above ~3.4e38): the model would see Infinity.
       if (!Number.isFinite(Math.fround(number))) {
-        throw new FeatureFailure(`feature "${name}": ${number} does not fit in an FP32 number`);
+        throw featureFailure(`feature "${name}": ${number} does not fit in an FP32 number`);
       }
       row[offset] = number;
     };

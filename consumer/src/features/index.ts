@@ -1,4 +1,4 @@
-/** The feature engine: a YAML feature spec, the extractor that turns event batches into rows, and its stores. */
+/** The feature engine: a YAML feature spec, compiled once, that turns event batches into rows. */
 export { FeatureExtractor } from "./feature-extractor.js";
 export type { FeatureEvent, FeatureExtractorOptions, FeatureOutcome } from "./feature-extractor.js";
 export type { FeatureHook, HookEvent } from "./feature-hooks.js";
@@ -9,17 +9,5 @@ export {
   parseFeatureSpec,
 } from "./feature-spec.js";
 export type { FeatureDefinition, FeatureSpec } from "./feature-spec.js";
-export type {
-  FeatureStore,
-  LookupRequest,
-  StatePlan,
-  StoreEvent,
-  StoreRequest,
-  StoreResponse,
-  WindowQuery,
-} from "./feature-store.js";
 export { LookupCache } from "./lookup-cache.js";
 export type { LookupCacheOptions } from "./lookup-cache.js";
-export { formatIssues, schemaErrorMap } from "@sluice/kit";
-export { RedisWindowStore } from "./window-store.js";
-export type { RedisConnectOptions, RedisWindowStoreOptions } from "./window-store.js";

@@ -5,7 +5,7 @@
  * fills the cache with the answers. Reading them in a second pipelined call would cost one more
  * round trip per batch for no gain; it would only be needed if lookups lived in another store.
  */
-import type { LookupRequest } from "./feature-store.js";
+import type { LookupRequest } from "../ports/feature-store.js";
 
 /** Bounds memory to roughly 100k × (key + value) — a few tens of MB — whatever the key cardinality. */
 export const DEFAULT_LOOKUP_CACHE_MAX_ENTRIES = 100_000;

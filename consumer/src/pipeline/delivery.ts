@@ -14,12 +14,13 @@
  */
 import { ConsumerError } from "../errors.js";
 import type {
-  KafkaPort,
+  KafkaClient,
   OutputRecord,
-  RecordProducer,
-  SourceConsumer,
-  TransactionalProducer,
-} from "./kafka-port.js";
+  KafkaProducer,
+  KafkaConsumer,
+  KafkaTransactionalProducer,
+} from "../ports/kafka.js";
+import { errorMessage } from "@sluice/kit";
 
 export interface Delivery {
   /**
@@ -49,15 +50,15 @@ function failure(
   what: string,
   error: unknown,
 ): ConsumerError {
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = errorMessage(error);
   return new ConsumerError(code, `${what}: ${reason}`, { cause: error, retryable: true });
 }
 
 export class AtLeastOnceDelivery implements Delivery {
-  readonly #producer: RecordProducer;
-  readonly #consumer: Pick<SourceConsumer, "commit">;
+  readonly #producer: KafkaProducer;
+  readonly #consumer: Pick<KafkaConsumer, "commit">;
 
-  constructor(producer: RecordProducer, consumer: Pick<SourceConsumer, "commit">) {
+  constructor(producer: KafkaProducer, consumer: Pick<KafkaConsumer, "commit">) {
     this.#producer = producer;
     this.#consumer = consumer;
   }
@@ -98,11 +99,11 @@ export class AtLeastOnceDelivery implements Delivery {
 }
 
 export class ExactlyOnceDelivery implements Delivery {
-  readonly #kafka: KafkaPort;
+  readonly #kafka: KafkaClient;
   readonly #groupId: string;
-  readonly #producers = new Map<string, Promise<TransactionalProducer>>();
+  readonly #producers = new Map<string, Promise<KafkaTransactionalProducer>>();
 
-  constructor(kafka: KafkaPort, groupId: string) {
+  constructor(kafka: KafkaClient, groupId: string) {
     this.#kafka = kafka;
     this.#groupId = groupId;
   }
@@ -120,7 +121,7 @@ export class ExactlyOnceDelivery implements Delivery {
   ): Promise<DeliveryTimes> {
     const startedAt = performance.now();
     const id = this.transactionalId(topic, partition);
-    let producer: TransactionalProducer;
+    let producer: KafkaTransactionalProducer;
     try {
       producer = await this.#producer(id);
     } catch (error) {
@@ -158,7 +159,7 @@ export class ExactlyOnceDelivery implements Delivery {
     );
   }
 
-  #producer(id: string): Promise<TransactionalProducer> {
+  #producer(id: string): Promise<KafkaTransactionalProducer> {
     let pending = this.#producers.get(id);
     if (pending === undefined) {
       const producer = this.#kafka.transactionalProducer(id);

@@ -1,5 +1,6 @@
 /** Kafka record value → JSON value. A record that cannot be decoded says why, for its dead letter. */
 import { ConsumerError } from "../errors.js";
+import { errorMessage } from "@sluice/kit";
 
 export type Decoded =
   | { readonly ok: true; readonly value: unknown }
@@ -30,7 +31,7 @@ export function decodeJson(value: Buffer | null): Decoded {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (error) {
     const shown = text.length > 60 ? `${text.slice(0, 60)}…` : text;
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     return failed(`record value: expected JSON, got ${JSON.stringify(shown)} (${reason})`, error);
   }
 }

@@ -1,41 +1,18 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { FakeFeatures } from "@sluice/testing";
 import { ConsumerError } from "../errors.js";
-import type { FeatureEvent, FeatureOutcome } from "../features/feature-extractor.js";
-import type { InferencePort, InferRequest, InferResponse } from "./inference-port.js";
-import type { InputRecord } from "./kafka-port.js";
-import { MicroBatchProcessor, type Features } from "./micro-batch.js";
+import type { Inference, InferRequest, InferResponse } from "../ports/inference.js";
+import type { InputRecord } from "../ports/kafka.js";
+import { MicroBatchProcessor } from "./micro-batch.js";
 import { HEADERS, type Prediction } from "./output-records.js";
 import { Scorer } from "./scorer.js";
 
-/** One feature: the event's `x`; events with `bad: true` fail feature extraction. */
-const features: Features = {
-  width: 1,
-  compute(events: readonly FeatureEvent[]): Promise<FeatureOutcome[]> {
-    return Promise.resolve(
-      events.map((event): FeatureOutcome => {
-        const value = event.value as { x: number; bad?: boolean };
-        if (value.bad === true) {
-          return {
-            ok: false,
-            error: new ConsumerError("feature_error", "event.x: cannot take the log of 0", {
-              retryable: false,
-            }),
-          };
-        }
-        return {
-          ok: true,
-          row: Float32Array.of(value.x),
-          eventTime: 1_700_000_000_000,
-          entity: "u",
-        };
-      }),
-    );
-  },
-};
+/** One feature, the event's `x`; `bad: true` fails it. */
+const features = new FakeFeatures();
 
 /** P(class 1) = x; any batch with x > 1 is rejected. */
-const sidecar: InferencePort = {
+const sidecar: Inference = {
   describe: () => Promise.reject(new Error("not used")),
   infer(request: InferRequest): Promise<InferResponse> {
     const probabilities = new Float32Array(request.count * 2);

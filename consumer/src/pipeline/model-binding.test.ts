@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { ModelDescription } from "./inference-port.js";
+import type { ModelDescription } from "../ports/inference.js";
 import { checkModel } from "./model-binding.js";
 
 const fraud: ModelDescription = {

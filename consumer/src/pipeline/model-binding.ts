@@ -4,7 +4,7 @@
  * so it refuses to run instead, saying what the model expects and what the features give.
  */
 import { ConsumerError } from "../errors.js";
-import type { InferencePort, ModelDescription, TensorInfo } from "./inference-port.js";
+import type { Inference, ModelDescription, TensorInfo } from "../ports/inference.js";
 
 /** The output the pipeline reads class probabilities from, when the model has it (as the examples do). */
 export const PROBABILITIES_OUTPUT = "probabilities";
@@ -49,17 +49,17 @@ function invalid(message: string): ConsumerError {
 }
 
 /**
- * Reads `settings`' metadata through `port` and checks it against rows of `width` floats and
+ * Reads `settings`' metadata through `inference` and checks it against rows of `width` floats and
  * micro-batches of up to `maxEvents` rows. Throws `config_invalid` naming both sides of a
- * mismatch, or the port's error when the sidecar cannot be asked.
+ * mismatch, or the inference port's error when the sidecar cannot be asked.
  */
 export async function bindModel(
-  port: InferencePort,
+  inference: Inference,
   settings: ModelSettings,
   width: number,
   maxEvents: number,
 ): Promise<ModelBinding> {
-  const description = await port.describe(settings.name, settings.version);
+  const description = await inference.describe(settings.name, settings.version);
   return checkModel(description, settings, width, maxEvents);
 }
 

@@ -4,7 +4,7 @@
  * and where from, so the event can be fixed and replayed).
  */
 import type { ConsumerError } from "../errors.js";
-import type { InputRecord, OutputRecord, RecordHeaders } from "./kafka-port.js";
+import type { InputRecord, OutputRecord, RecordHeaders } from "../ports/kafka.js";
 import type { Score } from "./scorer.js";
 
 export const HEADERS = {

@@ -1,14 +1,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { silentLogger } from "@sluice/kit";
 import { ConsumerError } from "../errors.js";
 import type { Delivery } from "./delivery.js";
-import type { InputRecord, OutputRecord, PartitionBatch } from "./kafka-port.js";
+import type { InputRecord, OutputRecord, PartitionBatch } from "../ports/kafka.js";
 import type { MicroBatchResult } from "./micro-batch.js";
-import {
-  emptyStats,
-  PartitionHandler,
-  type PartitionHandlerDependencies,
-} from "./partition-handler.js";
+import { ConsumerMetrics } from "../observability/consumer-metrics.js";
+import { PartitionHandler, type PartitionHandlerDependencies } from "./partition-handler.js";
 
 /** Records written to Kafka at `timestamp` (epoch ms; @default now). */
 function records(from: number, count: number, timestamp = Date.now()): InputRecord[] {
@@ -53,6 +51,11 @@ function harness(failWith?: (call: number) => ConsumerError | undefined) {
   const fatal: ConsumerError[] = [];
   const chunks: string[][] = [];
   let calls = 0;
+  const observer = new ConsumerMetrics().forPipeline({
+    pipeline: "p",
+    model: "m",
+    topics: { input: "in", output: "out", deadLetter: "dlq", review: undefined },
+  });
   const delivery: Delivery = {
     deliver: (_topic, _partition, out, nextOffset) => {
       delivered.push({ records: out, nextOffset });
@@ -77,12 +80,12 @@ function harness(failWith?: (call: number) => ConsumerError | undefined) {
     },
     delivery,
     consumer: { resume: (topic, partition) => resumed.push(`${topic}[${partition}]`) },
-    log: () => {},
-    stats: emptyStats(),
+    log: silentLogger,
+    observer,
     onFatal: (error) => fatal.push(error),
     random: () => 0,
   };
-  return { deps, delivered, resumed, fatal, chunks };
+  return { deps, observer, delivered, resumed, fatal, chunks };
 }
 
 const retry = { initialBackoffMs: 20, maxBackoffMs: 20 };
@@ -103,7 +106,7 @@ describe("PartitionHandler", () => {
       ["14", "18", "20"],
     );
     assert.deepEqual(batch.resolved, ["13", "17", "19"]);
-    assert.equal(h.deps.stats.events, 10);
+    assert.equal(h.observer.stats.events, 10);
   });
 
   it("lets a short batch linger once, then takes what came meanwhile", async () => {
@@ -143,7 +146,7 @@ describe("PartitionHandler", () => {
       ["2"],
     );
     assert.equal(batch.paused, 1);
-    assert.equal(h.deps.stats.retries, 1);
+    assert.equal(h.observer.stats.retries, 1);
     assert.deepEqual(h.resumed, []);
     await new Promise((resolve) => setTimeout(resolve, 40));
     assert.deepEqual(h.resumed, ["in[3]"]);

@@ -8,18 +8,17 @@
  * resumes and fetches them again. Other partitions go on meanwhile. Nothing is skipped, nothing is
  * committed before it is delivered.
  */
+import { backoffDelay, sleep, type BackoffSettings, type Logger } from "@sluice/kit";
 import { ConsumerError } from "../errors.js";
-import { backoffDelay, type BackoffSettings } from "./backoff.js";
-import type { PipelineMetrics } from "../metrics/consumer-metrics.js";
 import type { Delivery, DeliveryTimes } from "./delivery.js";
-import type { InputRecord, PartitionBatch, SourceConsumer } from "./kafka-port.js";
+import type { InputRecord, PartitionBatch, KafkaConsumer } from "../ports/kafka.js";
 import type { MicroBatchResult } from "./micro-batch.js";
+import type { PipelineObserver } from "../observability/pipeline-observer.js";
 import {
   startMicroBatchTrace,
   type MicroBatchTrace,
   type MicroBatchTraceSettings,
-} from "./micro-batch-trace.js";
-import type { PipelineLog } from "./pipeline-log.js";
+} from "../observability/micro-batch-trace.js";
 
 /** kafkajs heartbeats only once its interval (3 s) has passed, so asking every second costs nothing. */
 const HEARTBEAT_EVERY_MS = 1_000;
@@ -32,33 +31,6 @@ export interface PartitionHandlerSettings {
   readonly trace?: MicroBatchTraceSettings;
 }
 
-/** Counters of a running pipeline; the CLI prints them, tests wait on them. */
-export interface PipelineStats {
-  /** Input records processed and committed. */
-  events: number;
-  predictions: number;
-  reviews: number;
-  /** Dead letters by error code. */
-  deadLetters: Record<string, number>;
-  microBatches: number;
-  /** Micro-batches that failed retryably and were scheduled again. */
-  retries: number;
-  /** The last retryable failure, for a status line. */
-  lastRetry: { code: string; message: string; at: number } | undefined;
-}
-
-export function emptyStats(): PipelineStats {
-  return {
-    events: 0,
-    predictions: 0,
-    reviews: 0,
-    deadLetters: {},
-    microBatches: 0,
-    retries: 0,
-    lastRetry: undefined,
-  };
-}
-
 export interface PartitionHandlerDependencies {
   readonly process: (
     topic: string,
@@ -67,11 +39,10 @@ export interface PartitionHandlerDependencies {
     trace: MicroBatchTrace,
   ) => Promise<MicroBatchResult>;
   readonly delivery: Delivery;
-  readonly consumer: Pick<SourceConsumer, "resume">;
-  readonly log: PipelineLog;
-  readonly stats: PipelineStats;
-  /** Prometheus series of the pipeline; none when undefined. */
-  readonly metrics?: PipelineMetrics;
+  readonly consumer: Pick<KafkaConsumer, "resume">;
+  readonly log: Logger;
+  /** Hears of every fetch, delivery, retry: the pipeline's counts and metrics. */
+  readonly observer: PipelineObserver;
   /** A failure no retry can fix (a bug): the pipeline stops. */
   readonly onFatal: (error: ConsumerError) => void;
   readonly now?: () => number;
@@ -103,7 +74,7 @@ export class PartitionHandler {
     const { records, topic, partition } = batch;
     const first = records[0];
     if (first === undefined || this.#halted) return;
-    this.#deps.metrics?.fetched(topic, partition, batch.highWatermark, first.offset);
+    this.#deps.observer.fetched(topic, partition, batch.highWatermark, first.offset);
     const key = partitionKey(topic, partition);
     const { maxEvents, lingerMs } = this.#settings;
 
@@ -135,7 +106,7 @@ export class PartitionHandler {
         return;
       }
       batch.resolveOffset(last.offset);
-      this.#deps.metrics?.resolved(topic, partition, batch.highWatermark, last.offset);
+      this.#deps.observer.resolved(topic, partition, batch.highWatermark, last.offset);
       this.#retrying.delete(key);
     }
   };
@@ -168,15 +139,7 @@ export class PartitionHandler {
       throw error;
     }
     trace.end();
-    const { stats } = this.#deps;
-    stats.events += chunk.length;
-    stats.predictions += result.predictions;
-    stats.reviews += result.reviews;
-    stats.microBatches++;
-    for (const [code, count] of Object.entries(result.deadLetters)) {
-      stats.deadLetters[code] = (stats.deadLetters[code] ?? 0) + (count ?? 0);
-    }
-    this.#deps.metrics?.delivered({
+    this.#deps.observer.delivered({
       records: chunk,
       deadLetters: result.deadLetters,
       versions: result.versions,
@@ -198,9 +161,9 @@ export class PartitionHandler {
   }
 
   #failed(batch: PartitionBatch, key: string, error: ConsumerError): void {
-    const { log, stats } = this.#deps;
+    const { log, observer } = this.#deps;
     if (!error.retryable) {
-      log("error", `${key}: ${error.code}: ${error.message}; stopping`, { code: error.code });
+      log.error({ code: error.code }, `${key}: ${error.code}: ${error.message}; stopping`);
       this.#halted = true;
       this.#deps.onFatal(error);
       return;
@@ -208,14 +171,11 @@ export class PartitionHandler {
     const state = this.#retrying.get(key) ?? { attempts: 0 };
     state.attempts++;
     const delayMs = backoffDelay(state.attempts, this.#settings.retry, this.#deps.random);
-    stats.retries++;
-    this.#deps.metrics?.retried(error.code);
-    stats.lastRetry = { code: error.code, message: error.message, at: this.#now() };
-    log("warn", `${key}: ${error.code}: ${error.message}; retrying in ${delayMs} ms`, {
-      code: error.code,
-      attempt: state.attempts,
-      delayMs,
-    });
+    observer.retried(error);
+    log.warn(
+      { code: error.code, attempt: state.attempts, delayMs },
+      `${key}: ${error.code}: ${error.message}; retrying in ${delayMs} ms`,
+    );
     batch.pause();
     clearTimeout(state.timer);
     state.timer = setTimeout(() => {
@@ -224,8 +184,4 @@ export class PartitionHandler {
     }, delayMs);
     this.#retrying.set(key, state);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

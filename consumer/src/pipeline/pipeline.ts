@@ -4,22 +4,21 @@
  * input fits the features, Kafka and the sidecar answer) and refuses to start otherwise;
  * `stop()` finishes the micro-batch in hand, commits it, and leaves the group.
  */
+import { errorMessage, silentLogger, type Logger } from "@sluice/kit";
 import type { PipelineConfig } from "../config/pipeline-config.js";
 import { ConsumerError } from "../errors.js";
 import { FeatureExtractor } from "../features/feature-extractor.js";
-import type { FeatureStore } from "../features/feature-store.js";
-import { RedisWindowStore } from "../features/window-store.js";
-import { ConsumerMetrics, type PipelineMetrics } from "../metrics/consumer-metrics.js";
+import { ConsumerMetrics } from "../observability/consumer-metrics.js";
+import type { PipelineMetrics } from "../observability/pipeline-metrics.js";
+import type { PipelineStats } from "../observability/pipeline-observer.js";
+import type { FeatureStore } from "../ports/feature-store.js";
+import type { Inference } from "../ports/inference.js";
+import type { KafkaClient, KafkaConsumer } from "../ports/kafka.js";
 import { AtLeastOnceDelivery, ExactlyOnceDelivery, type Delivery } from "./delivery.js";
-import type { InferencePort } from "./inference-port.js";
-import type { KafkaPort, SourceConsumer } from "./kafka-port.js";
-import { KafkajsPort } from "./kafkajs-adapter.js";
 import { MicroBatchProcessor } from "./micro-batch.js";
 import { bindModel, type ModelBinding } from "./model-binding.js";
-import { emptyStats, PartitionHandler, type PipelineStats } from "./partition-handler.js";
-import { silentLog, type PipelineLog } from "./pipeline-log.js";
+import { PartitionHandler } from "./partition-handler.js";
 import { Scorer } from "./scorer.js";
-import { SidecarInference } from "./sidecar-inference.js";
 
 /**
  * Partitions handled at once by one member. Each sends its own ModelInfer, and the sidecar's
@@ -34,11 +33,11 @@ export const DEFAULT_PARTITION_CONCURRENCY = 8;
 export const DEFAULT_FETCH_MAX_WAIT_MS = 250;
 
 export interface PipelineDependencies {
-  readonly kafka: KafkaPort;
-  readonly inference: InferencePort;
+  readonly kafka: KafkaClient;
+  readonly inference: Inference;
   readonly store: FeatureStore;
   /** @default dropped */
-  readonly log?: PipelineLog;
+  readonly log?: Logger;
   /** Called last by `stop()`: closes what the caller made for this pipeline. */
   readonly release?: () => Promise<void>;
   /** Where the pipeline's Prometheus series go. @default a registry of its own */
@@ -48,16 +47,15 @@ export interface PipelineDependencies {
 export class Pipeline {
   readonly config: PipelineConfig;
   readonly binding: ModelBinding;
-  readonly stats: PipelineStats;
-  /** Its Prometheus series; `metrics.registry` renders them. */
+  /** Its observer: the counts behind `stats` and its Prometheus series (`metrics.registry` renders them). */
   readonly metrics: PipelineMetrics;
   /** Settles once the pipeline has stopped: resolves after `stop()`, rejects with a fatal error. */
   readonly stopped: Promise<void>;
-  readonly #consumer: SourceConsumer;
+  readonly #consumer: KafkaConsumer;
   readonly #delivery: Delivery;
   readonly #handler: PartitionHandler;
   readonly #deps: PipelineDependencies;
-  readonly #log: PipelineLog;
+  readonly #log: Logger;
   #settle!: (error?: ConsumerError) => void;
   #stopping: Promise<void> | undefined;
   #fatal: ConsumerError | undefined;
@@ -65,14 +63,13 @@ export class Pipeline {
   private constructor(
     config: PipelineConfig,
     binding: ModelBinding,
-    consumer: SourceConsumer,
+    consumer: KafkaConsumer,
     delivery: Delivery,
     processor: MicroBatchProcessor,
     deps: PipelineDependencies,
   ) {
     this.config = config;
     this.binding = binding;
-    this.stats = emptyStats();
     this.metrics = (deps.metrics ?? new ConsumerMetrics()).forPipeline({
       pipeline: config.name,
       model: config.model.name,
@@ -81,7 +78,7 @@ export class Pipeline {
     this.#consumer = consumer;
     this.#delivery = delivery;
     this.#deps = deps;
-    this.#log = deps.log ?? silentLog;
+    this.#log = deps.log ?? silentLogger;
     this.stopped = new Promise<void>((resolve, reject) => {
       this.#settle = (error) => (error === undefined ? resolve() : reject(error));
     });
@@ -100,101 +97,66 @@ export class Pipeline {
         delivery,
         consumer,
         log: this.#log,
-        stats: this.stats,
-        metrics: this.metrics,
+        observer: this.metrics,
         onFatal: (error) => this.#fail(error),
       },
     );
   }
 
+  /** What it has done so far, read from the same counts as its metrics; a snapshot. */
+  get stats(): PipelineStats {
+    return this.metrics.stats;
+  }
+
   /** Checks the setup, joins the group and starts consuming. */
   static async start(config: PipelineConfig, deps: PipelineDependencies): Promise<Pipeline> {
-    const log = deps.log ?? silentLog;
-    const extractor = new FeatureExtractor(config.features, deps.store, {
-      baseDir: config.baseDir,
-    });
-    await extractor.ready();
-    const binding = await bindModel(
-      deps.inference,
-      config.model,
-      extractor.width,
-      config.batch.maxEvents,
-    ).catch((error: unknown) => {
-      const failure = ConsumerError.from(error);
-      if (failure.code === "config_invalid") throw failure;
-      throw new ConsumerError(
-        failure.code,
-        `cannot read model "${config.model.name}" from the sidecar at ${config.model.sidecar}: ${failure.message}`,
-        { cause: failure, retryable: failure.retryable },
-      );
-    });
-    const scorer = new Scorer(deps.inference, binding, config.model.deadlineMs);
-    const processor = new MicroBatchProcessor(extractor, scorer, {
-      model: config.model.name,
-      idField: config.decoder.idField,
-      outputTopic: config.topics.output,
-      deadLetterTopic: config.topics.deadLetter,
-      reviewTopic: config.topics.review,
-      reviewBelow: config.review.confidenceBelow,
-    });
-
-    const topics = [config.topics.input, config.topics.output, config.topics.deadLetter];
-    if (config.topics.review !== undefined) topics.push(config.topics.review);
-    const created = await deps.kafka.ensureTopics(topics).catch((error: unknown) => {
-      throw new ConsumerError(
-        "internal",
-        `cannot make sure topics ${topics.join(", ")} exist on ${config.kafka.brokers.join(",")}: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error },
-      );
-    });
-    if (created.length > 0) {
-      log("info", `created missing topics ${created.join(", ")} with the cluster's defaults`);
-    }
+    const log = deps.log ?? silentLogger;
+    const { processor, binding } = await prepareMicroBatches(config, deps.store, deps.inference);
+    await ensureTopics(config, deps.kafka, log);
     const consumer = deps.kafka.consumer({
       groupId: config.kafka.groupId,
       maxWaitTimeMs: DEFAULT_FETCH_MAX_WAIT_MS,
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
     });
-    let delivery: Delivery;
-    if (config.delivery === "exactly_once") {
-      delivery = new ExactlyOnceDelivery(deps.kafka, config.kafka.groupId);
-    } else {
-      const producer = deps.kafka.producer();
-      await producer.connect();
-      delivery = new AtLeastOnceDelivery(producer, consumer);
-    }
+    const delivery = await openDelivery(config, deps.kafka, consumer);
     const pipeline = new Pipeline(config, binding, consumer, delivery, processor, deps);
     try {
-      await consumer.connect();
-      consumer.onCrash((error) =>
-        pipeline.#fail(
-          new ConsumerError("internal", `Kafka consumer crashed: ${error.message}`, {
-            cause: error,
-          }),
-        ),
-      );
-      consumer.onAssignment((assigned) => {
-        delivery.assigned(assigned);
-        pipeline.metrics.assigned(assigned);
-        log(
-          "info",
-          `assigned ${assigned.map((p) => `${p.topic}[${p.partition}]`).join(", ") || "nothing"}`,
-        );
-      });
-      await consumer.subscribe(config.topics.input);
-      await consumer.run({
-        concurrency: DEFAULT_PARTITION_CONCURRENCY,
-        eachBatch: pipeline.#handler.handle,
-      });
+      await pipeline.#join();
     } catch (error) {
       await pipeline.stop().catch(() => {});
       throw error;
     }
-    log("info", `pipeline "${config.name}" consuming ${config.topics.input}`, {
-      model: binding.model,
-      delivery: config.delivery,
-    });
+    log.info(
+      { model: binding.model, delivery: config.delivery },
+      `pipeline "${config.name}" consuming ${config.topics.input}`,
+    );
     return pipeline;
+  }
+
+  /** Connects, joins the group and starts handling its partitions' batches. */
+  async #join(): Promise<void> {
+    const consumer = this.#consumer;
+    await consumer.connect();
+    consumer.onCrash((error) =>
+      this.#fail(
+        new ConsumerError("internal", `Kafka consumer crashed: ${error.message}`, {
+          cause: error,
+        }),
+      ),
+    );
+    consumer.onAssignment((assigned) => {
+      this.#delivery.assigned(assigned);
+      this.metrics.assigned(assigned);
+      this.#log.info(
+        {},
+        `assigned ${assigned.map((p) => `${p.topic}[${p.partition}]`).join(", ") || "nothing"}`,
+      );
+    });
+    await consumer.subscribe(this.config.topics.input);
+    await consumer.run({
+      concurrency: DEFAULT_PARTITION_CONCURRENCY,
+      eachBatch: this.#handler.handle,
+    });
   }
 
   /**
@@ -221,7 +183,7 @@ export class Pipeline {
     this.metrics.stopped();
     await attempt(() => this.#delivery.close());
     if (this.#deps.release !== undefined) await attempt(this.#deps.release);
-    this.#log("info", `pipeline "${this.config.name}" stopped`, { ...this.stats });
+    this.#log.info({ ...this.stats }, `pipeline "${this.config.name}" stopped`);
     if (this.#fatal !== undefined) this.#settle(this.#fatal);
     else if (errors.length > 0) this.#settle(ConsumerError.from(errors[0], "closed"));
     else this.#settle();
@@ -233,45 +195,73 @@ export class Pipeline {
   }
 }
 
-export interface StartPipelineOptions {
-  readonly log?: PipelineLog;
-  /** Where the pipeline's Prometheus series go. @default a registry of its own */
-  readonly metrics?: ConsumerMetrics;
+/**
+ * The feature extractor (hook modules loaded) and the model bound to its rows, put together into
+ * the micro-batch processor. Throws `config_invalid` when the model does not fit the features, or
+ * the sidecar's error, saying which sidecar, when it cannot be asked.
+ */
+async function prepareMicroBatches(
+  config: PipelineConfig,
+  store: FeatureStore,
+  inference: Inference,
+): Promise<{ processor: MicroBatchProcessor; binding: ModelBinding }> {
+  const extractor = new FeatureExtractor(config.features, store, { baseDir: config.baseDir });
+  await extractor.ready();
+  const { model } = config;
+  const binding = await bindModel(inference, model, extractor.width, config.batch.maxEvents).catch(
+    (error: unknown) => {
+      const failure = ConsumerError.from(error);
+      if (failure.code === "config_invalid") throw failure;
+      throw new ConsumerError(
+        failure.code,
+        `cannot read model "${model.name}" from the sidecar at ${model.sidecar}: ${failure.message}`,
+        { cause: failure, retryable: failure.retryable },
+      );
+    },
+  );
+  const scorer = new Scorer(inference, binding, model.deadlineMs);
+  const processor = new MicroBatchProcessor(extractor, scorer, {
+    model: model.name,
+    idField: config.decoder.idField,
+    outputTopic: config.topics.output,
+    deadLetterTopic: config.topics.deadLetter,
+    reviewTopic: config.topics.review,
+    reviewBelow: config.review.confidenceBelow,
+  });
+  return { processor, binding };
 }
 
-/**
- * Starts `config` with the real clients: kafkajs, the sidecar over gRPC, the Redis window store.
- * `stop()` closes all of them.
- */
-export async function startPipeline(
+/** Creates the pipeline's topics that do not exist yet, with the cluster's defaults. */
+async function ensureTopics(
   config: PipelineConfig,
-  options: StartPipelineOptions = {},
-): Promise<Pipeline> {
-  const log = options.log ?? silentLog;
-  const kafka = new KafkajsPort({
-    brokers: config.kafka.brokers,
-    clientId: config.kafka.clientId,
-    log,
+  kafka: KafkaClient,
+  log: Logger,
+): Promise<void> {
+  const { input, output, deadLetter, review } = config.topics;
+  const topics =
+    review === undefined ? [input, output, deadLetter] : [input, output, deadLetter, review];
+  const created = await kafka.ensureTopics(topics).catch((error: unknown) => {
+    throw new ConsumerError(
+      "internal",
+      `cannot make sure topics ${topics.join(", ")} exist on ${config.kafka.brokers.join(",")}: ${errorMessage(error)}`,
+      { cause: error },
+    );
   });
-  const inference = new SidecarInference(config.model.sidecar);
-  let store: RedisWindowStore | undefined;
-  try {
-    store = await RedisWindowStore.connect(config.redis.url, { keyPrefix: config.redis.keyPrefix });
-    const opened = store;
-    return await Pipeline.start(config, {
-      kafka,
-      inference,
-      store: opened,
-      log,
-      metrics: options.metrics,
-      release: async () => {
-        inference.close();
-        await opened.close();
-      },
-    });
-  } catch (error) {
-    inference.close();
-    await store?.close();
-    throw error;
+  if (created.length > 0) {
+    log.info({}, `created missing topics ${created.join(", ")} with the cluster's defaults`);
   }
+}
+
+/** The delivery the config asks for, its producer connected (exactly-once connects one per partition, later). */
+async function openDelivery(
+  config: PipelineConfig,
+  kafka: KafkaClient,
+  consumer: KafkaConsumer,
+): Promise<Delivery> {
+  if (config.delivery === "exactly_once") {
+    return new ExactlyOnceDelivery(kafka, config.kafka.groupId);
+  }
+  const producer = kafka.producer();
+  await producer.connect();
+  return new AtLeastOnceDelivery(producer, consumer);
 }

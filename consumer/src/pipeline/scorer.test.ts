@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ConsumerError } from "../errors.js";
-import type { InferencePort, InferRequest, InferResponse } from "./inference-port.js";
+import type { Inference, InferRequest, InferResponse } from "../ports/inference.js";
 import type { ModelBinding } from "./model-binding.js";
 import { Scorer } from "./scorer.js";
 
@@ -15,7 +15,7 @@ const binding: ModelBinding = {
 };
 
 /** A sidecar that rejects any batch holding a row whose first value is negative. */
-class FakeSidecar implements InferencePort {
+class FakeSidecar implements Inference {
   readonly batches: number[] = [];
   unavailable = false;
   describe(): never {

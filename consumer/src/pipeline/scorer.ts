@@ -4,7 +4,7 @@
  * the offending rows are found in O(k log n) calls and every other row is still scored.
  */
 import { ConsumerError } from "../errors.js";
-import type { InferencePort, OutputTensor } from "./inference-port.js";
+import type { Inference, OutputTensor } from "../ports/inference.js";
 import type { ModelBinding } from "./model-binding.js";
 
 export interface Score {
@@ -35,13 +35,13 @@ function output(outputs: ReadonlyMap<string, OutputTensor>, name: string): Outpu
 }
 
 export class Scorer {
-  readonly #port: InferencePort;
+  readonly #inference: Inference;
   readonly #binding: ModelBinding;
   readonly #deadlineMs: number;
   readonly #outputs: readonly string[];
 
-  constructor(port: InferencePort, binding: ModelBinding, deadlineMs: number) {
-    this.#port = port;
+  constructor(inference: Inference, binding: ModelBinding, deadlineMs: number) {
+    this.#inference = inference;
     this.#binding = binding;
     this.#deadlineMs = deadlineMs;
     this.#outputs =
@@ -88,7 +88,7 @@ export class Scorer {
 
   async #infer(rows: Float32Array, count: number): Promise<Score[]> {
     const { model, version, input, width, probabilities, label } = this.#binding;
-    const response = await this.#port.infer({
+    const response = await this.#inference.infer({
       model,
       version,
       input,

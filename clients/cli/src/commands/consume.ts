@@ -9,15 +9,18 @@ import {
   ConsumerError,
   ConsumerMetrics,
   DEFAULT_METRICS_PORT,
-  LOG_LEVELS,
-  jsonLinesLog,
   loadPipelineConfig,
   startPipeline,
-  type LogLevel,
-  type MetricsServer,
   type PipelineConfig,
-  type PipelineLog,
 } from "@sluice/consumer";
+import {
+  LOG_LEVELS,
+  createLogger,
+  errorMessage,
+  type LogLevel,
+  type Logger,
+  type MetricsServer,
+} from "@sluice/kit";
 import { startTelemetry } from "../telemetry.js";
 import { UsageError, integer, runAction } from "./common.js";
 
@@ -34,6 +37,8 @@ export interface PipelineFlags {
 
 /** How often `consume` logs its counters: often enough to watch, rarely enough to read. */
 const STATS_EVERY_MS = 10_000;
+/** `--log-level` choices: every level but "silent" (a pipeline nobody hears from is a mistake). */
+const CONSUME_LOG_LEVELS = LOG_LEVELS.filter((level) => level !== "silent");
 
 /** Adds --config, --brokers, --redis-url (and --sidecar when `sidecar`) to `command`. */
 export function addPipelineOptions(command: Command, sidecar = false): Command {
@@ -74,7 +79,7 @@ export function registerConsume(program: Command): void {
   addPipelineOptions(command, true)
     .addOption(
       new Option("--log-level <level>", "least severe log line written to stderr")
-        .choices(LOG_LEVELS)
+        .choices(CONSUME_LOG_LEVELS)
         .default("info"),
     )
     .option(
@@ -102,7 +107,7 @@ Examples:
   command.action((flags: PipelineFlags & { logLevel: LogLevel }, self: Command) =>
     runAction(self, async () => {
       const config = await loadConfig(flags);
-      const log = jsonLinesLog(flags.logLevel);
+      const log = createLogger({ name: "sluice-consumer", level: flags.logLevel });
       const telemetry = await startTelemetry("sluice-consumer");
       try {
         await consumeUntilStopped(config, log, flags.config);
@@ -117,7 +122,7 @@ Examples:
 /** Starts the pipeline and waits until it stops: a signal, or a fatal error. */
 async function consumeUntilStopped(
   config: PipelineConfig,
-  log: PipelineLog,
+  log: Logger,
   file: string,
 ): Promise<void> {
   const metrics = new ConsumerMetrics({ processMetrics: true });
@@ -134,15 +139,15 @@ async function consumeUntilStopped(
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
     if (signals > 1) {
-      log("warn", `${signal} again: exiting without waiting for the micro-batch in hand`);
+      log.warn({}, `${signal} again: exiting without waiting for the micro-batch in hand`);
       process.exit(130);
     }
-    log("info", `${signal}: finishing the micro-batch in hand, committing, leaving the group`);
+    log.info({}, `${signal}: finishing the micro-batch in hand, committing, leaving the group`);
     void pipeline.stop();
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
-  const stats = setInterval(() => log("info", "progress", { ...pipeline.stats }), STATS_EVERY_MS);
+  const stats = setInterval(() => log.info({ ...pipeline.stats }, "progress"), STATS_EVERY_MS);
   stats.unref();
   try {
     await pipeline.stopped;
@@ -161,16 +166,15 @@ async function consumeUntilStopped(
 async function serveMetrics(
   metrics: ConsumerMetrics,
   { host, port }: PipelineConfig["metrics"],
-  log: PipelineLog,
+  log: Logger,
 ): Promise<MetricsServer | undefined> {
   if (port < 0) return undefined;
   const server = await metrics.listen(host, port).catch((error: unknown) => {
-    const reason = error instanceof Error ? error.message : String(error);
     throw new Error(
-      `cannot serve metrics on ${host}:${port}: ${reason}; choose another --metrics-port (0 picks a free one, -1 turns metrics off)`,
+      `cannot serve metrics on ${host}:${port}: ${errorMessage(error)}; choose another --metrics-port (0 picks a free one, -1 turns metrics off)`,
       { cause: error },
     );
   });
-  log("info", `metrics at http://${host}:${server.port}/metrics`, { metricsPort: server.port });
+  log.info({ metricsPort: server.port }, `metrics at http://${host}:${server.port}/metrics`);
   return server;
 }

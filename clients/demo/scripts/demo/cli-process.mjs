@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 const CLI = fileURLToPath(new URL("../../../cli/bin/sluice.js", import.meta.url));
 /** Lines kept per child, shown when it fails: enough for a stack trace. */
 const KEPT_LINES = 40;
-/** pino and `jsonLinesLog` number (40) or name ("warn") their levels. */
+/** pino numbers its levels (40) by default; Sluice's logs name them ("warn"). */
 const WARN_LEVELS = new Set([40, 50, 60, "warn", "error", "fatal"]);
 
 /** Every child still running, killed outright if the demo itself exits without stopping them. */

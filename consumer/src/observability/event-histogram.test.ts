@@ -3,6 +3,19 @@ import assert from "node:assert/strict";
 import { Histogram, Registry } from "prom-client";
 import { EventHistogram } from "./event-histogram.js";
 
+/** `h`, labelled by pipeline, with one bucket at 1, in a registry of its own. */
+function oneBucket() {
+  const registry = new Registry();
+  const histogram = new EventHistogram({
+    name: "h",
+    help: "h",
+    labelNames: ["pipeline"],
+    buckets: [1],
+    registers: [registry],
+  });
+  return { registry, histogram };
+}
+
 describe("EventHistogram", () => {
   it("renders exactly what a prom-client Histogram renders for the same observations", async () => {
     const ours = new Registry();
@@ -27,14 +40,7 @@ describe("EventHistogram", () => {
   });
 
   it("skips NaN instead of poisoning the sum", () => {
-    const registry = new Registry();
-    const histogram = new EventHistogram({
-      name: "h",
-      help: "h",
-      labelNames: ["pipeline"],
-      buckets: [1],
-      registers: [registry],
-    });
+    const { histogram } = oneBucket();
     const series = histogram.series({ pipeline: "p" });
     series.observe(NaN);
     series.observe(2);
@@ -42,14 +48,7 @@ describe("EventHistogram", () => {
   });
 
   it("binds a label set once, and forgets it on remove", async () => {
-    const registry = new Registry();
-    const histogram = new EventHistogram({
-      name: "h",
-      help: "h",
-      labelNames: ["pipeline"],
-      buckets: [1],
-      registers: [registry],
-    });
+    const { registry, histogram } = oneBucket();
     assert.equal(histogram.series({ pipeline: "p" }), histogram.series({ pipeline: "p" }));
     histogram.series({ pipeline: "p" }).observe(0.5);
     histogram.remove({ pipeline: "p" });

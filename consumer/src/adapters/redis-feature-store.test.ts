@@ -2,7 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Redis } from "ioredis";
 import { ConsumerError } from "../errors.js";
-import type { StatePlan, StoreEvent, StoreResponse } from "./feature-store.js";
+import type { StatePlan, StoreEvent, StoreResponse } from "../ports/feature-store.js";
 import {
   deleteKeys,
   freePort,
@@ -10,7 +10,7 @@ import {
   uniquePrefix,
   type TestRedis,
 } from "@sluice/testing";
-import { DEFAULT_RETENTION_SLACK_MS, RedisWindowStore } from "./window-store.js";
+import { DEFAULT_RETENTION_SLACK_MS, RedisFeatureStore } from "./redis-feature-store.js";
 
 const T0 = Date.parse("2024-03-07T12:00:00Z");
 const MIN = 60_000;
@@ -69,15 +69,15 @@ async function snapshot(client: Redis, prefix: string): Promise<Record<string, s
   return state;
 }
 
-describe("RedisWindowStore", () => {
+describe("RedisFeatureStore", () => {
   let redis: TestRedis;
-  let store: RedisWindowStore;
+  let store: RedisFeatureStore;
   let prefix: string;
 
   before(async () => {
     redis = await startTestRedis();
     prefix = uniquePrefix();
-    store = await RedisWindowStore.connect(redis.url, { keyPrefix: prefix });
+    store = await RedisFeatureStore.connect(redis.url, { keyPrefix: prefix });
   });
   after(async () => {
     await store?.close();
@@ -262,11 +262,11 @@ describe("RedisWindowStore", () => {
   });
 });
 
-describe("RedisWindowStore when Redis is down", () => {
+describe("RedisFeatureStore when Redis is down", () => {
   it("fails to connect with a retryable store_unavailable", async () => {
     const port = await freePort();
     await assert.rejects(
-      RedisWindowStore.connect(`redis://127.0.0.1:${port}`, { connectTimeoutMs: 500 }),
+      RedisFeatureStore.connect(`redis://127.0.0.1:${port}`, { connectTimeoutMs: 500 }),
       (error: unknown) => {
         assert.ok(ConsumerError.is(error, "store_unavailable"));
         assert.equal(error.retryable, true);
@@ -281,7 +281,7 @@ describe("RedisWindowStore when Redis is down", () => {
 
   it("fails a batch with a retryable store_unavailable when Redis dies, and recovers when it is back", async () => {
     const own = await startTestRedis({ own: true });
-    const store = await RedisWindowStore.connect(own.url, { keyPrefix: uniquePrefix() });
+    const store = await RedisFeatureStore.connect(own.url, { keyPrefix: uniquePrefix() });
     try {
       await store.apply({ plan: PLAN, events: [event("down", T0, 0)], lookups: [] });
       await own.kill();

@@ -27,7 +27,7 @@ import {
   type Span,
 } from "@opentelemetry/api";
 import { ConsumerError } from "../errors.js";
-import type { InputRecord, OutputRecord } from "./kafka-port.js";
+import type { InputRecord, OutputRecord } from "../ports/kafka.js";
 import {
   CONSUMER_TRACER,
   extractEventContext,

@@ -1,7 +1,7 @@
 /**
  * The port between the feature extractor and whatever keeps per-entity state. The extractor
- * knows only this interface; `window-store.ts` implements it on Redis, and another store (a
- * local RocksDB, Aerospike, an in-memory map for tests) would be one more file.
+ * knows only this interface; `adapters/redis-feature-store.ts` implements it on Redis, and another
+ * store (a local RocksDB, Aerospike, an in-memory map for tests) would be one more file.
  *
  * The contract every implementation must keep:
  * - one call records a whole micro-batch and answers every query of it, so the latency a batch
@@ -12,7 +12,7 @@
  *   it in the stream (same partition, lower offset), plus itself, wherever they sit in the batch;
  * - failures reject with a retryable `store_unavailable` ConsumerError, never with partial answers.
  */
-import type { WindowAggregation } from "./feature-definition.js";
+import type { WindowAggregation } from "../features/feature-definition.js";
 
 export interface WindowQuery {
   readonly aggregation: WindowAggregation;

@@ -1,7 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parsePrometheusText, sumSamples, type MetricSample } from "@sluice/kit";
-import { ConsumerMetrics, type DeliveredBatch, type PipelineIdentity } from "./consumer-metrics.js";
+import { ConsumerError } from "../errors.js";
+import { ConsumerMetrics } from "./consumer-metrics.js";
+import type { PipelineIdentity } from "./pipeline-metrics.js";
+import type { DeliveredBatch } from "./pipeline-observer.js";
 
 const IDENTITY: PipelineIdentity = {
   pipeline: "fraud",
@@ -144,18 +147,62 @@ describe("ConsumerMetrics", () => {
 
   it("counts retries by cause and starts its counters at zero", async () => {
     const metrics = new ConsumerMetrics();
-    const p = metrics.forPipeline(IDENTITY);
+    const p = metrics.forPipeline(IDENTITY, () => NOW);
     let s = await scrape(metrics);
     assert.ok(s.some((x) => x.name === "sluice_consumer_events_total" && x.value === 0));
-    p.retried("inference_unavailable");
-    p.retried("inference_unavailable");
-    p.retried("store_unavailable");
+    p.retried(new ConsumerError("inference_unavailable", "sidecar: UNAVAILABLE"));
+    p.retried(new ConsumerError("inference_unavailable", "sidecar: UNAVAILABLE"));
+    p.retried(new ConsumerError("store_unavailable", "redis: connection refused"));
     s = await scrape(metrics);
     assert.equal(
       sumSamples(s, "sluice_consumer_retries_total", { code: "inference_unavailable" }),
       2,
     );
     assert.equal(sumSamples(s, "sluice_consumer_retries_total", { code: "store_unavailable" }), 1);
+    assert.equal(p.stats.retries, 3);
+    assert.deepEqual(p.stats.lastRetry, {
+      code: "store_unavailable",
+      message: "redis: connection refused",
+      at: NOW,
+    });
+  });
+
+  it("gives the same counts to pipeline.stats as to /metrics, and keeps them after stopping", async () => {
+    const metrics = new ConsumerMetrics();
+    const p = metrics.forPipeline(IDENTITY, () => NOW);
+    p.delivered(batch());
+    p.delivered(
+      batch({
+        deadLetters: { decode_error: 2, feature_error: 1 },
+        versions: new Map([
+          ["2", { predictions: 1, reviews: 0, scores: [0.3], confidences: [0.7] }],
+        ]),
+      }),
+    );
+    p.stopped();
+    const s = await scrape(metrics);
+    const stats = p.stats;
+    assert.deepEqual(stats, {
+      events: 6,
+      predictions: 3,
+      reviews: 1,
+      deadLetters: { decode_error: 3, feature_error: 1 },
+      microBatches: 2,
+      retries: 0,
+      lastRetry: undefined,
+    });
+    assert.equal(sumSamples(s, "sluice_consumer_events_total"), stats.events);
+    assert.equal(sumSamples(s, "sluice_consumer_predictions_total"), stats.predictions);
+    assert.equal(sumSamples(s, "sluice_consumer_reviews_total"), stats.reviews);
+    assert.equal(sumSamples(s, "sluice_consumer_micro_batch_size_count"), stats.microBatches);
+    for (const [code, count] of Object.entries(stats.deadLetters)) {
+      assert.equal(sumSamples(s, "sluice_consumer_dead_letters_total", { code }), count, code);
+    }
+    assert.equal(
+      sumSamples(s, "sluice_consumer_records_produced_total", { topic: "tx-dlq" }),
+      4,
+      "every dead letter produced",
+    );
   });
 
   it("adds Node.js process metrics only when asked", async () => {

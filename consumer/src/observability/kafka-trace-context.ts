@@ -14,7 +14,7 @@ import {
   type TextMapGetter,
   type TextMapSetter,
 } from "@opentelemetry/api";
-import type { HeaderValue, RecordHeaders } from "./kafka-port.js";
+import type { HeaderValue, RecordHeaders } from "../ports/kafka.js";
 
 /** The tracer every consumer-side span comes from (the load generator's included). */
 export const CONSUMER_TRACER = "@sluice/consumer";

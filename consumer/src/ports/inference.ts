@@ -1,6 +1,6 @@
 /**
  * The pipeline's view of the inference sidecar: read a model's metadata, run one batch. The
- * pipeline never sees gRPC; `sidecar-inference.ts` implements this over `@sluice/client`.
+ * pipeline never sees gRPC; `adapters/sidecar-inference.ts` implements it over `@sluice/client`.
  *
  * Failures are ConsumerErrors: `inference_rejected` (not retryable) when the sidecar refused the
  * request itself, so some event in it is at fault; `inference_unavailable` (retryable) when the
@@ -48,7 +48,7 @@ export interface InferResponse {
   readonly outputs: ReadonlyMap<string, OutputTensor>;
 }
 
-export interface InferencePort {
+export interface Inference {
   describe(model: string, version: number | string | undefined): Promise<ModelDescription>;
   infer(request: InferRequest): Promise<InferResponse>;
   close(): void;

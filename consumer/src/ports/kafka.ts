@@ -1,8 +1,8 @@
 /**
  * The pipeline's view of Kafka: a consumer group that hands over one partition's fetched records
  * at a time, an idempotent producer, and transactional producers. Nothing here names a Kafka
- * library; `kafkajs-adapter.ts` is the one implementation, and a librdkafka-based one would be
- * another file implementing the same interfaces.
+ * library; `adapters/kafkajs-client.ts` is the one implementation, and a librdkafka-based one
+ * would be another file in adapters/ implementing the same interfaces.
  */
 
 export type HeaderValue = Buffer | string;
@@ -53,7 +53,7 @@ export interface PartitionBatch {
   isRunning(): boolean;
   /** True when the records are outdated (a seek, a lost assignment): process no more of them. */
   isStale(): boolean;
-  /** Stops fetching this partition; the returned function (or `SourceConsumer.resume`) restarts it. */
+  /** Stops fetching this partition; the returned function (or `KafkaConsumer.resume`) restarts it. */
   pause(): () => void;
 }
 
@@ -64,7 +64,7 @@ export interface ConsumerRunOptions {
   readonly eachBatch: (batch: PartitionBatch) => Promise<void>;
 }
 
-export interface SourceConsumer {
+export interface KafkaConsumer {
   connect(): Promise<void>;
   subscribe(topic: string): Promise<void>;
   /** Starts fetching; resolves once running. Offsets are committed only by `commit`. */
@@ -80,14 +80,14 @@ export interface SourceConsumer {
   disconnect(): Promise<void>;
 }
 
-export interface RecordProducer {
+export interface KafkaProducer {
   connect(): Promise<void>;
   /** Resolves once every record is acknowledged by all in-sync replicas. */
   send(records: readonly OutputRecord[]): Promise<void>;
   disconnect(): Promise<void>;
 }
 
-export interface TransactionalProducer {
+export interface KafkaTransactionalProducer {
   connect(): Promise<void>;
   /**
    * Produces `records` and commits `offsets` for `groupId` in one transaction: a read-committed
@@ -110,12 +110,12 @@ export interface ConsumerSettings {
 }
 
 /** Makes the Kafka clients of one pipeline. */
-export interface KafkaPort {
-  consumer(settings: ConsumerSettings): SourceConsumer;
+export interface KafkaClient {
+  consumer(settings: ConsumerSettings): KafkaConsumer;
   /** Idempotent, acks from all in-sync replicas, one request in flight. */
-  producer(): RecordProducer;
+  producer(): KafkaProducer;
   /** Idempotent and transactional with `transactionalId`. */
-  transactionalProducer(transactionalId: string): TransactionalProducer;
+  transactionalProducer(transactionalId: string): KafkaTransactionalProducer;
   /**
    * Creates those of `topics` that do not exist, with the cluster's default partitions and
    * replication; changes none that exist. Resolves with the names it created.

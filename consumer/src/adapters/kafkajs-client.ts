@@ -1,5 +1,5 @@
 /**
- * The Kafka port on kafkajs 2.2. The consumer runs `eachBatch` with auto-resolve and auto-commit
+ * The Kafka ports (`KafkaClient` and the consumer and producers it makes) on kafkajs 2.2. The consumer runs `eachBatch` with auto-resolve and auto-commit
  * off, so offsets move only when the pipeline says so; producers are idempotent with acks from
  * all in-sync replicas and one request in flight (kafkajs requires that for idempotence).
  */
@@ -12,25 +12,25 @@ import {
   type LogEntry,
   type Producer,
 } from "kafkajs";
+import { silentLogger, type Logger } from "@sluice/kit";
 import type {
   ConsumerRunOptions,
   ConsumerSettings,
   InputRecord,
-  KafkaPort,
+  KafkaClient,
   OutputRecord,
-  RecordProducer,
-  SourceConsumer,
+  KafkaProducer,
+  KafkaConsumer,
   TopicPartitionOffset,
-  TransactionalProducer,
-} from "./kafka-port.js";
-import { silentLog, type LogLevel, type PipelineLog } from "./pipeline-log.js";
+  KafkaTransactionalProducer,
+} from "../ports/kafka.js";
 import { SendCoalescer } from "./send-coalescer.js";
 
-export interface KafkajsPortOptions {
+export interface KafkajsClientOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
   /** kafkajs's own log lines (warnings and errors) go here. @default dropped */
-  readonly log?: PipelineLog;
+  readonly log?: Logger;
 }
 
 /**
@@ -52,18 +52,18 @@ const PRODUCER_SETTINGS = {
   createPartitioner: Partitioners.DefaultPartitioner,
 } as const;
 
-const KAFKAJS_LEVELS: Partial<Record<logLevel, LogLevel>> = {
+const KAFKAJS_LEVELS: Partial<Record<logLevel, "error" | "warn" | "info" | "debug">> = {
   [logLevel.ERROR]: "error",
   [logLevel.WARN]: "warn",
   [logLevel.INFO]: "info",
   [logLevel.DEBUG]: "debug",
 };
 
-export class KafkajsPort implements KafkaPort {
+export class KafkajsClient implements KafkaClient {
   readonly #kafka: Kafka;
 
-  constructor(options: KafkajsPortOptions) {
-    const log = options.log ?? silentLog;
+  constructor(options: KafkajsClientOptions) {
+    const log = options.log ?? silentLogger;
     this.#kafka = new Kafka({
       clientId: options.clientId,
       brokers: [...options.brokers],
@@ -73,12 +73,12 @@ export class KafkajsPort implements KafkaPort {
         () =>
         ({ namespace, level, log: entry }: LogEntry) => {
           const { message, timestamp: _timestamp, ...fields } = entry;
-          log(KAFKAJS_LEVELS[level] ?? "info", `kafkajs ${namespace}: ${message}`, fields);
+          log[KAFKAJS_LEVELS[level] ?? "info"](fields, `kafkajs ${namespace}: ${message}`);
         },
     });
   }
 
-  consumer(settings: ConsumerSettings): SourceConsumer {
+  consumer(settings: ConsumerSettings): KafkaConsumer {
     return new KafkajsConsumer(
       this.#kafka.consumer({
         groupId: settings.groupId,
@@ -90,7 +90,7 @@ export class KafkajsPort implements KafkaPort {
     );
   }
 
-  producer(): RecordProducer {
+  producer(): KafkaProducer {
     return new KafkajsProducer(this.#kafka.producer({ ...PRODUCER_SETTINGS }));
   }
 
@@ -113,7 +113,7 @@ export class KafkajsPort implements KafkaPort {
     }
   }
 
-  transactionalProducer(transactionalId: string): TransactionalProducer {
+  transactionalProducer(transactionalId: string): KafkaTransactionalProducer {
     return new KafkajsTransactionalProducer(
       this.#kafka.producer({ ...PRODUCER_SETTINGS, transactionalId }),
     );
@@ -158,7 +158,7 @@ function offsetsByTopic(offsets: readonly TopicPartitionOffset[]) {
   return [...topics].map(([topic, partitions]) => ({ topic, partitions }));
 }
 
-class KafkajsConsumer implements SourceConsumer {
+class KafkajsConsumer implements KafkaConsumer {
   readonly #consumer: Consumer;
 
   constructor(consumer: Consumer) {
@@ -225,7 +225,7 @@ class KafkajsConsumer implements SourceConsumer {
   }
 }
 
-class KafkajsProducer implements RecordProducer {
+class KafkajsProducer implements KafkaProducer {
   readonly #producer: Producer;
   /** Concurrent partitions' sends share requests: one in flight, the rest coalesced behind it. */
   readonly #coalescer: SendCoalescer<OutputRecord>;
@@ -250,7 +250,7 @@ class KafkajsProducer implements RecordProducer {
   }
 }
 
-class KafkajsTransactionalProducer implements TransactionalProducer {
+class KafkajsTransactionalProducer implements KafkaTransactionalProducer {
   readonly #producer: Producer;
 
   constructor(producer: Producer) {

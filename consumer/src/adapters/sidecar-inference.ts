@@ -1,13 +1,13 @@
-/** The inference port over `@sluice/client`: KServe V2 gRPC to a Sluice (or Triton) sidecar. */
+/** The `Inference` port over `@sluice/client`: KServe V2 gRPC to a Sluice (or Triton) sidecar. */
 import { InferenceClient, InferenceClientError, status, type NumericData } from "@sluice/client";
 import { ConsumerError } from "../errors.js";
 import type {
-  InferencePort,
+  Inference,
   InferRequest,
   InferResponse,
   ModelDescription,
   OutputTensor,
-} from "./inference-port.js";
+} from "../ports/inference.js";
 
 /**
  * grpc-js waits up to two minutes between reconnects to a server that went away; a pipeline
@@ -24,7 +24,7 @@ export const DEFAULT_DESCRIBE_DEADLINE_MS = 10_000;
  */
 const REJECTING: ReadonlySet<status> = new Set([status.INVALID_ARGUMENT, status.OUT_OF_RANGE]);
 
-export class SidecarInference implements InferencePort {
+export class SidecarInference implements Inference {
   readonly #client: InferenceClient;
 
   /** `address` is `host:port`. */

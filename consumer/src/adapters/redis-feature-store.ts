@@ -17,8 +17,9 @@ import type {
   StoreEvent,
   StoreRequest,
   StoreResponse,
-} from "./feature-store.js";
-import { VALUE_SEPARATOR, WINDOW_SCRIPT, WINDOW_SCRIPT_SHA } from "./window-script.js";
+} from "../ports/feature-store.js";
+import { VALUE_SEPARATOR, WINDOW_SCRIPT, WINDOW_SCRIPT_SHA } from "../features/window-script.js";
+import { errorMessage } from "@sluice/kit";
 
 const tracer = trace.getTracer("@sluice/consumer");
 
@@ -34,14 +35,14 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 2_000;
 /** Connecting at start gives up after this. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000;
 
-export interface RedisWindowStoreOptions {
+export interface RedisFeatureStoreOptions {
   /** @default "sluice:features:" */
   readonly keyPrefix?: string;
   /** Retention beyond the longest window and since_previous cap, in ms. @default 1 hour */
   readonly retentionSlackMs?: number;
 }
 
-export interface RedisConnectOptions extends RedisWindowStoreOptions {
+export interface RedisConnectOptions extends RedisFeatureStoreOptions {
   /** @default 2000 */
   readonly commandTimeoutMs?: number;
   /** @default 2000 */
@@ -53,7 +54,7 @@ interface ResolvedOptions {
   readonly retentionSlackMs: number;
 }
 
-function resolveOptions(options: RedisWindowStoreOptions): ResolvedOptions {
+function resolveOptions(options: RedisFeatureStoreOptions): ResolvedOptions {
   const retentionSlackMs = options.retentionSlackMs ?? DEFAULT_RETENTION_SLACK_MS;
   if (!Number.isInteger(retentionSlackMs) || retentionSlackMs < 0) {
     throw new ConsumerError(
@@ -84,10 +85,10 @@ function layoutOf(plan: StatePlan): string {
 }
 
 function isNoScript(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith("NOSCRIPT");
+  return errorMessage(error).startsWith("NOSCRIPT");
 }
 
-export class RedisWindowStore implements FeatureStore {
+export class RedisFeatureStore implements FeatureStore {
   readonly #client: Redis;
   readonly #owned: boolean;
   readonly #options: ResolvedOptions;
@@ -98,7 +99,7 @@ export class RedisWindowStore implements FeatureStore {
    * Wraps a client the caller owns (and closes). Give it `maxRetriesPerRequest` and
    * `commandTimeout` so a lost Redis fails batches instead of queueing them forever.
    */
-  constructor(client: Redis, options: RedisWindowStoreOptions = {}, owned = false) {
+  constructor(client: Redis, options: RedisFeatureStoreOptions = {}, owned = false) {
     this.#client = client;
     this.#owned = owned;
     this.#options = resolveOptions(options);
@@ -108,7 +109,7 @@ export class RedisWindowStore implements FeatureStore {
    * Connects to `url` (`redis://host:port/db`) and fails fast: no offline queue (a command while
    * disconnected fails at once), one retry per command, bounded command time.
    */
-  static async connect(url: string, options: RedisConnectOptions = {}): Promise<RedisWindowStore> {
+  static async connect(url: string, options: RedisConnectOptions = {}): Promise<RedisFeatureStore> {
     const redisOptions: RedisOptions = {
       lazyConnect: true,
       enableOfflineQueue: false,
@@ -120,7 +121,7 @@ export class RedisWindowStore implements FeatureStore {
     // ioredis reconnects in the background and reports each failure here; the batches that
     // fail meanwhile carry the error, so the event itself needs no other handling.
     client.on("error", () => {});
-    const store = new RedisWindowStore(client, options, true);
+    const store = new RedisFeatureStore(client, options, true);
     try {
       await client.connect();
     } catch (error) {
@@ -285,10 +286,6 @@ function decodeReply(
     }
   }
   return { windowValues, previousEventTimes, lookups: values.slice(r) };
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Keeps passwords out of error messages and logs. */

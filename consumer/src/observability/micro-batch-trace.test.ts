@@ -1,14 +1,14 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { silentLogger } from "@sluice/kit";
 import { randomBytes } from "node:crypto";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { ConsumerError } from "../errors.js";
-import type { FeatureEvent, FeatureOutcome } from "../features/feature-extractor.js";
-import type { Delivery } from "./delivery.js";
-import { installInMemoryTracing, type InMemoryTracing } from "@sluice/testing";
-import type { InferencePort, InferRequest, InferResponse } from "./inference-port.js";
-import type { InputRecord, OutputRecord, PartitionBatch, RecordHeaders } from "./kafka-port.js";
+import type { Delivery } from "../pipeline/delivery.js";
+import { FakeFeatures, installInMemoryTracing, type InMemoryTracing } from "@sluice/testing";
+import type { Inference, InferRequest, InferResponse } from "../ports/inference.js";
+import type { InputRecord, OutputRecord, PartitionBatch, RecordHeaders } from "../ports/kafka.js";
 import {
   extractEventContext,
   injectTraceContext,
@@ -16,10 +16,11 @@ import {
   remoteSpanContext,
   tracePropagationEnabled,
 } from "./kafka-trace-context.js";
-import { MicroBatchProcessor, type Features } from "./micro-batch.js";
+import { MicroBatchProcessor } from "../pipeline/micro-batch.js";
 import { NO_TRACE, startMicroBatchTrace } from "./micro-batch-trace.js";
-import { emptyStats, PartitionHandler } from "./partition-handler.js";
-import { Scorer } from "./scorer.js";
+import { PartitionHandler } from "../pipeline/partition-handler.js";
+import { ConsumerMetrics } from "./consumer-metrics.js";
+import { Scorer } from "../pipeline/scorer.js";
 
 const SETTINGS = { consumerGroup: "fraud-group", model: "fraud" };
 
@@ -46,24 +47,10 @@ function record(offset: number, value: unknown, headers: RecordHeaders = {}): In
   };
 }
 
-/** One feature, the event's `x`; `bad: true` fails feature extraction. */
-const features: Features = {
-  width: 1,
-  compute(events: readonly FeatureEvent[]): Promise<FeatureOutcome[]> {
-    return Promise.resolve(
-      events.map((event): FeatureOutcome => {
-        const value = event.value as { x: number; bad?: boolean };
-        if (value.bad === true) {
-          const error = new ConsumerError("feature_error", "x: bad", { retryable: false });
-          return { ok: false, error };
-        }
-        return { ok: true, row: Float32Array.of(value.x), eventTime: 0, entity: "u" };
-      }),
-    );
-  },
-};
+/** One feature, the event's `x`; `bad: true` fails it. */
+const features = new FakeFeatures(0);
 
-class FakeSidecar implements InferencePort {
+class FakeSidecar implements Inference {
   /** The span active when each ModelInfer was sent. */
   readonly activeSpans: (string | undefined)[] = [];
   failWith: ConsumerError | undefined;
@@ -150,8 +137,12 @@ function pipelineOf(sidecar: FakeSidecar) {
         processor.process(topic, partition, records, microBatchTrace),
       delivery,
       consumer: { resume: () => {} },
-      log: () => {},
-      stats: emptyStats(),
+      log: silentLogger,
+      observer: new ConsumerMetrics().forPipeline({
+        pipeline: "fraud",
+        model: "fraud",
+        topics: { input: "events", output: "predictions", deadLetter: "dlq", review: undefined },
+      }),
       onFatal: (error) => fatal.push(error),
     },
   );

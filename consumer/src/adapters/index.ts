@@ -1,0 +1,6 @@
+/** The ports on real technology: kafkajs, the sidecar over @sluice/client, Redis. */
+export { KafkajsClient } from "./kafkajs-client.js";
+export type { KafkajsClientOptions } from "./kafkajs-client.js";
+export { DEFAULT_MAX_RECONNECT_BACKOFF_MS, SidecarInference } from "./sidecar-inference.js";
+export { RedisFeatureStore } from "./redis-feature-store.js";
+export type { RedisConnectOptions, RedisFeatureStoreOptions } from "./redis-feature-store.js";

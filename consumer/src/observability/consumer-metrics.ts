@@ -1,0 +1,250 @@
+/**
+ * Prometheus metrics of the Kafka consumers, in a registry of their own (several pipelines and a
+ * sidecar can share a process in tests). Names and labels are documented in docs/metrics.md.
+ *
+ * Labels are bounded by the deployment, never by the data: the pipeline's name and topics, the
+ * partitions it owns, the model versions the sidecar answered with, stage names and error codes.
+ * Counters and gauges are read from the pipelines' own counts and state at scrape time
+ * (`PipelineMetrics`), so they cannot drift from what `pipeline.stats` says; the hot path adds to
+ * plain numbers and observes the histograms once per micro-batch, except the per-event ones
+ * (end-to-end latency, score, confidence), which are `EventHistogram`s bound once per label set.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { serveMetrics, type MetricsServer } from "@sluice/kit";
+import { EventHistogram } from "./event-histogram.js";
+import { PipelineMetrics, type PipelineIdentity } from "./pipeline-metrics.js";
+
+/** Seconds; from 100 µs (decoding a small batch) to 10 s (a sidecar or broker in trouble). */
+const STAGE_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
+];
+/** Events per micro-batch, powers of two up to the largest `batch.max_events` that makes sense. */
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+/**
+ * Seconds from an event's Kafka timestamp to its prediction committed: tens of milliseconds when
+ * the consumer keeps up, minutes when it catches up on a backlog.
+ */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
+/** Scores crowd at both ends for a good classifier: finer buckets there. */
+const SCORE_BUCKETS = [
+  0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99, 1,
+];
+/** Confidence is at least 1/classes; 0.6 is the default review threshold, so it is a bound. */
+const CONFIDENCE_BUCKETS = [
+  0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99, 1,
+];
+
+export interface ConsumerMetricsOptions {
+  /**
+   * Adds Node.js process metrics (`sluice_process_*`). They describe the process, not a
+   * pipeline, so the one serving `/metrics` asks for them once. @default false
+   */
+  readonly processMetrics?: boolean;
+}
+
+type Labels<L extends string> = Partial<Record<L, string>>;
+
+export class ConsumerMetrics {
+  readonly registry = new Registry();
+  readonly batchSize: Histogram<"pipeline">;
+  readonly stageDuration: Histogram<"pipeline" | "stage">;
+  readonly latency: EventHistogram<"pipeline">;
+  readonly score: EventHistogram<"pipeline" | "model" | "version">;
+  readonly confidence: EventHistogram<"pipeline" | "model" | "version">;
+  /** Every pipeline made here, stopped ones included: their counters stay. */
+  readonly #pipelines = new Set<PipelineMetrics>();
+  /** The running ones: only they have lag, partitions and a model version to show. */
+  readonly #running = new Set<PipelineMetrics>();
+
+  constructor(options: ConsumerMetricsOptions = {}) {
+    // Registration order is the order of /metrics: counters, histograms, process, gauges, as before
+    // the counters were read from the pipelines' counts.
+    // Counters start at 0 (events, rebalances), so `rate()` and `increase()` see the first increment.
+    this.#counter(
+      "sluice_consumer_events_total",
+      "Input events processed and committed (each became a prediction or a dead letter)",
+      ["pipeline", "topic"],
+      (p, add) => add({ pipeline: p.name, topic: p.topics.input }, p.counts.events),
+    );
+    this.#counter(
+      "sluice_consumer_records_produced_total",
+      "Records acknowledged on the output, review and dead-letter topics",
+      ["pipeline", "topic"],
+      (p, add) => {
+        const { predictions, reviews, deadLetters } = p.stats;
+        const dead = Object.values(deadLetters).reduce((total, count) => total + count, 0);
+        const { output, review, deadLetter } = p.topics;
+        if (predictions > 0) add({ pipeline: p.name, topic: output }, predictions);
+        if (reviews > 0 && review !== undefined) add({ pipeline: p.name, topic: review }, reviews);
+        if (dead > 0) add({ pipeline: p.name, topic: deadLetter }, dead);
+      },
+    );
+    this.#counter(
+      "sluice_consumer_predictions_total",
+      "Predictions published to the output topic",
+      ["pipeline", "model", "version"],
+      (p, add) => {
+        for (const [version, { predictions }] of p.counts.versions) {
+          if (predictions > 0) add({ pipeline: p.name, model: p.model, version }, predictions);
+        }
+      },
+    );
+    this.#counter(
+      "sluice_consumer_reviews_total",
+      "Predictions also sent to the review topic for their low confidence",
+      ["pipeline", "model", "version"],
+      (p, add) => {
+        for (const [version, { reviews }] of p.counts.versions) {
+          if (reviews > 0) add({ pipeline: p.name, model: p.model, version }, reviews);
+        }
+      },
+    );
+    this.#counter(
+      "sluice_consumer_dead_letters_total",
+      "Events sent to the dead-letter topic, by error code",
+      ["pipeline", "code"],
+      (p, add) => {
+        for (const [code, count] of p.counts.deadLetters) add({ pipeline: p.name, code }, count);
+      },
+    );
+    this.#counter(
+      "sluice_consumer_retries_total",
+      "Micro-batches that failed retryably and were scheduled again, by error code",
+      ["pipeline", "code"],
+      (p, add) => {
+        for (const [code, count] of p.counts.retries) add({ pipeline: p.name, code }, count);
+      },
+    );
+    this.#counter(
+      "sluice_consumer_rebalances_total",
+      "Consumer group (re)joins this member went through",
+      ["pipeline"],
+      (p, add) => add({ pipeline: p.name }, p.counts.rebalances),
+    );
+    this.batchSize = new Histogram({
+      name: "sluice_consumer_micro_batch_size",
+      help: "Events per delivered micro-batch",
+      labelNames: ["pipeline"] as const,
+      buckets: BATCH_BUCKETS,
+      registers: [this.registry],
+    });
+    this.stageDuration = new Histogram({
+      name: "sluice_consumer_stage_duration_seconds",
+      help: "Time a delivered micro-batch spent in each stage",
+      labelNames: ["pipeline", "stage"] as const,
+      buckets: STAGE_BUCKETS,
+      registers: [this.registry],
+    });
+    this.latency = new EventHistogram({
+      name: "sluice_consumer_end_to_end_latency_seconds",
+      help: "Per event: its Kafka timestamp to its prediction (or dead letter) acknowledged and committed",
+      labelNames: ["pipeline"] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [this.registry],
+    });
+    this.score = new EventHistogram({
+      name: "sluice_consumer_prediction_score",
+      help: "Per prediction: its score, P(class 1) for a binary model",
+      labelNames: ["pipeline", "model", "version"] as const,
+      buckets: SCORE_BUCKETS,
+      registers: [this.registry],
+    });
+    this.confidence = new EventHistogram({
+      name: "sluice_consumer_prediction_confidence",
+      help: "Per prediction: its confidence, the largest class probability",
+      labelNames: ["pipeline", "model", "version"] as const,
+      buckets: CONFIDENCE_BUCKETS,
+      registers: [this.registry],
+    });
+    if (options.processMetrics === true) {
+      collectDefaultMetrics({ register: this.registry, prefix: "sluice_process_" });
+    }
+    this.#gauge(
+      "sluice_consumer_lag",
+      "Records behind per owned partition: the latest fetch's high watermark minus the next offset to process",
+      ["pipeline", "topic", "partition"],
+      (p, add) => {
+        for (const [topic, partitions] of p.lag) {
+          for (const [partition, lag] of partitions) {
+            add({ pipeline: p.name, topic, partition: String(partition) }, lag);
+          }
+        }
+      },
+    );
+    this.#gauge(
+      "sluice_consumer_assigned_partitions",
+      "Input partitions this member owns",
+      ["pipeline", "topic"],
+      (p, add) => {
+        for (const [topic, owned] of p.assignment ?? []) {
+          add({ pipeline: p.name, topic }, owned.size);
+        }
+      },
+    );
+    this.#gauge(
+      "sluice_consumer_model_info",
+      "1 for the model version that answered the latest micro-batch",
+      ["pipeline", "model", "version"],
+      (p, add) => {
+        if (p.version === undefined) return;
+        add({ pipeline: p.name, model: p.model, version: p.version }, 1);
+      },
+    );
+  }
+
+  /** The observer of one pipeline, with its labels bound; its gauges show until `stopped()`. */
+  forPipeline(identity: PipelineIdentity, now: () => number = Date.now): PipelineMetrics {
+    const pipeline = new PipelineMetrics(this, identity, now, (p) => this.#running.delete(p));
+    this.#pipelines.add(pipeline);
+    this.#running.add(pipeline);
+    return pipeline;
+  }
+
+  /** Serves `/metrics` on host:port with kit's metrics server; port 0 picks a free one. */
+  listen(host: string, port: number): Promise<MetricsServer> {
+    return serveMetrics(this.registry, host, port);
+  }
+
+  /** A counter rendered at scrape time from every pipeline's counts, stopped ones included. */
+  #counter<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    read: Reader<L>,
+  ) {
+    new Counter<L>(collected({ name, help, labelNames }, this.registry, this.#pipelines, read));
+  }
+
+  /** A gauge rendered at scrape time from the running pipelines' state. */
+  #gauge<L extends string>(name: string, help: string, labelNames: readonly L[], read: Reader<L>) {
+    new Gauge<L>(collected({ name, help, labelNames }, this.registry, this.#running, read));
+  }
+}
+
+/** Reads what one pipeline contributes to a metric: `add(labels, value)` per series. */
+type Reader<L extends string> = (
+  pipeline: PipelineMetrics,
+  add: (labels: Labels<L>, value: number) => void,
+) => void;
+
+/**
+ * The options of a counter or gauge whose values are read from `pipelines` at each scrape: reset,
+ * then every pipeline adds its series (two pipelines of one name add up, as increments would).
+ */
+function collected<L extends string>(
+  metric: { name: string; help: string; labelNames: readonly L[] },
+  registry: Registry,
+  pipelines: ReadonlySet<PipelineMetrics>,
+  read: Reader<L>,
+) {
+  return {
+    ...metric,
+    registers: [registry],
+    collect(this: Counter<L> | Gauge<L>) {
+      this.reset();
+      // A gauge's inc after its reset is a set; the cast only picks one of two equal signatures.
+      const add = (labels: Labels<L>, value: number) => (this as Counter<L>).inc(labels, value);
+      for (const pipeline of pipelines) read(pipeline, add);
+    },
+  };
+}

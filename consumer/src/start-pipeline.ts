@@ -1,0 +1,56 @@
+/**
+ * Where the pipeline meets the real world: `startPipeline` wires a `Pipeline` (which knows only
+ * the ports) to the adapters, kafkajs, the sidecar over gRPC and the Redis feature store.
+ */
+import { silentLogger, type Logger } from "@sluice/kit";
+import { KafkajsClient } from "./adapters/kafkajs-client.js";
+import { RedisFeatureStore } from "./adapters/redis-feature-store.js";
+import { SidecarInference } from "./adapters/sidecar-inference.js";
+import type { PipelineConfig } from "./config/pipeline-config.js";
+import type { ConsumerMetrics } from "./observability/consumer-metrics.js";
+import { Pipeline } from "./pipeline/pipeline.js";
+
+export interface StartPipelineOptions {
+  readonly log?: Logger;
+  /** Where the pipeline's Prometheus series go. @default a registry of its own */
+  readonly metrics?: ConsumerMetrics;
+}
+
+/**
+ * Starts `config` with the real clients: kafkajs, the sidecar over gRPC, the Redis feature store.
+ * `stop()` closes all of them.
+ */
+export async function startPipeline(
+  config: PipelineConfig,
+  options: StartPipelineOptions = {},
+): Promise<Pipeline> {
+  const log = options.log ?? silentLogger;
+  const kafka = new KafkajsClient({
+    brokers: config.kafka.brokers,
+    clientId: config.kafka.clientId,
+    log,
+  });
+  const inference = new SidecarInference(config.model.sidecar);
+  let store: RedisFeatureStore | undefined;
+  try {
+    store = await RedisFeatureStore.connect(config.redis.url, {
+      keyPrefix: config.redis.keyPrefix,
+    });
+    const opened = store;
+    return await Pipeline.start(config, {
+      kafka,
+      inference,
+      store: opened,
+      log,
+      metrics: options.metrics,
+      release: async () => {
+        inference.close();
+        await opened.close();
+      },
+    });
+  } catch (error) {
+    inference.close();
+    await store?.close();
+    throw error;
+  }
+}
