@@ -11,7 +11,7 @@
  * with it, the new process takes over the dead member's identity and its partitions.
  *
  *   node --conditions=source --import tsx bench/consumer-restart.bench.ts
- *        [--clients kafkajs,platformatic,confluent] [--trials 3] [--dynamic|--no-dynamic] [--verbose]
+ *        [--clients kafkajs,platformatic,confluent,confluent-native] [--trials 3] [--dynamic|--no-dynamic] [--verbose]
  *
  * Needs the clients of bench/kafka-clients/ installed (see bench/README.md), and Kafka and Redis
  * (KAFKA_BROKERS / REDIS_URL, or the local stack); creates and deletes its own topics and groups.
@@ -58,7 +58,7 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   process.stdout.write(
     "usage: node --conditions=source --import tsx bench/consumer-restart.bench.ts\n" +
-      "       [--clients kafkajs,platformatic,confluent] [--trials 3] [--dynamic|--no-dynamic] [--verbose]\n",
+      "       [--clients kafkajs,platformatic,confluent,confluent-native] [--trials 3] [--dynamic|--no-dynamic] [--verbose]\n",
   );
   process.exit(0);
 }

@@ -1,7 +1,7 @@
 /**
  * Kafka clients benchmark (issue 13): the same passthrough (bench/kafka-clients/) on kafkajs,
- * @platformatic/kafka and @confluentinc/kafka-javascript, one after the other, in one run on the
- * same broker. One backlog of synthetic fraud events is written once; each client, in its own child
+ * @platformatic/kafka and @confluentinc/kafka-javascript (through its KafkaJS-compatible layer and
+ * its native API), one after the other, in one run on the same broker. One backlog of synthetic fraud events is written once; each client, in its own child
  * process and its own consumer group, drains all of it into its own output topic: consume, produce
  * the same bytes (idempotent, acks from all in-sync replicas), commit once acknowledged.
  *
@@ -10,8 +10,9 @@
  * (main thread and other threads, from /proc), as % of one core and µs per event; the time from
  * spawning the child to its first records, and to the whole backlog out and committed.
  *
- *   node --conditions=source --import tsx bench/kafka-clients.bench.ts [--clients kafkajs,platformatic,confluent]
- *        [--events 400000] [--partitions 8] [--verbose]
+ *   node --conditions=source --import tsx bench/kafka-clients.bench.ts
+ *        [--clients kafkajs,platformatic,confluent,confluent-native] [--events 400000] [--partitions 8]
+ *        [--verbose]
  *
  * Needs the clients of bench/kafka-clients/ installed (see bench/README.md), and Kafka and Redis
  * (KAFKA_BROKERS / REDIS_URL, or the local stack); creates and deletes its own topics and groups.
@@ -63,7 +64,8 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   process.stdout.write(
     "usage: node --conditions=source --import tsx bench/kafka-clients.bench.ts\n" +
-      "       [--clients kafkajs,platformatic,confluent] [--events 400000] [--partitions 8] [--verbose]\n",
+      "       [--clients kafkajs,platformatic,confluent,confluent-native] [--events 400000]\n" +
+      "       [--partitions 8] [--verbose]\n",
   );
   process.exit(0);
 }
