@@ -19,7 +19,7 @@
 import { randomBytes } from "node:crypto";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { ensureStack } from "@sluice/stack";
+import { ensureStack } from "@sluice/testing";
 import { cleanUp, startChild, type ChildServer } from "./lib/child.js";
 import { num, table } from "./lib/report.js";
 import {

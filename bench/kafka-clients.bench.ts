@@ -23,7 +23,7 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Kafka, logLevel, type Admin } from "kafkajs";
-import { ensureStack } from "@sluice/stack";
+import { ensureStack } from "@sluice/testing";
 import { REPO_ROOT, cleanUp, startChild } from "./lib/child.js";
 import { sampleCpu, type CpuSample } from "./lib/cpu-usage.js";
 import { num, table } from "./lib/report.js";
