@@ -1,19 +1,23 @@
 /**
- * Pipeline benchmark (issue 3): in one run on the same local broker, the same synthetic fraud events
- * through three consumers, each in its own child process:
+ * Pipeline benchmark (issues 3 and 13): in one run on the same local broker, the same synthetic
+ * fraud events through four consumers, each in its own child process:
  *
  *   passthrough  kafkajs consuming and producing the events unchanged: the limit
  *   sluice       the real Pipeline (@sluice/consumer) with examples/pipelines/fraud.yaml: stateful
  *                features in Redis, the fraud model on a real sidecar, at-least-once
  *   naive        one event at a time: decode, features (one Redis call), one ModelInfer, one
  *                produce awaited, one commit
+ *   article      the plain Python consumer of "Real-Time Prediction Pipelines Using Kafka and
+ *                Python" (bench/article): confluent-kafka, micro-batches of 100, the same 20
+ *                features from per-user windows in memory, ONNX Runtime in-process; in a virtualenv
+ *                made under .cache/ on first use, and checked against Sluice before it is measured
  *
  * Each is measured at fixed offered rates (events/s and end-to-end p50/p95/p99, sustained or not)
  * and at its maximum rate (draining a preloaded backlog). Ratios between variants are printed at
  * the end; only figures of the same run are compared.
  *
  *   node --conditions=source --import tsx bench/pipeline.bench.ts [--quick]
- *        [--variants passthrough,sluice,naive] [--rates 1000,2000,5000] [--partitions 8]
+ *        [--variants passthrough,sluice,naive,article] [--rates 1000,2000,5000] [--partitions 8]
  *        [--phases rates,max] [--linger <ms>]
  *        [--cpu-prof <dir>] [--verbose]
  *
@@ -30,6 +34,9 @@ import { REPO_ROOT, cleanUp, removeLater, startChild, type ChildServer } from ".
 import { sampleCpu } from "./lib/cpu-usage.js";
 import { PROFILE_ENV } from "./lib/main-thread-profile.js";
 import { formatCheck } from "./lib/report.js";
+import { checkArticle, checkPassed, describeCheck } from "./pipeline/article-check.js";
+import { ARTICLE_SCRIPT, articlePython } from "./pipeline/article-python.js";
+import { articleModel, homesOf, writeHomes } from "./pipeline/article-variant.js";
 import { BenchResources, type TopicSet } from "./pipeline/bench-resources.js";
 import { startEventSource } from "./pipeline/event-source.js";
 import { OutputReader } from "./pipeline/output-reader.js";
@@ -40,6 +47,8 @@ import {
   drainRate,
   maxTable,
   pipelineChecks,
+  ratioTable,
+  RATIO_LEGEND,
   rateTable,
   ratePoint,
   stageTable,
@@ -80,22 +89,22 @@ interface Durations {
   /** The whole run is stopped past this, whatever hangs. */
   readonly maxRunMs: number;
 }
-/** About 4 minutes for the three variants at the three rates (naive stops after 1,000/s). */
+/** About 5 minutes for the four variants at the three rates (naive stops after 1,000/s). */
 const FULL: Durations = {
   warmupMs: 3_000,
   windowMs: 15_000,
   drainTimeoutMs: 10_000,
-  backlog: { passthrough: 300_000, sluice: 120_000, naive: 10_000 },
+  backlog: { passthrough: 300_000, sluice: 120_000, naive: 10_000, article: 300_000 },
   maxWarmupMs: 2_000,
   maxWindowMs: 10_000,
   maxRunMs: 14 * 60_000,
 };
-/** About 2-3 minutes; noisier. */
+/** About 3 minutes; noisier. */
 const QUICK: Durations = {
   warmupMs: 1_000,
   windowMs: 5_000,
   drainTimeoutMs: 5_000,
-  backlog: { passthrough: 200_000, sluice: 50_000, naive: 3_000 },
+  backlog: { passthrough: 200_000, sluice: 50_000, naive: 3_000, article: 150_000 },
   maxWarmupMs: 1_000,
   maxWindowMs: 4_000,
   maxRunMs: 7 * 60_000,
@@ -117,7 +126,7 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   process.stdout.write(
     "usage: node --conditions=source --import tsx bench/pipeline.bench.ts [--quick]\n" +
-      "       [--variants passthrough,sluice,naive] [--rates 1000,2000,5000] [--partitions 8]\n" +
+      "       [--variants passthrough,sluice,naive,article] [--rates 1000,2000,5000] [--partitions 8]\n" +
       "       [--phases rates,max] [--linger <ms>]\n" +
       "       [--cpu-prof <dir>] [--verbose]\n",
   );
@@ -164,10 +173,13 @@ interface Run {
   readonly resources: BenchResources;
   readonly sidecar: ChildServer<{ grpcPort: number }> | undefined;
   readonly redisCpu: RedisCpu;
+  /** The article variant's virtualenv python, when the article variant runs. */
+  readonly python: string | undefined;
 }
 
 /** One variant consuming one topic set, with the reader of its output. */
 interface Running {
+  readonly variant: Variant;
   readonly consumer: ChildServer<Record<string, never>>;
   readonly reader: OutputReader;
   /** Asks the child for its stage times since the last ask (SIGUSR2); undefined if it does not answer. */
@@ -178,11 +190,43 @@ interface Running {
 /** A child that does not print its stage times within this is not waited for. */
 const STAGES_TIMEOUT_MS = 3_000;
 
+/**
+ * The command of a variant's child: Node for all but the article, whose Python process also gets
+ * the model file and the home countries of the users of `runIds` (the phases it will consume).
+ */
+async function variantCommand(
+  run: Run,
+  settings: VariantSettings,
+  runIds: readonly string[],
+): Promise<{ script: string; args: string[]; executable?: string }> {
+  if (settings.variant !== "article" || run.python === undefined)
+    return { script: "bench/servers/pipeline-consumer.ts", args: [JSON.stringify(settings)] };
+  const model = await articleModel();
+  const dir = await mkdtemp(join(tmpdir(), "sluice-bench-article-"));
+  removeLater(dir);
+  const homes = await writeHomes(dir, homesOf(runIds, USERS));
+  return {
+    script: ARTICLE_SCRIPT,
+    args: [
+      "run",
+      JSON.stringify(settings),
+      "--model",
+      model.path,
+      "--model-version",
+      model.version,
+      "--homes",
+      homes,
+    ],
+    executable: run.python,
+  };
+}
+
 async function startVariant(
   run: Run,
   variant: Variant,
   set: TopicSet,
   name: string,
+  runIds: readonly string[],
 ): Promise<Running> {
   const settings: VariantSettings = {
     variant,
@@ -201,20 +245,19 @@ async function startVariant(
   );
   const waiting: ((report: StageReport) => void)[] = [];
   try {
-    const consumer = await startChild<Record<string, never>>(
-      "bench/servers/pipeline-consumer.ts",
-      [JSON.stringify(settings)],
-      {
-        verbose: flags.verbose,
-        env: profileDir ? { [PROFILE_ENV]: join(profileDir, `${name}.cpuprofile`) } : {},
-        onLine: (line) => {
-          if (line.startsWith('{"benchStages"'))
-            waiting.shift()?.((JSON.parse(line) as { benchStages: StageReport }).benchStages);
-          else if (flags.verbose) process.stderr.write(`[${name}] ${line}\n`);
-        },
+    const command = await variantCommand(run, settings, runIds);
+    const consumer = await startChild<Record<string, never>>(command.script, command.args, {
+      ...(command.executable === undefined ? {} : { executable: command.executable }),
+      verbose: flags.verbose,
+      env: profileDir ? { [PROFILE_ENV]: join(profileDir, `${name}.cpuprofile`) } : {},
+      onLine: (line) => {
+        if (line.startsWith('{"benchStages"'))
+          waiting.shift()?.((JSON.parse(line) as { benchStages: StageReport }).benchStages);
+        else if (flags.verbose) process.stderr.write(`[${name}] ${line}\n`);
       },
-    );
+    });
     return {
+      variant,
       consumer,
       reader,
       stages() {
@@ -242,12 +285,18 @@ async function startVariant(
   }
 }
 
-/** CPU counters of the consumer, the sidecar and Redis, taken together. */
-async function sample(run: Run, consumer: ChildServer<unknown>): Promise<EdgeSample> {
+/** Variants that call the sidecar: the others' CPU per event leaves its idle time out. */
+const SIDECAR_VARIANTS: readonly Variant[] = ["sluice", "naive"];
+
+/** CPU counters of the consumer, the sidecar (if the variant uses it) and Redis, taken together. */
+async function sample(run: Run, running: Running): Promise<EdgeSample> {
   const redisMs = await run.redisCpu.usedMs();
   return {
-    consumer: sampleCpu(consumer.pid),
-    sidecar: run.sidecar ? sampleCpu(run.sidecar.pid) : undefined,
+    consumer: sampleCpu(running.consumer.pid),
+    sidecar:
+      run.sidecar && SIDECAR_VARIANTS.includes(running.variant)
+        ? sampleCpu(run.sidecar.pid)
+        : undefined,
     redisMs,
   };
 }
@@ -257,7 +306,7 @@ async function edge(
   run: Run,
   running: Running,
 ): Promise<{ sample: EdgeSample; stages: StageReport | undefined }> {
-  const [stages, edgeSample] = await Promise.all([running.stages(), sample(run, running.consumer)]);
+  const [stages, edgeSample] = await Promise.all([running.stages(), sample(run, running)]);
   return { sample: edgeSample, stages };
 }
 
@@ -322,15 +371,16 @@ async function ratePhase(
 async function fixedRates(run: Run, variant: Variant): Promise<RatePoint[]> {
   const name = `${variant}-rates`;
   const set = await run.resources.topicSet(name, partitions);
-  const running = await startVariant(run, variant, set, name);
+  const warmupId = `${run.resources.prefix}-${variant}-warmup`;
+  const rateId = (rate: number) => `${run.resources.prefix}-${variant}-${rate}`;
+  const running = await startVariant(run, variant, set, name, [warmupId, ...rates.map(rateId)]);
   const points: RatePoint[] = [];
   try {
-    const warmupId = `${run.resources.prefix}-${variant}-warmup`;
     const warm = await ratePhase(run, running, variant, warmupId, set.input, WARMUP_RATE, 0);
     if (warm.missing > 0)
       log(`  ${variant}: ${warm.missing} warm-up events still not out; going on`);
     for (const rate of rates) {
-      const runId = `${run.resources.prefix}-${variant}-${rate}`;
+      const runId = rateId(rate);
       const point = await ratePhase(
         run,
         running,
@@ -374,7 +424,7 @@ async function maximum(run: Run, variant: Variant): Promise<MaxPoint> {
   );
   const { produced } = await source.result;
   const preloadSeconds = (Date.now() - preloadStart) / 1000;
-  const running = await startVariant(run, variant, set, name);
+  const running = await startVariant(run, variant, set, name, [runId]);
   try {
     const outputs = running.reader.phase(runId);
     const firstBy = Date.now() + 30_000;
@@ -437,6 +487,10 @@ async function main(run: Run): Promise<void> {
     const highest = sustained[sustained.length - 1];
     log(`highest fixed rate sustained by ${variant}: ${highest ? `${highest.rate}/s` : "none"}`);
   }
+  log("");
+  log("== Sluice against the other variants (same run) ==");
+  log(ratioTable(ratePoints, maxPoints));
+  log(RATIO_LEGEND);
   log("");
   log("== Targets ==");
   for (const check of pipelineChecks(ratePoints, maxPoints)) log(formatCheck(check));
@@ -504,10 +558,19 @@ try {
     `broker ${stack.brokers}; Redis ${stack.redisUrl.replace(/\/\/[^@]*@/, "//")}; ` +
       `${USERS} users; sidecar ${sidecar ? `pid ${sidecar.pid}` : "not needed"}\n`,
   );
+  let python: string | undefined;
+  if (variants.includes("article") && sidecar !== undefined) {
+    python = await articlePython(log, flags.verbose);
+    // Its figures mean something only if it computes what Sluice computes.
+    const check = await checkArticle(python, `127.0.0.1:${sidecar.ready.grpcPort}`);
+    log(`${describeCheck(check)}\n`);
+    if (!checkPassed(check))
+      throw new Error(`the article variant disagrees with Sluice:\n${check.problems.join("\n")}`);
+  }
   const redisCpu = new RedisCpu(stack.redisUrl);
   await redisCpu.connect();
   try {
-    await main({ brokers, redisUrl: stack.redisUrl, resources, sidecar, redisCpu });
+    await main({ brokers, redisUrl: stack.redisUrl, resources, sidecar, redisCpu, python });
   } finally {
     redisCpu.close();
   }

@@ -40,6 +40,11 @@ export interface StartChildOptions {
   readonly env?: Record<string, string>;
   /** Each stdout line other than the ready line, e.g. a result the child prints before it exits. */
   readonly onLine?: (line: string) => void;
+  /**
+   * Runs `<executable> <script> ...args` instead of node with tsx, for a child in another language
+   * that speaks the same protocol (the article variant's Python). `nodeFlags` are then ignored.
+   */
+  readonly executable?: string;
 }
 
 const children = new Set<ChildProcess>();
@@ -52,8 +57,10 @@ export async function startChild<R>(
   options: StartChildOptions = {},
 ): Promise<ChildServer<R>> {
   const child = spawn(
-    process.execPath,
-    ["--conditions=source", "--import", "tsx", ...(options.nodeFlags ?? []), script, ...args],
+    options.executable ?? process.execPath,
+    options.executable !== undefined
+      ? [script, ...args]
+      : ["--conditions=source", "--import", "tsx", ...(options.nodeFlags ?? []), script, ...args],
     { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...options.env } },
   );
   children.add(child);

@@ -18,7 +18,7 @@ import { percentile } from "../lib/latency.js";
 import { num, table, type Check } from "../lib/report.js";
 import type { PhaseOutputs } from "./output-reader.js";
 import type { StageReport } from "./stage-times.js";
-import type { Variant } from "./variant-settings.js";
+import { VARIANTS, type Variant } from "./variant-settings.js";
 
 /** Share of the offered rate that must come out during the window. */
 export const SUSTAINED_SHARE = 0.95;
@@ -254,12 +254,15 @@ export function maxTable(points: readonly MaxPoint[]): string {
 }
 
 /** Stage names in the order an event meets them. */
-const STAGE_ORDER = ["eachBatch", "redis", "infer", "produce", "commit"];
+const STAGE_ORDER = ["eachBatch", "features", "redis", "infer", "produce", "commit"];
 
 export const STAGE_LEGEND =
   "Per stage over the window: calls/s, items per call (events, rows or records) and mean / max wall ms per call;\n" +
   "eachBatch is one fetched batch of one partition handed to the consumer (for Sluice it includes the linger wait,\n" +
-  "redis/infer/produce/commit are the pipeline's port calls); loop p99/max: the child's event-loop delay.";
+  "redis/infer/produce/commit are the pipeline's port calls); for the article, eachBatch is one micro-batch of up to\n" +
+  "100 events from any partitions, features its JSON decoding and features, infer its onnxruntime call, produce its\n" +
+  "records handed to librdkafka, commit a producer flush and a synchronous commit (every 5 s); loop p99/max: the\n" +
+  "child's event-loop delay (none in Python).";
 
 /** The consumer's stage times, one row per measured point. */
 export function stageTable(
@@ -275,7 +278,7 @@ export function stageTable(
     ...rows.map(({ label, stages }) => [
       label,
       ...STAGE_ORDER.map((stage) => cells(stages, stage)),
-      stages === undefined
+      stages === undefined || stages.loopDelayP99Ms === null || stages.loopDelayMaxMs === null
         ? "-"
         : `${num(stages.loopDelayP99Ms, 0)} / ${num(stages.loopDelayMaxMs, 0)}`,
     ]),
@@ -316,3 +319,52 @@ export function pipelineChecks(rates: readonly RatePoint[], maxima: readonly Max
   );
   return checks;
 }
+
+/**
+ * Sluice against each other variant of the run: maximum drain rate (sluice ÷ other, above 1 when
+ * Sluice drains faster) and p99 at each fixed rate both were offered (sluice ÷ other, below 1 when
+ * Sluice's tail is shorter). A variant not run shows what to add to `--variants`.
+ */
+export function ratioTable(rates: readonly RatePoint[], maxima: readonly MaxPoint[]): string {
+  const rows: string[][] = [["sluice ÷", "measure", "sluice", "other", "ratio", "sustained"]];
+  const sluiceMax = maxima.find((p) => p.variant === "sluice");
+  const sluiceRates = rates.filter((p) => p.variant === "sluice");
+  for (const other of VARIANTS.filter((variant) => variant !== "sluice")) {
+    const otherMax = maxima.find((p) => p.variant === other);
+    const otherRates = rates.filter((p) => p.variant === other);
+    const measured =
+      (sluiceMax !== undefined && otherMax !== undefined) ||
+      sluiceRates.some((point) => otherRates.some((p) => p.rate === point.rate));
+    if (!measured) {
+      rows.push([other, "-", "-", "-", "n/a", `needs --variants sluice,${other}`]);
+      continue;
+    }
+    if (sluiceMax !== undefined && otherMax !== undefined) {
+      rows.push([
+        other,
+        "max drain events/s",
+        num(sluiceMax.eventsPerSecond, 0),
+        num(otherMax.eventsPerSecond, 0),
+        `${num(sluiceMax.eventsPerSecond / otherMax.eventsPerSecond)} x`,
+        "",
+      ]);
+    }
+    for (const point of sluiceRates) {
+      const base = otherRates.find((p) => p.rate === point.rate);
+      if (base === undefined) continue;
+      rows.push([
+        other,
+        `p99 ms at ${num(point.rate, 0)}/s`,
+        num(point.latency.p99, 0),
+        num(base.latency.p99, 0),
+        `${num(point.latency.p99 / base.latency.p99)} x`,
+        `${point.sustained ? "yes" : "no"} / ${base.sustained ? "yes" : "no"}`,
+      ]);
+    }
+  }
+  return table(rows);
+}
+
+export const RATIO_LEGEND =
+  "max drain: above 1 x when Sluice drains the backlog faster; p99: below 1 x when Sluice's tail is shorter;\n" +
+  "sustained: Sluice / the other variant at that rate (an unsustained rate's p99 is its backlog's age).";

@@ -27,8 +27,9 @@ export interface StageFigures {
 export interface StageReport {
   readonly seconds: number;
   readonly stages: Readonly<Record<string, StageFigures>>;
-  readonly loopDelayP99Ms: number;
-  readonly loopDelayMaxMs: number;
+  /** null from a child without an event loop (the article's Python). */
+  readonly loopDelayP99Ms: number | null;
+  readonly loopDelayMaxMs: number | null;
 }
 
 /** Event-loop delay resolution: 1 ms is enough to see a loop starved for tens of milliseconds. */

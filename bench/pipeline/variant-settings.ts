@@ -1,17 +1,18 @@
 /**
  * What the pipeline benchmark hands a consumer child (as one JSON argument): which variant to run
- * and where everything is. The three variants read the same input and write to the same kind of
- * output topic, so only what they do per event differs.
+ * and where everything is. The variants read the same input and write to the same kind of output
+ * topic, so only what they do per event differs. `article` is a Python process
+ * (bench/article/article_consumer.py) reading the same settings.
  */
 
-export const VARIANTS = ["passthrough", "sluice", "naive"] as const;
+export const VARIANTS = ["passthrough", "sluice", "naive", "article"] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export interface VariantSettings {
   readonly variant: Variant;
   readonly brokers: readonly string[];
   readonly redisUrl: string;
-  /** `host:port` of the sidecar (unused by the passthrough). */
+  /** `host:port` of the sidecar (unused by the passthrough and the article, whose model is in-process). */
   readonly sidecar: string;
   readonly topics: {
     readonly input: string;
@@ -20,7 +21,7 @@ export interface VariantSettings {
     readonly review: string;
   };
   readonly groupId: string;
-  /** Prefix of the feature store's Redis keys, so the benchmark can delete them. */
+  /** Prefix of the feature store's Redis keys, so the benchmark can delete them (Sluice and naive). */
   readonly keyPrefix: string;
   /** Replaces fraud.yaml's `batch.linger_ms` (Sluice only), to measure what the linger costs. */
   readonly lingerMs?: number;

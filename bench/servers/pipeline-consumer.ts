@@ -66,6 +66,8 @@ async function start(): Promise<() => Promise<void>> {
       return startNaiveConsumer(settings, times);
     case "sluice":
       return startSluice();
+    case "article":
+      throw new Error("the article variant runs bench/article/article_consumer.py, not this child");
   }
 }
 
