@@ -7,4 +7,4 @@ export {
   type GrpcServiceImplementation,
 } from "./grpc-service.js";
 export { fileDescriptorProtos } from "./descriptor-set.js";
-export * from "./tensor-wire.js";
+export * from "./tensor/index.js";

@@ -21,12 +21,16 @@ export type { InferOptions } from "./infer-request.js";
 export type { InferResult } from "./infer-result.js";
 export type { InferInput, InferOutput } from "./tensors.js";
 export type { RetryPolicy } from "./retry.js";
-export { float16ToNumber, numberToFloat16 } from "./float16.js";
 export {
   DATATYPES,
+  datatypeInfo,
+  float16ToNumber,
   isDatatype,
+  numberToFloat16,
+  typedArrayFrom,
   type Datatype,
   type NumericData,
+  type NumericDatatype,
   type TensorData,
 } from "@sluice/proto";
 export type { ModelConfig, ModelStatistics } from "@sluice/proto";

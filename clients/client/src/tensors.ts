@@ -8,7 +8,6 @@ import { status } from "@grpc/grpc-js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   type Datatype,
-  type InferTensorContents,
   type ModelInferRequest_InferInputTensorSchema,
   type ModelInferResponse,
   type NumericData,
@@ -18,6 +17,8 @@ import {
   decodeBytesElements,
   elementCount,
   encodeBytesElements,
+  formatShape,
+  fromContents,
   isDatatype,
   viewRaw,
 } from "@sluice/proto";
@@ -192,47 +193,12 @@ export function decodeOutputs(response: ModelInferResponse): Map<string, InferOu
   return decoded;
 }
 
+/**
+ * Views into the response buffer; viewRaw copies only when the bytes are misaligned. The count is
+ * checked by the caller, so a wrong length reads as "expected N elements, got M".
+ */
 function fromRaw(datatype: Datatype, raw: Uint8Array, count: number): TensorData {
-  if (datatype === "BYTES") return decodeBytesElements(raw, count);
-  // Views into the response buffer; viewRaw copies only when the bytes are misaligned. Received
-  // bytes are Buffers, whose slice() is a view rather than a copy, so viewRaw gets a plain
-  // Uint8Array over the same memory: its alignment copy then really copies.
-  const bytes = Buffer.isBuffer(raw)
-    ? new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength)
-    : raw;
-  return viewRaw(datatype, bytes);
-}
-
-function fromContents(datatype: Datatype, contents: InferTensorContents | undefined): TensorData {
-  switch (datatype) {
-    case "BOOL":
-      return Uint8Array.from(contents?.boolContents ?? [], (value) => (value ? 1 : 0));
-    case "INT8":
-      return Int8Array.from(contents?.intContents ?? []);
-    case "INT16":
-      return Int16Array.from(contents?.intContents ?? []);
-    case "INT32":
-      return Int32Array.from(contents?.intContents ?? []);
-    case "INT64":
-      return BigInt64Array.from(contents?.int64Contents ?? []);
-    case "UINT8":
-      return Uint8Array.from(contents?.uintContents ?? []);
-    case "UINT16":
-      return Uint16Array.from(contents?.uintContents ?? []);
-    case "UINT32":
-      return Uint32Array.from(contents?.uintContents ?? []);
-    case "UINT64":
-      return BigUint64Array.from(contents?.uint64Contents ?? []);
-    case "FP32":
-      return Float32Array.from(contents?.fp32Contents ?? []);
-    case "FP64":
-      return Float64Array.from(contents?.fp64Contents ?? []);
-    case "BYTES":
-      return contents?.bytesContents ?? [];
-    case "FP16":
-      // The protocol has no typed field for FP16: such a tensor can only come as raw contents.
-      return new Uint16Array(0);
-  }
+  return datatype === "BYTES" ? decodeBytesElements(raw, count) : viewRaw(datatype, raw);
 }
 
 function countElements(
@@ -247,10 +213,6 @@ function countElements(
   } catch (error) {
     throw fail(`${what}: ${error instanceof Error ? error.message : String(error)}`, error);
   }
-}
-
-export function formatShape(shape: readonly number[]): string {
-  return `[${shape.join(", ")}]`;
 }
 
 function kindOf(value: unknown): string {

@@ -6,7 +6,7 @@
  * drains its batcher first, so requests already queued or running on it finish on it.
  */
 import type { Span } from "@opentelemetry/api";
-import { datatypeInfo, type NumericData } from "@sluice/proto";
+import { concatRows, sliceRows, zeros } from "@sluice/proto";
 import { DynamicBatcher, resolveBatcherOptions, type QueuedItem } from "../batching/index.js";
 import { DEFAULT_MAX_BATCH_SIZE, type ModelConfig } from "../repository/model-config.js";
 import type { LoadedModel, ModelRuntime, Tensor, TensorSpec } from "../runtime/model-runtime.js";
@@ -97,55 +97,12 @@ function specsWithNarrowing(
     });
 }
 
-function zeros(spec: TensorSpec, rows: number, batched: boolean): Tensor {
-  const shape = spec.shape.map((dim, i) => (batched && i === 0 ? rows : dim === -1 ? 1 : dim));
-  const count = shape.reduce((a, b) => a * b, 1);
-  if (spec.datatype === "BYTES") {
-    return {
-      datatype: spec.datatype,
-      shape,
-      data: Array.from({ length: count }, () => new Uint8Array(0)),
-    };
-  }
-  const Array_ = datatypeInfo(spec.datatype).array!;
-  return { datatype: spec.datatype, shape, data: new Array_(count) };
-}
-
-/** Concatenates the same input of several requests along the batch dimension. */
-function concatenate(tensors: readonly Tensor[]): Tensor {
-  const first = tensors[0]!;
-  if (tensors.length === 1) return first;
-  const rows = tensors.reduce((sum, tensor) => sum + tensor.shape[0]!, 0);
-  const shape = [rows, ...first.shape.slice(1)];
-  if (first.datatype === "BYTES") {
-    return {
-      datatype: first.datatype,
-      shape,
-      data: tensors.flatMap((t) => t.data as readonly Uint8Array[]),
-    };
-  }
-  let total = 0;
-  for (const tensor of tensors) total += (tensor.data as NumericData).length;
-  const Array_ = datatypeInfo(first.datatype).array!;
-  const data = new Array_(total);
-  let offset = 0;
-  for (const tensor of tensors) {
-    const part = tensor.data as NumericData;
-    (data as Float32Array).set(part as Float32Array, offset);
-    offset += part.length;
-  }
-  return { datatype: first.datatype, shape, data };
-}
-
-/** Rows [start, start+rows) of a batched output, as a view. */
-function sliceRows(tensor: Tensor, start: number, rows: number): Tensor {
-  const shape = [rows, ...tensor.shape.slice(1)];
-  const perRow = tensor.shape.slice(1).reduce((a, b) => a * b, 1);
-  const data =
-    tensor.datatype === "BYTES"
-      ? (tensor.data as readonly Uint8Array[]).slice(start * perRow, (start + rows) * perRow)
-      : (tensor.data as NumericData).subarray(start * perRow, (start + rows) * perRow);
-  return { datatype: tensor.datatype, shape, data };
+/** Zeros for a warm-up run: `rows` along the batch dimension, 1 for any other dynamic dimension. */
+function warmUpInput(spec: TensorSpec, rows: number, batched: boolean): Tensor {
+  return zeros(
+    spec.datatype,
+    spec.shape.map((dim, i) => (batched && i === 0 ? rows : dim === -1 ? 1 : dim)),
+  );
 }
 
 /** Requests whose non-batch dimensions differ cannot share a run; group them by shape. */
@@ -265,7 +222,9 @@ export class ServedVersion {
     for (const size of sizes) {
       if (batched && size > this.maxBatchSize) continue;
       for (const instance of this.instances) {
-        const feeds = new Map(this.inputs.map((spec) => [spec.name, zeros(spec, size, batched)]));
+        const feeds = new Map(
+          this.inputs.map((spec) => [spec.name, warmUpInput(spec, size, batched)]),
+        );
         try {
           await instance.run(feeds, outputNames);
         } catch (error) {
@@ -323,7 +282,7 @@ export class ServedVersion {
     const dispatchedAt = performance.now();
     const feeds = new Map<string, Tensor>();
     for (const spec of this.inputs) {
-      feeds.set(spec.name, concatenate(items.map((item) => item.payload.inputs.get(spec.name)!)));
+      feeds.set(spec.name, concatRows(items.map((item) => item.payload.inputs.get(spec.name)!)));
     }
     const rows = items.reduce((sum, item) => sum + item.payload.rows, 0);
     const outputNames = this.outputs.map((spec) => spec.name);
