@@ -229,7 +229,7 @@ export class DynamicBatcher<T, R> {
     return result;
   }
 
-  /** Refuse new items (reason "closed"), let queued and running ones finish; resolves when all settled. */
+  /** Refuse new items (code "closed"), let queued and running ones finish; resolves when all settled. */
   drain(): Promise<void> {
     this.draining = true;
     this.drained ??= new Promise((resolve) => (this.resolveDrained = resolve));

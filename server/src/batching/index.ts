@@ -9,5 +9,5 @@ export {
   DEFAULT_PRIORITY_LEVELS,
 } from "./dynamic-batcher.js";
 export type { BatcherOptions, BatchExecutor, BatchItem, QueuedItem } from "./dynamic-batcher.js";
-export { BatcherError, BATCHER_ERROR_REASONS } from "./batcher-error.js";
-export type { BatcherErrorReason } from "./batcher-error.js";
+export { BatcherError, BATCHER_ERROR_CODES } from "./batcher-error.js";
+export type { BatcherErrorCode } from "./batcher-error.js";

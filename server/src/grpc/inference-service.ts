@@ -23,7 +23,6 @@ import {
   type ModelInferResponse,
   type ModelStatistics,
 } from "@sluice/proto";
-import { BatcherError } from "../batching/index.js";
 import { InferenceError } from "../errors.js";
 import type { ModelControlMode, ModelManager } from "../models/model-manager.js";
 import type { ServedVersion } from "../models/served-version.js";
@@ -32,6 +31,7 @@ import type { SidecarMetrics } from "../observability/metrics.js";
 import { endSpan, startRpcSpan } from "../observability/tracing.js";
 import { decodeInferRequest, encodeInferResponse } from "./infer-codec.js";
 import { modelConfigMessage } from "./model-config-message.js";
+import { failureReason, toInferenceError } from "./status-mapping.js";
 
 type ServiceShape = typeof GRPCInferenceService extends { method: infer M } ? M : never;
 
@@ -62,41 +62,17 @@ const EXTENSIONS = [
 /** The abort reason of a cancelled call: a plain value, so no exception is built per cancel. */
 const CANCELLED_BY_CLIENT = "the client cancelled the call or its deadline passed";
 
-const BATCHER_STATUS: Record<BatcherError["reason"], status> = {
-  queue_full: status.RESOURCE_EXHAUSTED,
-  deadline_exceeded: status.DEADLINE_EXCEEDED,
-  cancelled: status.CANCELLED,
-  closed: status.UNAVAILABLE,
-  too_large: status.INVALID_ARGUMENT,
-  invalid_argument: status.INVALID_ARGUMENT,
-};
-
-function toServiceError(error: unknown): InferenceError {
-  if (error instanceof BatcherError)
-    return new InferenceError(BATCHER_STATUS[error.reason], error.message, { cause: error });
-  return InferenceError.from(error);
-}
-
 function reply<T>(callback: sendUnaryData<T>, work: () => Promise<T> | T): void {
   Promise.resolve()
     .then(work)
     .then(
       (response) => callback(null, response),
       (error: unknown) => {
-        const failure = toServiceError(error);
+        const failure = toInferenceError(error);
         callback({ code: failure.code, details: failure.message });
       },
     );
 }
-
-const REASON: Partial<Record<status, string>> = {
-  [status.INVALID_ARGUMENT]: "invalid_argument",
-  [status.NOT_FOUND]: "not_found",
-  [status.RESOURCE_EXHAUSTED]: "queue_full",
-  [status.DEADLINE_EXCEEDED]: "deadline_exceeded",
-  [status.CANCELLED]: "cancelled",
-  [status.UNAVAILABLE]: "unavailable",
-};
 
 function hashToken(token: string): Buffer {
   return createHash("sha256").update(token).digest();
@@ -219,7 +195,7 @@ export function inferenceService(
       endSpan(span);
       return response;
     } catch (error) {
-      const failure = toServiceError(error);
+      const failure = toInferenceError(error);
       served?.statistics.recordFailure(performance.now() - receivedAt);
       metrics.requests.inc({
         // Only names the server knows become label values.
@@ -228,7 +204,7 @@ export function inferenceService(
           (manager.isReady(request.modelName, "") ? request.modelName : "_unknown"),
         version: served ? String(served.version) : "",
         outcome: "failure",
-        reason: REASON[failure.code] ?? "internal",
+        reason: failureReason(failure.code),
       });
       endSpan(span, { code: failure.code, message: failure.message });
       throw failure;
@@ -308,7 +284,9 @@ export function inferenceService(
         const result = infer(request, call.metadata, undefined, undefined).then(
           (inferResponse) => create(ModelStreamInferResponseSchema, { inferResponse }),
           (error: unknown) =>
-            create(ModelStreamInferResponseSchema, { errorMessage: toServiceError(error).message }),
+            create(ModelStreamInferResponseSchema, {
+              errorMessage: toInferenceError(error).message,
+            }),
         );
         chain = chain.then(async () => {
           call.write(await result);

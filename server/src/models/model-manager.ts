@@ -8,10 +8,8 @@
  * requests finish on them) and then released. A version that fails to load or warm up never replaces
  * a serving one: the previous version keeps serving and the failure is reported with its reason.
  */
-import { status } from "@grpc/grpc-js";
-import { InferenceError } from "../errors.js";
-import { ModelConfigError, readModelConfig, type ModelConfig } from "../repository/model-config.js";
-import type { InvalidModelNameError } from "../repository/model-repository.js";
+import { asError, errorMessage } from "@sluice/kit";
+import { readModelConfig, type ModelConfig } from "../repository/model-config.js";
 import {
   assertModelName,
   type ModelFiles,
@@ -19,6 +17,7 @@ import {
   type VersionFiles,
 } from "../repository/model-repository.js";
 import type { ModelRuntime } from "../runtime/model-runtime.js";
+import { ModelError } from "./model-error.js";
 import { ServedVersion, type BatchObserver } from "./served-version.js";
 
 export const MODEL_CONTROL_MODES = ["none", "poll", "explicit"] as const;
@@ -141,23 +140,21 @@ export class ModelManager {
   }
 
   /**
-   * (Re)loads one model. Resolves when the served set is final; rejects with an InferenceError when
-   * the model does not exist or nothing of it could be served, saying why.
+   * (Re)loads one model. Resolves when the served set is final; rejects with a ModelError when the
+   * model does not exist or nothing of it could be served, saying why.
    */
   load(name: string, { force }: { force: boolean } = { force: true }): Promise<void> {
     try {
       assertModelName(name);
     } catch (error) {
-      return Promise.reject(
-        InferenceError.invalidArgument((error as InvalidModelNameError).message),
-      );
+      return Promise.reject(asError(error));
     }
     const entry = this.entry(name);
     return this.serialize(entry, () => this.reload(entry, force));
   }
 
   private async reload(entry: ModelEntry, force: boolean): Promise<void> {
-    if (this.closed) throw InferenceError.unavailable("the server is shutting down");
+    if (this.closed) throw new ModelError("unavailable", "the server is shutting down");
     const { repository, runtime, logger } = this.options;
     const files = await repository.scanModel(entry.name);
     if (files === undefined) {
@@ -165,7 +162,7 @@ export class ModelManager {
       await this.retireAll(entry, "removed from the model repository");
       entry.reason = "not found in the model repository";
       if (!hadAny) this.models.delete(entry.name);
-      throw InferenceError.notFound(`model "${entry.name}" is not in the model repository`);
+      throw new ModelError("not_found", `model "${entry.name}" is not in the model repository`);
     }
 
     let config: ModelConfig;
@@ -173,9 +170,7 @@ export class ModelManager {
       config = await readModelConfig(entry.name, files.configPath);
     } catch (error) {
       const reason =
-        error instanceof ModelConfigError
-          ? error.message
-          : `reading the config: ${(error as Error).message}`;
+        error instanceof ModelError ? error.message : `reading the config: ${errorMessage(error)}`;
       entry.reason =
         entry.serving.length > 0
           ? `${reason}; the served versions keep their previous config`
@@ -185,7 +180,7 @@ export class ModelManager {
         { model: entry.name, reason },
         "model config is invalid; serving versions are kept",
       );
-      throw InferenceError.invalidArgument(`model "${entry.name}": ${reason}`);
+      throw new ModelError("invalid_config", `model "${entry.name}": ${reason}`, { cause: error });
     }
     const configChanged = entry.configFingerprint !== files.configFingerprint;
     entry.configFingerprint = files.configFingerprint;
@@ -241,7 +236,7 @@ export class ModelManager {
             return { files: candidate, served };
           },
           (error: unknown) => {
-            const failure = error instanceof Error ? error : new Error(String(error));
+            const failure = asError(error);
             this.options.events?.onLoad?.(
               entry.name,
               candidate.version,
@@ -318,16 +313,13 @@ export class ModelManager {
     if (entry.serving.length === 0) {
       const reasons = [...entry.statuses.entries()].map(([v, s]) => `version ${v}: ${s.reason}`);
       const detail = entry.reason || reasons.join("; ") || "no version could be loaded";
-      throw new InferenceError(
-        status.INVALID_ARGUMENT,
-        `model "${entry.name}" has no ready version: ${detail}`,
-      );
+      throw new ModelError("load_failed", `model "${entry.name}" has no ready version: ${detail}`);
     }
     if (failures.length > 0) {
       // As Triton does, a load that could not apply everything fails, even though older versions serve.
       const serving = entry.serving.map((served) => served.version).join(", ");
-      throw new InferenceError(
-        status.INVALID_ARGUMENT,
+      throw new ModelError(
+        "load_failed",
         `model "${entry.name}": ${failures.join("; ")}; still serving version ${serving}`,
       );
     }
@@ -363,7 +355,7 @@ export class ModelManager {
   /** Unloads every version of a model; queued and running requests finish first. */
   unload(name: string): Promise<void> {
     const entry = this.models.get(name);
-    const notLoaded = () => InferenceError.notFound(`model "${name}" is not loaded`);
+    const notLoaded = () => new ModelError("not_found", `model "${name}" is not loaded`);
     if (entry === undefined) return Promise.reject(notLoaded());
     // Checked in turn, after loads and unloads queued before this one.
     return this.serialize(entry, async () => {
@@ -384,7 +376,8 @@ export class ModelManager {
         .filter((m) => m.serving.length > 0)
         .map((m) => `"${m.name}"`);
       const why = entry?.reason ? `: ${entry.reason}` : "";
-      throw InferenceError.notFound(
+      throw new ModelError(
+        "not_found",
         `model "${name}" is not ready${why} (ready models: ${ready.length > 0 ? ready.join(", ") : "none"})`,
       );
     }
@@ -395,7 +388,8 @@ export class ModelManager {
       number = entry!.labels.get(version);
       if (number === undefined) {
         const labels = [...entry!.labels.keys()].map((l) => `"${l}"`).join(", ") || "none";
-        throw InferenceError.notFound(
+        throw new ModelError(
+          "not_found",
           `model "${name}": expected a version number or a label (labels: ${labels}), got "${version}"`,
         );
       }
@@ -404,7 +398,8 @@ export class ModelManager {
     if (served === undefined) {
       const ready = serving.map((s) => s.version).join(", ");
       const label = /^[0-9]+$/.test(version) ? "" : ` (label "${version}")`;
-      throw InferenceError.notFound(
+      throw new ModelError(
+        "not_found",
         `model "${name}" has no ready version ${number}${label}; ready versions: ${ready}`,
       );
     }

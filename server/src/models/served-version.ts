@@ -6,10 +6,12 @@
  * drains its batcher first, so requests already queued or running on it finish on it.
  */
 import type { Span } from "@opentelemetry/api";
+import { errorMessage } from "@sluice/kit";
 import { concatRows, sliceRows, zeros } from "@sluice/proto";
 import { DynamicBatcher, resolveBatcherOptions, type QueuedItem } from "../batching/index.js";
 import { DEFAULT_MAX_BATCH_SIZE, type ModelConfig } from "../repository/model-config.js";
 import type { LoadedModel, ModelRuntime, Tensor, TensorSpec } from "../runtime/model-runtime.js";
+import { ModelError } from "./model-error.js";
 import { VersionStatistics } from "./version-statistics.js";
 
 /** A validated request, ready to batch. */
@@ -68,7 +70,8 @@ function specsWithNarrowing(
   const byName = new Map(specs.map((spec) => [spec.name, spec]));
   for (const name of narrowing.keys()) {
     if (!byName.has(name)) {
-      throw new Error(
+      throw new ModelError(
+        "invalid_config",
         `config ${kind}s: "${name}" is not an ${kind} of the model (it has ${[...byName.keys()].map((n) => `"${n}"`).join(", ")})`,
       );
     }
@@ -80,14 +83,16 @@ function specsWithNarrowing(
       if (dims === undefined) return spec;
       const modelDims = batched ? spec.shape.slice(1) : spec.shape;
       if (dims.length !== modelDims.length) {
-        throw new Error(
+        throw new ModelError(
+          "invalid_config",
           `config ${kind} "${spec.name}": dims [${dims.join(", ")}] has ${dims.length} dimensions, the model's [${modelDims.join(", ")}] has ${modelDims.length}`,
         );
       }
       const narrowed = modelDims.map((dim, i) => {
         const want = dims[i]!;
         if (dim !== -1 && want !== dim) {
-          throw new Error(
+          throw new ModelError(
+            "invalid_config",
             `config ${kind} "${spec.name}": dims [${dims.join(", ")}] contradict the model's [${modelDims.join(", ")}]`,
           );
         }
@@ -180,7 +185,8 @@ export class ServedVersion {
       const maxBatchSize = config.maxBatchSize ?? (batchable ? DEFAULT_MAX_BATCH_SIZE : 0);
       if (maxBatchSize > 0 && !batchable) {
         const fixed = [...first.inputs, ...first.outputs].find((spec) => spec.shape[0] !== -1)!;
-        throw new Error(
+        throw new ModelError(
+          "invalid_config",
           `max_batch_size ${maxBatchSize} needs a dynamic first dimension on every input and output, but "${fixed.name}" has shape [${fixed.shape.join(", ")}]; set max_batch_size: 0`,
         );
       }
@@ -228,9 +234,11 @@ export class ServedVersion {
         try {
           await instance.run(feeds, outputNames);
         } catch (error) {
-          throw new Error(`warm-up with batch size ${size} failed: ${(error as Error).message}`, {
-            cause: error,
-          });
+          throw new ModelError(
+            "load_failed",
+            `warm-up with batch size ${size} failed: ${errorMessage(error)}`,
+            { cause: error },
+          );
         }
       }
     }

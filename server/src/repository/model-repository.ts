@@ -8,6 +8,7 @@
  */
 import { readdir, realpath, stat } from "node:fs/promises";
 import { join, sep } from "node:path";
+import { ModelError } from "../models/model-error.js";
 import { CONFIG_FILE_NAMES } from "./model-config.js";
 
 /** Letters, digits, `_`, `-`, `.`; starts with a letter or digit; so never `..`, a slash or a hidden file. */
@@ -15,14 +16,11 @@ const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const VERSION_DIR = /^[1-9][0-9]{0,8}$/;
 export const MODEL_FILE_NAME = "model.onnx";
 
-export class InvalidModelNameError extends Error {
-  override readonly name = "InvalidModelNameError";
-}
-
-/** Throws unless `name` is a plain model folder name. */
+/** Throws ModelError("invalid_name") unless `name` is a plain model folder name. */
 export function assertModelName(name: string): void {
   if (!MODEL_NAME.test(name) || name.includes("..")) {
-    throw new InvalidModelNameError(
+    throw new ModelError(
+      "invalid_name",
       `model name: expected 1-128 letters, digits, "_", "-" or "." starting with a letter or digit, got ${JSON.stringify(name)}`,
     );
   }
