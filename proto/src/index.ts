@@ -8,3 +8,11 @@ export {
 } from "./grpc-service.js";
 export { fileDescriptorProtos } from "./descriptor-set.js";
 export * from "./tensor/index.js";
+export {
+  INFERENCE_ERROR_CODES,
+  InferenceError,
+  isRetryableStatus,
+  statusCode,
+  type InferenceErrorCode,
+  type InferenceErrorOptions,
+} from "./inference-error.js";

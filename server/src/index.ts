@@ -15,7 +15,6 @@ export {
   type ModelControlMode,
   type IndexEntry,
 } from "./models/model-manager.js";
-export { InferenceError } from "./errors.js";
 export type {
   ModelRuntime,
   LoadedModel,

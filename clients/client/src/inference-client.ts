@@ -18,7 +18,7 @@ import {
   type ModelRepositoryParameter,
   type ModelStatistics,
 } from "@sluice/proto";
-import { InferenceClientError } from "./client-error.js";
+import { InferenceError } from "@sluice/proto";
 import {
   type InferenceClientOptions,
   type ResolvedClientOptions,
@@ -64,7 +64,7 @@ interface CallSettings extends CallOptions {
 /**
  * A client of one Sluice (or any Open Inference Protocol / KServe V2 gRPC) server. Every call has a
  * deadline, is retried on UNAVAILABLE and RESOURCE_EXHAUSTED with jittered backoff, is traced as an
- * OpenTelemetry CLIENT span, and fails with an {@link InferenceClientError}.
+ * OpenTelemetry CLIENT span, and fails with an {@link InferenceError}.
  */
 export class InferenceClient {
   readonly #options: ResolvedClientOptions;
@@ -186,7 +186,7 @@ export class InferenceClient {
       version: request.version,
     });
     if (response.config === undefined) {
-      throw new InferenceClientError(
+      throw new InferenceError(
         status.INTERNAL,
         `malformed response: model "${model}": ModelConfig came without a config`,
       );
@@ -271,7 +271,7 @@ export class InferenceClient {
       return toHealthStatus(response.status);
     } catch (error) {
       // Check answers NOT_FOUND for a service it does not know; the protocol's own word for that is SERVICE_UNKNOWN.
-      if (error instanceof InferenceClientError && error.code === status.NOT_FOUND) {
+      if (error instanceof InferenceError && error.status === status.NOT_FOUND) {
         return "SERVICE_UNKNOWN";
       }
       throw error;
@@ -291,10 +291,7 @@ export class InferenceClient {
     decode?: (response: O) => R,
   ): Promise<R> {
     if (this.#closed) {
-      throw new InferenceClientError(
-        status.FAILED_PRECONDITION,
-        `${method.name}: the client is closed`,
-      );
+      throw new InferenceError(status.FAILED_PRECONDITION, `${method.name}: the client is closed`);
     }
     const deadlineMs = positiveDeadline(
       "deadlineMs",
@@ -341,7 +338,7 @@ function pem(value: Buffer | string | undefined): Buffer | null {
 
 function modelName(model: string): string {
   if (typeof model !== "string" || model.length === 0) {
-    throw InferenceClientError.invalidArgument(
+    throw InferenceError.invalidArgument(
       `model: expected a model name, got ${JSON.stringify(model)}`,
     );
   }

@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleepFor } from "node:timers/promises";
 import { status } from "@grpc/grpc-js";
-import { InferenceClientError } from "./client-error.js";
+import { InferenceError } from "@sluice/proto";
 
 /** How failed calls are retried. Only UNAVAILABLE and RESOURCE_EXHAUSTED are ever retried. */
 export interface RetryPolicy {
@@ -55,7 +55,7 @@ export interface RetryContext {
   readonly deadline: number;
   readonly signal?: AbortSignal | undefined;
   /** Called before each wait, e.g. to record the retry on the call's span. */
-  readonly onRetry?: (error: InferenceClientError, retry: number, delayMs: number) => void;
+  readonly onRetry?: (error: InferenceError, retry: number, delayMs: number) => void;
   readonly random?: () => number;
   readonly clock?: RetryClock;
 }
@@ -72,11 +72,11 @@ export async function withRetry<T>(
   const { policy, deadline, signal } = context;
   const clock = context.clock ?? systemClock;
   for (let attemptNumber = 1; ; attemptNumber++) {
-    let error: InferenceClientError;
+    let error: InferenceError;
     try {
       return await attempt(attemptNumber);
     } catch (thrown) {
-      error = InferenceClientError.from(thrown);
+      error = InferenceError.from(thrown);
     }
     if (!error.retryable || attemptNumber >= policy.maxAttempts) throw error;
     const delayMs = backoffDelayMs(policy, attemptNumber, context.random);
@@ -86,7 +86,7 @@ export async function withRetry<T>(
     try {
       await clock.sleep(delayMs, signal);
     } catch (aborted) {
-      throw new InferenceClientError(
+      throw new InferenceError(
         status.CANCELLED,
         `call aborted while waiting to retry after: ${error.details}`,
         { cause: signal?.reason ?? aborted },

@@ -22,7 +22,7 @@ import {
   isDatatype,
   viewRaw,
 } from "@sluice/proto";
-import { InferenceClientError } from "./client-error.js";
+import { InferenceError } from "@sluice/proto";
 
 /** One input tensor. BYTES elements given as strings are sent UTF-8 encoded. */
 export interface InferInput {
@@ -179,7 +179,7 @@ export function decodeOutputs(response: ModelInferResponse): Map<string, InferOu
       data =
         raw === undefined ? fromContents(datatype, output.contents) : fromRaw(datatype, raw, count);
     } catch (error) {
-      if (error instanceof InferenceClientError) throw error;
+      if (error instanceof InferenceError) throw error;
       throw malformed(`${what}: ${error instanceof Error ? error.message : String(error)}`, error);
     }
     if (data.length !== count) {
@@ -204,7 +204,7 @@ function fromRaw(datatype: Datatype, raw: Uint8Array, count: number): TensorData
 function countElements(
   what: string,
   shape: readonly number[],
-  fail: (message: string, cause?: unknown) => InferenceClientError = invalid,
+  fail: (message: string, cause?: unknown) => InferenceError = invalid,
 ): number {
   if (!Array.isArray(shape))
     throw fail(`${what}: expected shape as an array of dimensions, got ${kindOf(shape)}`);
@@ -222,10 +222,10 @@ function kindOf(value: unknown): string {
   return typeof value;
 }
 
-function invalid(message: string, cause?: unknown): InferenceClientError {
-  return InferenceClientError.invalidArgument(message, cause);
+function invalid(message: string, cause?: unknown): InferenceError {
+  return InferenceError.invalidArgument(message, cause);
 }
 
-function malformed(message: string, cause?: unknown): InferenceClientError {
-  return new InferenceClientError(status.INTERNAL, `malformed response: ${message}`, { cause });
+function malformed(message: string, cause?: unknown): InferenceError {
+  return new InferenceError(status.INTERNAL, `malformed response: ${message}`, { cause });
 }

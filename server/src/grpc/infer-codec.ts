@@ -9,6 +9,7 @@
 import { create } from "@bufbuild/protobuf";
 import { errorMessage } from "@sluice/kit";
 import {
+  InferenceError,
   ModelInferResponseSchema,
   bytesOf,
   contentsFieldName,
@@ -28,7 +29,6 @@ import {
   type ModelInferResponse_InferOutputTensor,
   type NumericData,
 } from "@sluice/proto";
-import { InferenceError } from "../errors.js";
 import type { ServedVersion } from "../models/served-version.js";
 import type { Tensor, TensorSpec } from "../runtime/model-runtime.js";
 

@@ -7,6 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { status, type Metadata, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
 import type { GRPCInferenceService } from "@sluice/proto";
 import {
+  InferenceError,
   ModelConfigResponseSchema,
   ModelMetadataResponseSchema,
   ModelReadyResponseSchema,
@@ -23,7 +24,6 @@ import {
   type ModelInferResponse,
   type ModelStatistics,
 } from "@sluice/proto";
-import { InferenceError } from "../errors.js";
 import type { ModelControlMode, ModelManager } from "../models/model-manager.js";
 import type { ServedVersion } from "../models/served-version.js";
 import type { Duration } from "../models/version-statistics.js";
@@ -69,7 +69,7 @@ function reply<T>(callback: sendUnaryData<T>, work: () => Promise<T> | T): void 
       (response) => callback(null, response),
       (error: unknown) => {
         const failure = toInferenceError(error);
-        callback({ code: failure.code, details: failure.message });
+        callback({ code: failure.status, details: failure.details });
       },
     );
 }
@@ -154,7 +154,10 @@ export function inferenceService(
     let served: ServedVersion | undefined;
     try {
       if (options.isDraining())
-        throw InferenceError.unavailable("the server is shutting down and takes no new requests");
+        throw new InferenceError(
+          status.UNAVAILABLE,
+          "the server is shutting down and takes no new requests",
+        );
       served = manager.resolve(request.modelName, request.modelVersion);
       const decoded = decodeInferRequest(request, served, {
         maxElementsPerInput: options.maxElementsPerInput,
@@ -204,9 +207,9 @@ export function inferenceService(
           (manager.isReady(request.modelName, "") ? request.modelName : "_unknown"),
         version: served ? String(served.version) : "",
         outcome: "failure",
-        reason: failureReason(failure.code),
+        reason: failureReason(failure.status),
       });
-      endSpan(span, { code: failure.code, message: failure.message });
+      endSpan(span, { code: failure.status, message: failure.details });
       throw failure;
     }
   };
@@ -285,7 +288,7 @@ export function inferenceService(
           (inferResponse) => create(ModelStreamInferResponseSchema, { inferResponse }),
           (error: unknown) =>
             create(ModelStreamInferResponseSchema, {
-              errorMessage: toInferenceError(error).message,
+              errorMessage: toInferenceError(error).details,
             }),
         );
         chain = chain.then(async () => {

@@ -4,8 +4,8 @@
  */
 import { status } from "@grpc/grpc-js";
 import { errorMessage } from "@sluice/kit";
+import { InferenceError } from "@sluice/proto";
 import { BatcherError, type BatcherErrorCode } from "../batching/index.js";
-import { InferenceError } from "../errors.js";
 import { ModelError, type ModelErrorCode } from "../models/model-error.js";
 
 const BATCHER_STATUS: Record<BatcherErrorCode, status> = {
