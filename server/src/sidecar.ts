@@ -15,10 +15,10 @@ import {
 import { HealthImplementation } from "grpc-health-check";
 import { pino } from "pino";
 import { inferenceService } from "./grpc/inference-service.js";
-import { ModelManager, type Logger } from "./models/model-manager.js";
-import type { BatchObserver } from "./models/served-version.js";
+import type { Logger } from "@sluice/kit";
+import { ModelManager } from "./models/model-manager.js";
 import { SidecarMetrics, type MetricsServer } from "./observability/metrics.js";
-import { recordBatch } from "./observability/tracing.js";
+import { TelemetryObserver } from "./observability/telemetry-observer.js";
 import {
   resolveSidecarOptions,
   type ResolvedSidecarOptions,
@@ -79,40 +79,12 @@ export async function startSidecar(
       })),
     ),
   );
-  const observer: BatchObserver = (served, batch) => {
-    const labels = { model: served.model, version: String(served.version) };
-    metrics.executions.inc(labels);
-    metrics.inferences.inc(labels, batch.rows);
-    metrics.batchSize.observe(labels, batch.rows);
-    metrics.computeDuration.observe(labels, batch.computeMs / 1000);
-    recordBatch({
-      model: served.model,
-      version: served.version,
-      rows: batch.rows,
-      dispatchedAt: batch.dispatchedAt,
-      doneAt: batch.doneAt,
-      requests: batch.items.map((item) => ({
-        span: item.payload.span,
-        enqueuedAt: item.enqueuedAt,
-        rows: item.payload.rows,
-      })),
-    });
-  };
+  const observer = new TelemetryObserver(metrics);
   const models: ModelManager = new ModelManager({
     repository,
     runtime: dependencies.runtime ?? new OnnxRuntime(),
     logger,
     observer,
-    events: {
-      onLoad(model, version, ok, durationMs) {
-        metrics.loads.inc({ model, version: String(version), outcome: ok ? "success" : "failure" });
-        if (ok)
-          metrics.loadDuration.observe({ model, version: String(version) }, durationMs / 1000);
-      },
-      onUnload(model, version) {
-        metrics.unloads.inc({ model, version: String(version) });
-      },
-    },
   });
 
   let ready = false;
@@ -135,7 +107,7 @@ export async function startSidecar(
     grpcServiceDefinition(GRPCInferenceService),
     inferenceService({
       manager: models,
-      metrics,
+      observer,
       controlMode: options.modelControlMode,
       adminToken: options.adminToken,
       // Every element takes at least one byte on the wire, so this bounds what decoding can allocate.

@@ -27,8 +27,7 @@ import {
 import type { ModelControlMode, ModelManager } from "../models/model-manager.js";
 import type { ServedVersion } from "../models/served-version.js";
 import type { Duration } from "../models/version-statistics.js";
-import type { SidecarMetrics } from "../observability/metrics.js";
-import { endSpan, startRpcSpan } from "../observability/tracing.js";
+import type { ServerObserver } from "../observability/observer.js";
 import { decodeInferRequest, encodeInferResponse } from "./infer-codec.js";
 import { modelConfigMessage } from "./model-config-message.js";
 import { failureReason, toInferenceError } from "./status-mapping.js";
@@ -37,7 +36,7 @@ type ServiceShape = typeof GRPCInferenceService extends { method: infer M } ? M 
 
 export interface InferenceServiceOptions {
   readonly manager: ModelManager;
-  readonly metrics: SidecarMetrics;
+  readonly observer: ServerObserver;
   readonly controlMode: ModelControlMode;
   /** Bearer token the repository RPCs require; undefined = none required. */
   readonly adminToken: string | undefined;
@@ -114,7 +113,7 @@ function statisticsMessage(served: ServedVersion): Omit<ModelStatistics, "$typeN
 export function inferenceService(
   options: InferenceServiceOptions,
 ): GrpcServiceImplementation<ServiceShape> {
-  const { manager, metrics } = options;
+  const { manager, observer } = options;
   const expectedToken =
     options.adminToken === undefined ? undefined : hashToken(options.adminToken);
 
@@ -149,8 +148,12 @@ export function inferenceService(
     deadline: number | undefined,
     signal: AbortSignal | undefined,
   ): Promise<ModelInferResponse> => {
-    const receivedAt = performance.now();
-    const span = startRpcSpan("ModelInfer", metadata, { "sluice.model.name": request.modelName });
+    const observed = observer.requestStarted({
+      method: "ModelInfer",
+      model: request.modelName,
+      carrier: metadata,
+    });
+    const { receivedAt } = observed;
     let served: ServedVersion | undefined;
     try {
       if (options.isDraining())
@@ -171,8 +174,7 @@ export function inferenceService(
           inputs: decoded.inputs,
           rows: decoded.rows,
           outputNames: decoded.outputNames,
-          receivedAt,
-          span,
+          request: observed,
         },
         {
           priority: decoded.priority,
@@ -190,26 +192,25 @@ export function inferenceService(
         outcome.outputs,
         decoded.rawOutput,
       );
-      const labels = { model: served.model, version: String(served.version) };
-      metrics.requests.inc({ ...labels, outcome: "success", reason: "" });
-      metrics.requestDuration.observe(labels, (performance.now() - receivedAt) / 1000);
-      metrics.queueDuration.observe(labels, outcome.queueMs / 1000);
-      span.setAttribute("sluice.model.version", String(served.version));
-      endSpan(span);
+      observer.requestSucceeded(observed, {
+        model: served.model,
+        version: served.version,
+        queueMs: outcome.queueMs,
+      });
       return response;
     } catch (error) {
       const failure = toInferenceError(error);
       served?.statistics.recordFailure(performance.now() - receivedAt);
-      metrics.requests.inc({
+      observer.requestFailed(observed, {
         // Only names the server knows become label values.
         model:
           served?.model ??
           (manager.isReady(request.modelName, "") ? request.modelName : "_unknown"),
         version: served ? String(served.version) : "",
-        outcome: "failure",
+        status: failure.status,
         reason: failureReason(failure.status),
+        message: failure.details,
       });
-      endSpan(span, { code: failure.status, message: failure.details });
       throw failure;
     }
   };

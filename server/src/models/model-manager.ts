@@ -8,7 +8,8 @@
  * requests finish on them) and then released. A version that fails to load or warm up never replaces
  * a serving one: the previous version keeps serving and the failure is reported with its reason.
  */
-import { asError, errorMessage } from "@sluice/kit";
+import { asError, errorMessage, type Logger } from "@sluice/kit";
+import type { ServerObserver } from "../observability/observer.js";
 import { readModelConfig, type ModelConfig } from "../repository/model-config.js";
 import {
   assertModelName,
@@ -18,7 +19,7 @@ import {
 } from "../repository/model-repository.js";
 import type { ModelRuntime } from "../runtime/model-runtime.js";
 import { ModelError } from "./model-error.js";
-import { ServedVersion, type BatchObserver } from "./served-version.js";
+import { ServedVersion } from "./served-version.js";
 
 export const MODEL_CONTROL_MODES = ["none", "poll", "explicit"] as const;
 export type ModelControlMode = (typeof MODEL_CONTROL_MODES)[number];
@@ -34,25 +35,19 @@ export interface IndexEntry {
   readonly reason: string;
 }
 
-export interface Logger {
-  info(object: object, message: string): void;
-  warn(object: object, message: string): void;
-  error(object: object, message: string): void;
-}
-
-export interface ManagerEvents {
-  /** A version finished loading (ok) or failed to (reason). */
-  onLoad?(model: string, version: number, ok: boolean, durationMs: number, reason: string): void;
-  onUnload?(model: string, version: number): void;
-}
-
 export interface ModelManagerOptions {
   readonly repository: ModelRepository;
   readonly runtime: ModelRuntime;
   readonly logger: Logger;
-  readonly events?: ManagerEvents;
-  readonly observer?: BatchObserver;
+  /** Told of every load, unload and executed batch. */
+  readonly observer: ModelObserver;
 }
+
+/** What the model layer reports: versions loaded and unloaded, and batches executed. */
+export type ModelObserver = Pick<
+  ServerObserver,
+  "versionLoaded" | "versionUnloaded" | "batchExecuted"
+>;
 
 interface VersionStatus {
   state: VersionState;
@@ -226,24 +221,22 @@ export class ModelManager {
           this.options.observer,
         ).then(
           (served) => {
-            this.options.events?.onLoad?.(
-              entry.name,
-              candidate.version,
-              true,
-              performance.now() - started,
-              "",
-            );
+            this.options.observer.versionLoaded({
+              model: entry.name,
+              version: candidate.version,
+              durationMs: performance.now() - started,
+              failure: undefined,
+            });
             return { files: candidate, served };
           },
           (error: unknown) => {
             const failure = asError(error);
-            this.options.events?.onLoad?.(
-              entry.name,
-              candidate.version,
-              false,
-              performance.now() - started,
-              failure.message,
-            );
+            this.options.observer.versionLoaded({
+              model: entry.name,
+              version: candidate.version,
+              durationMs: performance.now() - started,
+              failure: failure.message,
+            });
             return { files: candidate, error: failure };
           },
         ),
@@ -337,7 +330,7 @@ export class ModelManager {
         await served.retire();
         entry.loadedFrom.delete(served);
         if (!stillServing) entry.statuses.set(served.version, { state: "UNAVAILABLE", reason });
-        this.options.events?.onUnload?.(entry.name, served.version);
+        this.options.observer.versionUnloaded(entry.name, served.version);
         this.options.logger.info(
           { model: entry.name, version: served.version },
           "model version unloaded",

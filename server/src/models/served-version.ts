@@ -5,11 +5,11 @@
  * outputs are split back as views of the run's buffers (no copy per request). Retiring a version
  * drains its batcher first, so requests already queued or running on it finish on it.
  */
-import type { Span } from "@opentelemetry/api";
 import { errorMessage } from "@sluice/kit";
 import { concatRows, sliceRows, zeros } from "@sluice/proto";
 import { DynamicBatcher, resolveBatcherOptions, type QueuedItem } from "../batching/index.js";
 import { DEFAULT_MAX_BATCH_SIZE, type ModelConfig } from "../repository/model-config.js";
+import type { ObservedRequest, ServerObserver } from "../observability/observer.js";
 import type { LoadedModel, ModelRuntime, Tensor, TensorSpec } from "../runtime/model-runtime.js";
 import { ModelError } from "./model-error.js";
 import { VersionStatistics } from "./version-statistics.js";
@@ -20,10 +20,8 @@ export interface InferJob {
   /** Rows along the batch dimension (1 for models without one). */
   readonly rows: number;
   readonly outputNames: readonly string[];
-  /** performance.now() when the request arrived, for the duration statistics. */
-  readonly receivedAt: number;
-  /** The request's trace span, so the batch that runs it can be linked to it. */
-  readonly span?: Span | undefined;
+  /** The request as the observer follows it: when it arrived, and its span to link the batch to. */
+  readonly request: ObservedRequest;
 }
 
 export interface InferOutcome {
@@ -40,17 +38,8 @@ export interface SubmitOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** Called once per executed batch (metrics, tracing). */
-export type BatchObserver = (
-  version: ServedVersion,
-  batch: {
-    readonly rows: number;
-    readonly computeMs: number;
-    readonly dispatchedAt: number;
-    readonly doneAt: number;
-    readonly items: readonly QueuedItem<InferJob>[];
-  },
-) => void;
+/** What a served version reports: each batch it executed. */
+export type BatchObserver = Pick<ServerObserver, "batchExecuted">;
 
 /**
  * Executions queued on one instance's worker at once. Without batching a second one waits ready
@@ -134,7 +123,7 @@ export class ServedVersion {
     /** Most rows in one request and one execution; 0 = no batch dimension. */
     readonly maxBatchSize: number,
     private readonly instances: readonly LoadedModel[],
-    private readonly observer: BatchObserver | undefined,
+    private readonly observer: BatchObserver,
   ) {
     this.inFlight = instances.map(() => 0);
     this.batcher = new DynamicBatcher(
@@ -166,7 +155,7 @@ export class ServedVersion {
     version: number,
     modelPath: string,
     config: ModelConfig,
-    observer?: BatchObserver,
+    observer: BatchObserver,
   ): Promise<ServedVersion> {
     const options = config.ort;
     const loaded = await Promise.allSettled(
@@ -330,14 +319,26 @@ export class ServedVersion {
     for (const item of items) {
       this.statistics.recordSuccess(
         item.payload.rows,
-        doneAt - item.payload.receivedAt,
+        doneAt - item.payload.request.receivedAt,
         dispatchedAt - item.enqueuedAt,
         inputMs + transferMs,
         computeMs,
         outputMs,
       );
     }
-    this.observer?.(this, { rows, computeMs, dispatchedAt, doneAt, items });
+    this.observer.batchExecuted({
+      model: this.model,
+      version: this.version,
+      rows,
+      computeMs,
+      dispatchedAt,
+      doneAt,
+      requests: items.map((item) => ({
+        request: item.payload.request,
+        enqueuedAt: item.enqueuedAt,
+        rows: item.payload.rows,
+      })),
+    });
   }
 
   /** Stops taking requests, lets queued and running ones finish, then frees the instances. */
