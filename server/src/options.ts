@@ -1,5 +1,5 @@
 /** The sidecar's options: one interface, one function that validates them and fills the defaults. */
-import { MODEL_CONTROL_MODES, type ModelControlMode } from "./models/model-manager.js";
+import { MODEL_CONTROL_MODES, type ModelControlMode } from "./models/model-control.js";
 
 /** Triton's gRPC port, so its users and clients find the sidecar where they expect it. */
 export const DEFAULT_GRPC_PORT = 8001;

@@ -21,9 +21,6 @@ import type { ModelRuntime } from "../runtime/model-runtime.js";
 import { ModelError } from "./model-error.js";
 import { ServedVersion } from "./served-version.js";
 
-export const MODEL_CONTROL_MODES = ["none", "poll", "explicit"] as const;
-export type ModelControlMode = (typeof MODEL_CONTROL_MODES)[number];
-
 /** Triton's model states, as RepositoryIndex reports them. */
 export type VersionState = "LOADING" | "READY" | "UNLOADING" | "UNAVAILABLE";
 
