@@ -31,6 +31,7 @@ import { toInferenceError } from "./status-mapping.js";
 import { callDeadline, reply } from "./unary-reply.js";
 
 type ServiceShape = typeof GRPCInferenceService extends { method: infer M } ? M : never;
+export type InferenceServiceImplementation = GrpcServiceImplementation<ServiceShape>;
 
 export interface InferenceServiceOptions extends ModelInferOptions, AdminAuthOptions {
   readonly serverName: string;
@@ -47,9 +48,7 @@ function versionsOf(manager: ModelManager, model: string): readonly ServedVersio
   return manager.servedModels().find((m) => m.name === model)?.versions ?? [];
 }
 
-export function inferenceService(
-  options: InferenceServiceOptions,
-): GrpcServiceImplementation<ServiceShape> {
+export function inferenceService(options: InferenceServiceOptions): InferenceServiceImplementation {
   const { manager } = options;
   const checkAdmin = adminCheck(options);
   const infer = modelInfer(options);
