@@ -1,12 +1,12 @@
 import type { Metadata } from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import {
+  InferenceError,
   type InferParameter,
   type ModelInferRequest,
   InferParameterSchema,
   ModelInferRequestSchema,
 } from "@sluice/proto";
-import { InferenceError } from "@sluice/proto";
 import { type InferInput, encodeInputs } from "./tensors.js";
 
 /** Per-call options of {@link InferenceClient.infer}. */

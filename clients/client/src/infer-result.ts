@@ -1,5 +1,4 @@
-import type { ModelInferResponse } from "@sluice/proto";
-import { InferenceError } from "@sluice/proto";
+import { InferenceError, type ModelInferResponse } from "@sluice/proto";
 import { type InferOutput, decodeOutputs } from "./tensors.js";
 
 /** The answer to one inference. */

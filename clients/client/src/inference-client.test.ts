@@ -15,6 +15,7 @@ import {
 import { create } from "@bufbuild/protobuf";
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import {
+  InferenceError,
   GRPCInferenceService,
   ModelInferResponseSchema,
   decodeBytesElements,
@@ -24,7 +25,6 @@ import {
   type ModelInferRequest,
   type ModelInferResponse,
 } from "@sluice/proto";
-import { InferenceError } from "@sluice/proto";
 import { InferenceClient } from "./inference-client.js";
 import { type RecordingOtel, installRecordingOtel } from "@sluice/testing";
 

@@ -1,6 +1,7 @@
 import { Client, Metadata, credentials, status, type ChannelCredentials } from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import {
+  InferenceError,
   GRPCInferenceService,
   ModelConfigRequestSchema,
   ModelMetadataRequestSchema,
@@ -18,7 +19,6 @@ import {
   type ModelRepositoryParameter,
   type ModelStatistics,
 } from "@sluice/proto";
-import { InferenceError } from "@sluice/proto";
 import {
   type InferenceClientOptions,
   type ResolvedClientOptions,

@@ -2,9 +2,13 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { status } from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
-import { ModelInferResponseSchema, decodeBytesElements, encodeBytesElements } from "@sluice/proto";
+import {
+  InferenceError,
+  ModelInferResponseSchema,
+  decodeBytesElements,
+  encodeBytesElements,
+} from "@sluice/proto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { InferenceError } from "@sluice/proto";
 import { toInferResult } from "./infer-result.js";
 import { type InferInput, decodeOutputs, encodeInputs } from "./tensors.js";
 

@@ -6,7 +6,9 @@
  */
 import { status } from "@grpc/grpc-js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { errorMessage } from "@sluice/kit";
 import {
+  InferenceError,
   type Datatype,
   type ModelInferRequest_InferInputTensorSchema,
   type ModelInferResponse,
@@ -22,7 +24,6 @@ import {
   isDatatype,
   viewRaw,
 } from "@sluice/proto";
-import { InferenceError } from "@sluice/proto";
 
 /** One input tensor. BYTES elements given as strings are sent UTF-8 encoded. */
 export interface InferInput {
@@ -180,7 +181,7 @@ export function decodeOutputs(response: ModelInferResponse): Map<string, InferOu
         raw === undefined ? fromContents(datatype, output.contents) : fromRaw(datatype, raw, count);
     } catch (error) {
       if (error instanceof InferenceError) throw error;
-      throw malformed(`${what}: ${error instanceof Error ? error.message : String(error)}`, error);
+      throw malformed(`${what}: ${errorMessage(error)}`, error);
     }
     if (data.length !== count) {
       const source = raw === undefined ? "typed contents" : "raw contents";
@@ -211,7 +212,7 @@ function countElements(
   try {
     return elementCount(shape);
   } catch (error) {
-    throw fail(`${what}: ${error instanceof Error ? error.message : String(error)}`, error);
+    throw fail(`${what}: ${errorMessage(error)}`, error);
   }
 }
 

@@ -5,8 +5,8 @@
 import { status, type Client, type Metadata, type MethodDefinition } from "@grpc/grpc-js";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { grpcServiceDefinition } from "@sluice/proto";
-import { InferenceError } from "@sluice/proto";
+import { errorMessage } from "@sluice/kit";
+import { InferenceError, grpcServiceDefinition } from "@sluice/proto";
 
 type Shape<M> = M extends DescMessage ? MessageShape<M> : never;
 
@@ -89,8 +89,7 @@ function aborted(
   signal: AbortSignal | undefined,
 ): InferenceError {
   const reason: unknown = signal?.reason;
-  const why = reason instanceof Error ? reason.message : String(reason);
-  return new InferenceError(status.CANCELLED, `${method.name} aborted: ${why}`, {
+  return new InferenceError(status.CANCELLED, `${method.name} aborted: ${errorMessage(reason)}`, {
     cause: reason,
   });
 }
