@@ -108,10 +108,12 @@ function shapeKey(job: InferJob): string {
 
 export class ServedVersion {
   readonly statistics = new VersionStatistics();
-  private readonly batcher: DynamicBatcher<InferJob, InferOutcome>;
+  readonly #batcher: DynamicBatcher<InferJob, InferOutcome>;
   /** Executions in flight per instance (parallel to `instances`). */
-  private readonly inFlight: number[];
-  private retired: Promise<void> | undefined;
+  readonly #inFlight: number[];
+  #retired: Promise<void> | undefined;
+  readonly #instances: readonly LoadedModel[];
+  readonly #observer: BatchObserver;
 
   private constructor(
     readonly model: string,
@@ -122,11 +124,13 @@ export class ServedVersion {
     readonly outputs: readonly TensorSpec[],
     /** Most rows in one request and one execution; 0 = no batch dimension. */
     readonly maxBatchSize: number,
-    private readonly instances: readonly LoadedModel[],
-    private readonly observer: BatchObserver,
+    instances: readonly LoadedModel[],
+    observer: BatchObserver,
   ) {
-    this.inFlight = instances.map(() => 0);
-    this.batcher = new DynamicBatcher(
+    this.#instances = instances;
+    this.#observer = observer;
+    this.#inFlight = instances.map(() => 0);
+    this.#batcher = new DynamicBatcher(
       resolveBatcherOptions({
         // Batching off still allows multi-row requests: each request then runs alone.
         maxBatchSize: config.batching.enabled ? maxBatchSize : 0,
@@ -144,7 +148,7 @@ export class ServedVersion {
         defaultPriorityLevel: config.batching.defaultPriorityLevel,
         label: `model "${model}" version ${version}`,
       }),
-      (items) => this.execute(items),
+      (items) => this.#execute(items),
     );
   }
 
@@ -196,7 +200,7 @@ export class ServedVersion {
         instances,
         observer,
       );
-      await served.warmUp();
+      await served.#warmUp();
       return served;
     } catch (error) {
       await Promise.all(instances.map((instance) => instance.release()));
@@ -205,7 +209,7 @@ export class ServedVersion {
   }
 
   /** Runs every instance once per warm-up batch size, so first requests do not pay for lazy allocation. */
-  private async warmUp(): Promise<void> {
+  async #warmUp(): Promise<void> {
     const batched = this.maxBatchSize > 0;
     const sizes = !batched
       ? this.config.warmupBatchSizes?.length === 0
@@ -216,7 +220,7 @@ export class ServedVersion {
     const outputNames = this.outputs.map((spec) => spec.name);
     for (const size of sizes) {
       if (batched && size > this.maxBatchSize) continue;
-      for (const instance of this.instances) {
+      for (const instance of this.#instances) {
         const feeds = new Map(
           this.inputs.map((spec) => [spec.name, warmUpInput(spec, size, batched)]),
         );
@@ -234,12 +238,12 @@ export class ServedVersion {
   }
 
   get pendingRequests(): number {
-    return this.batcher.pendingRequests;
+    return this.#batcher.pendingRequests;
   }
 
   /** Queues a validated request; resolves with its outputs or rejects with a BatcherError or a run error. */
   submit(job: InferJob, options: SubmitOptions = {}): Promise<InferOutcome> {
-    return this.batcher.submit({
+    return this.#batcher.submit({
       payload: job,
       rows: this.config.batching.enabled ? job.rows : 1,
       priority: options.priority,
@@ -248,13 +252,13 @@ export class ServedVersion {
     });
   }
 
-  private async execute(items: readonly QueuedItem<InferJob>[]): Promise<InferOutcome[]> {
+  async #execute(items: readonly QueuedItem<InferJob>[]): Promise<InferOutcome[]> {
     // The least busy instance; the batcher never queues more than EXECUTIONS_PER_INSTANCE on each.
     let index = 0;
-    for (let i = 1; i < this.inFlight.length; i++)
-      if (this.inFlight[i]! < this.inFlight[index]!) index = i;
-    const instance = this.instances[index]!;
-    this.inFlight[index]! += 1;
+    for (let i = 1; i < this.#inFlight.length; i++)
+      if (this.#inFlight[i]! < this.#inFlight[index]!) index = i;
+    const instance = this.#instances[index]!;
+    this.#inFlight[index]! += 1;
     try {
       const groups = new Map<string, QueuedItem<InferJob>[]>();
       for (const item of items) {
@@ -264,14 +268,14 @@ export class ServedVersion {
         else group.push(item);
       }
       const results = new Map<QueuedItem<InferJob>, InferOutcome>();
-      for (const group of groups.values()) await this.runGroup(instance, group, results);
+      for (const group of groups.values()) await this.#runGroup(instance, group, results);
       return items.map((item) => results.get(item)!);
     } finally {
-      this.inFlight[index]! -= 1;
+      this.#inFlight[index]! -= 1;
     }
   }
 
-  private async runGroup(
+  async #runGroup(
     instance: LoadedModel,
     items: readonly QueuedItem<InferJob>[],
     results: Map<QueuedItem<InferJob>, InferOutcome>,
@@ -326,7 +330,7 @@ export class ServedVersion {
         outputMs,
       );
     }
-    this.observer.batchExecuted({
+    this.#observer.batchExecuted({
       model: this.model,
       version: this.version,
       rows,
@@ -343,10 +347,10 @@ export class ServedVersion {
 
   /** Stops taking requests, lets queued and running ones finish, then frees the instances. */
   retire(): Promise<void> {
-    this.retired ??= (async () => {
-      await this.batcher.drain();
-      await Promise.all(this.instances.map((instance) => instance.release()));
+    this.#retired ??= (async () => {
+      await this.#batcher.drain();
+      await Promise.all(this.#instances.map((instance) => instance.release()));
     })();
-    return this.retired;
+    return this.#retired;
   }
 }

@@ -14,7 +14,11 @@ import { ModelError } from "../models/model-error.js";
 export const DEFAULT_MAX_BATCH_SIZE = 64;
 /** No artificial wait: under load batches still form while the instance is busy, and a lone request is not delayed. */
 export const DEFAULT_MAX_QUEUE_DELAY_MICROS = 0;
-/** Requests waiting per version before RESOURCE_EXHAUSTED: bounds memory and tail latency under overload. */
+/**
+ * Requests waiting per version before RESOURCE_EXHAUSTED: bounds memory and tail latency under
+ * overload. (The batcher alone is unbounded, DEFAULT_BATCHER_MAX_QUEUE_SIZE = 0, as Triton's is;
+ * every served version passes this one.)
+ */
 export const DEFAULT_MAX_QUEUE_SIZE = 4096;
 /** One execution at a time: ORT already spreads one batch over the intra-op threads. */
 export const DEFAULT_INSTANCE_COUNT = 1;
