@@ -32,6 +32,12 @@ import {
 import type { ServedVersion } from "../models/served-version.js";
 import type { Tensor, TensorSpec } from "../runtime/model-runtime.js";
 
+/** What the codec reads of the version a request runs on. */
+export type CodecVersion = Pick<
+  ServedVersion,
+  "model" | "version" | "inputs" | "outputs" | "maxBatchSize" | "config"
+>;
+
 export interface DecodeLimits {
   /** Most elements in one input tensor; bounds the memory one request can make the server allocate. */
   readonly maxElementsPerInput: number;
@@ -149,7 +155,7 @@ function parameterBool(
 /** Validates a request against the version it will run on. Throws InferenceError(INVALID_ARGUMENT). */
 export function decodeInferRequest(
   request: ModelInferRequest,
-  version: ServedVersion,
+  version: CodecVersion,
   limits: DecodeLimits,
 ): DecodedRequest {
   const specs = new Map<string, TensorSpec>(version.inputs.map((spec) => [spec.name, spec]));
@@ -249,7 +255,7 @@ export function decodeInferRequest(
 
 export function encodeInferResponse(
   request: ModelInferRequest,
-  version: ServedVersion,
+  version: CodecVersion,
   outputNames: readonly string[],
   outputs: ReadonlyMap<string, Tensor>,
   rawOutput: boolean,
