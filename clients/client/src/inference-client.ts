@@ -1,5 +1,5 @@
 import { Client, Metadata, credentials, status, type ChannelCredentials } from "@grpc/grpc-js";
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import {
   InferenceError,
   GRPCInferenceService,
@@ -41,6 +41,12 @@ import {
 import { type UnaryMethod, unaryCall, unaryMethods } from "./unary-call.js";
 
 const INFERENCE = unaryMethods(GRPCInferenceService);
+
+/** The requests that name one model version. */
+type ModelRequestSchema =
+  | typeof ModelReadyRequestSchema
+  | typeof ModelMetadataRequestSchema
+  | typeof ModelConfigRequestSchema;
 const HEALTH = unaryMethods(health.Health);
 
 /** Options every call accepts. */
@@ -135,15 +141,13 @@ export class InferenceClient {
     version?: string | number,
     options: CallOptions = {},
   ): Promise<boolean> {
-    const request = create(ModelReadyRequestSchema, {
-      name: modelName(model),
-      version: modelVersion(version),
-    });
-    const response = await this.#call(INFERENCE.modelReady, request, {
-      ...options,
+    const response = await this.#modelCall(
+      INFERENCE.modelReady,
+      ModelReadyRequestSchema,
       model,
-      version: request.version,
-    });
+      version,
+      options,
+    );
     return response.ready;
   }
 
@@ -152,15 +156,13 @@ export class InferenceClient {
     version?: string | number,
     options: CallOptions = {},
   ): Promise<ModelMetadata> {
-    const request = create(ModelMetadataRequestSchema, {
-      name: modelName(model),
-      version: modelVersion(version),
-    });
-    const response = await this.#call(INFERENCE.modelMetadata, request, {
-      ...options,
+    const response = await this.#modelCall(
+      INFERENCE.modelMetadata,
+      ModelMetadataRequestSchema,
       model,
-      version: request.version,
-    });
+      version,
+      options,
+    );
     return {
       name: response.name,
       versions: response.versions,
@@ -176,15 +178,13 @@ export class InferenceClient {
     version?: string | number,
     options: CallOptions = {},
   ): Promise<ModelConfig> {
-    const request = create(ModelConfigRequestSchema, {
-      name: modelName(model),
-      version: modelVersion(version),
-    });
-    const response = await this.#call(INFERENCE.modelConfig, request, {
-      ...options,
+    const response = await this.#modelCall(
+      INFERENCE.modelConfig,
+      ModelConfigRequestSchema,
       model,
-      version: request.version,
-    });
+      version,
+      options,
+    );
     if (response.config === undefined) {
       throw new InferenceError(
         status.INTERNAL,
@@ -282,6 +282,20 @@ export class InferenceClient {
   close(): void {
     this.#closed = true;
     this.#client.close();
+  }
+
+  /** A call about one model version: `name` and `version` on the request and on the span. */
+  #modelCall<S extends ModelRequestSchema, O>(
+    method: UnaryMethod<MessageShape<S>, O>,
+    schema: S,
+    model: string,
+    version: string | number | undefined,
+    options: CallOptions,
+  ): Promise<O> {
+    // Each of these schemas has exactly `name` and `version`; TypeScript cannot see it through S.
+    const init = { name: modelName(model), version: modelVersion(version) } as MessageInitShape<S>;
+    const request = create(schema, init);
+    return this.#call(method, request, { ...options, model, version: request.version });
   }
 
   async #call<I, O, R = O>(

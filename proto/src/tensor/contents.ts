@@ -18,27 +18,27 @@ import {
 
 type ContentsKey = Exclude<keyof InferTensorContents, "$typeName" | "$unknown">;
 
-/** Each datatype's field: its key in the message and its name in the .proto, for messages. */
-const FIELDS: Record<Exclude<Datatype, "FP16">, { key: ContentsKey; name: string }> = {
-  BOOL: { key: "boolContents", name: "bool_contents" },
-  INT8: { key: "intContents", name: "int_contents" },
-  INT16: { key: "intContents", name: "int_contents" },
-  INT32: { key: "intContents", name: "int_contents" },
-  INT64: { key: "int64Contents", name: "int64_contents" },
-  UINT8: { key: "uintContents", name: "uint_contents" },
-  UINT16: { key: "uintContents", name: "uint_contents" },
-  UINT32: { key: "uintContents", name: "uint_contents" },
-  UINT64: { key: "uint64Contents", name: "uint64_contents" },
-  FP32: { key: "fp32Contents", name: "fp32_contents" },
-  FP64: { key: "fp64Contents", name: "fp64_contents" },
-  BYTES: { key: "bytesContents", name: "bytes_contents" },
+/** The field carrying each datatype's elements. */
+const FIELDS: Record<Exclude<Datatype, "FP16">, ContentsKey> = {
+  BOOL: "boolContents",
+  INT8: "intContents",
+  INT16: "intContents",
+  INT32: "intContents",
+  INT64: "int64Contents",
+  UINT8: "uintContents",
+  UINT16: "uintContents",
+  UINT32: "uintContents",
+  UINT64: "uint64Contents",
+  FP32: "fp32Contents",
+  FP64: "fp64Contents",
+  BYTES: "bytesContents",
 };
 
-const KEYS = [...new Set(Object.values(FIELDS).map((field) => field.key))];
+const KEYS = [...new Set(Object.values(FIELDS))];
 
 /** The .proto name of the field carrying `datatype` (`int_contents`); undefined for FP16. */
 export function contentsFieldName(datatype: Datatype): string | undefined {
-  return datatype === "FP16" ? undefined : FIELDS[datatype].name;
+  return datatype === "FP16" ? undefined : FIELDS[datatype].replace(/Contents$/, "_contents");
 }
 
 /**
@@ -70,7 +70,7 @@ export function fromContents(
 ): TensorData {
   if (datatype === "BYTES") return contents?.bytesContents ?? [];
   if (datatype === "FP16") return new Uint16Array(0);
-  const values = contents?.[FIELDS[datatype].key] ?? [];
+  const values = contents?.[FIELDS[datatype]] ?? [];
   return typedArrayFrom(datatype, values as ArrayLike<number>);
 }
 
@@ -83,7 +83,7 @@ export function toContents(datatype: Datatype, data: TensorData): InferTensorCon
       : datatype === "BOOL"
         ? Array.from(data as Uint8Array, (value) => value !== 0)
         : Array.from(data as ArrayLike<number | bigint>);
-  return create(InferTensorContentsSchema, { [FIELDS[datatype].key]: values });
+  return create(InferTensorContentsSchema, { [FIELDS[datatype]]: values });
 }
 
 /** Whether any typed contents field holds an element. */

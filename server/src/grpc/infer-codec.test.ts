@@ -5,6 +5,7 @@ import { status } from "@grpc/grpc-js";
 import {
   InferenceError,
   ModelInferRequestSchema,
+  type ModelInferRequest,
   bytesOf,
   decodeBytesElements,
   encodeBytesElements,
@@ -51,14 +52,23 @@ function rawRequest(rows: number, init: RequestInit = {}) {
   return create(ModelInferRequestSchema, { ...defaults, ...init });
 }
 
-function refuses(init: () => unknown, message: RegExp | string): void {
-  assert.throws(init, (error: unknown) => {
-    assert.ok(error instanceof InferenceError, String(error));
-    assert.equal(error.status, status.INVALID_ARGUMENT);
-    if (typeof message === "string") assert.equal(error.details, message);
-    else assert.match(error.details, message);
-    return true;
-  });
+/** Asserts decoding `request` fails with INVALID_ARGUMENT and `message` as the details. */
+function refuses(
+  request: ModelInferRequest,
+  message: RegExp | string,
+  against: CodecVersion = version(),
+  limits = LIMITS,
+): void {
+  assert.throws(
+    () => decodeInferRequest(request, against, limits),
+    (error: unknown) => {
+      assert.ok(error instanceof InferenceError, String(error));
+      assert.equal(error.status, status.INVALID_ARGUMENT);
+      if (typeof message === "string") assert.equal(error.details, message);
+      else assert.match(error.details, message);
+      return true;
+    },
+  );
 }
 
 describe("decodeInferRequest", () => {
@@ -106,130 +116,77 @@ describe("decodeInferRequest", () => {
 
   test("element counts, byte lengths and BYTES framing are checked against the shape", () => {
     refuses(
-      () =>
-        decodeInferRequest(
-          rawRequest(1, {
-            rawInputContents: [new Uint8Array(8), encodeBytesElements(words("a"))],
-          }),
-          version(),
-          LIMITS,
-        ),
+      rawRequest(1, {
+        rawInputContents: [new Uint8Array(8), encodeBytesElements(words("a"))],
+      }),
       'input "x": expected 3 elements of FP32 (12 bytes), got 8 bytes',
     );
     refuses(
-      () =>
-        decodeInferRequest(
-          rawRequest(2, {
-            rawInputContents: [new Uint8Array(24), encodeBytesElements(words("a"))],
-          }),
-          version(),
-          LIMITS,
-        ),
+      rawRequest(2, {
+        rawInputContents: [new Uint8Array(24), encodeBytesElements(words("a"))],
+      }),
       'input "y": BYTES: expected 2 elements, got 1',
     );
     refuses(
-      () =>
-        decodeInferRequest(
-          create(ModelInferRequestSchema, {
-            inputs: [
-              { name: "x", datatype: "FP32", shape: [1n, 3n], contents: { fp32Contents: [1, 2] } },
-              {
-                name: "y",
-                datatype: "BYTES",
-                shape: [1n],
-                contents: { bytesContents: words("a") },
-              },
-            ],
-          }),
-          version(),
-          LIMITS,
-        ),
+      create(ModelInferRequestSchema, {
+        inputs: [
+          { name: "x", datatype: "FP32", shape: [1n, 3n], contents: { fp32Contents: [1, 2] } },
+          {
+            name: "y",
+            datatype: "BYTES",
+            shape: [1n],
+            contents: { bytesContents: words("a") },
+          },
+        ],
+      }),
       'input "x": expected 3 FP32 elements in contents.fp32_contents, got 2',
     );
   });
 
   test("names, datatypes, shapes and batch sizes must match the version", () => {
-    const withInputs = (inputs: RequestInit["inputs"]) => rawRequest(1, { inputs });
+    /** One row, with x described as `x` and y as it should be. */
+    const withX = (x: NonNullable<RequestInit["inputs"]>[number]) =>
+      rawRequest(1, { inputs: [x, { name: "y", datatype: "BYTES", shape: [1n] }] });
     refuses(
-      () =>
-        decodeInferRequest(
-          withInputs([
-            { name: "w", datatype: "FP32", shape: [1n, 3n] },
-            { name: "y", datatype: "BYTES", shape: [1n] },
-          ]),
-          version(),
-          LIMITS,
-        ),
+      withX({ name: "w", datatype: "FP32", shape: [1n, 3n] }),
       'unexpected input "w": model "m" takes "x", "y"',
     );
     refuses(
-      () =>
-        decodeInferRequest(
-          withInputs([
-            { name: "x", datatype: "FP64", shape: [1n, 3n] },
-            { name: "y", datatype: "BYTES", shape: [1n] },
-          ]),
-          version(),
-          LIMITS,
-        ),
+      withX({ name: "x", datatype: "FP64", shape: [1n, 3n] }),
       'input "x": expected datatype FP32, got "FP64"',
     );
     refuses(
-      () =>
-        decodeInferRequest(
-          withInputs([
-            { name: "x", datatype: "FP32", shape: [1n, 4n] },
-            { name: "y", datatype: "BYTES", shape: [1n] },
-          ]),
-          version(),
-          LIMITS,
-        ),
+      withX({ name: "x", datatype: "FP32", shape: [1n, 4n] }),
       'input "x": expected shape [-1, 3], got [1, 4]',
     );
+    refuses(rawRequest(5), 'input "x": expected a batch size from 1 to 4 (max_batch_size), got 5');
     refuses(
-      () => decodeInferRequest(rawRequest(5), version(), LIMITS),
-      'input "x": expected a batch size from 1 to 4 (max_batch_size), got 5',
-    );
-    refuses(
-      () =>
-        decodeInferRequest(
-          rawRequest(2, {
-            inputs: [
-              { name: "x", datatype: "FP32", shape: [2n, 3n] },
-              { name: "y", datatype: "BYTES", shape: [1n] },
-            ],
-          }),
-          version(),
-          LIMITS,
-        ),
+      rawRequest(2, {
+        inputs: [
+          { name: "x", datatype: "FP32", shape: [2n, 3n] },
+          { name: "y", datatype: "BYTES", shape: [1n] },
+        ],
+      }),
       'input "y": batch size 1 differs from the other inputs\' 2',
     );
     refuses(
-      () =>
-        decodeInferRequest(
-          rawRequest(1, {
-            inputs: [{ name: "x", datatype: "FP32", shape: [1n, 3n] }],
-            rawInputContents: [new Uint8Array(12)],
-          }),
-          version(),
-          LIMITS,
-        ),
+      rawRequest(1, {
+        inputs: [{ name: "x", datatype: "FP32", shape: [1n, 3n] }],
+        rawInputContents: [new Uint8Array(12)],
+      }),
       'missing input "y": model "m" takes "x", "y"',
     );
     refuses(
-      () => decodeInferRequest(rawRequest(4), version(), { maxElementsPerInput: 10 }),
+      rawRequest(4),
       'input "x": shape [4, 3] has more than 10 elements, the most one input may carry',
+      version(),
+      { maxElementsPerInput: 10 },
     );
   });
 
   test("raw contents go for every input or none, never beside typed contents", () => {
     refuses(
-      () =>
-        decodeInferRequest(
-          rawRequest(1, { rawInputContents: [new Uint8Array(12)] }),
-          version(),
-          LIMITS,
-        ),
+      rawRequest(1, { rawInputContents: [new Uint8Array(12)] }),
       /raw_input_contents: expected one entry per input \(2\), got 1/,
     );
     const typedToo = rawRequest(1, {
@@ -238,24 +195,16 @@ describe("decodeInferRequest", () => {
         { name: "y", datatype: "BYTES", shape: [1n] },
       ],
     });
-    refuses(
-      () => decodeInferRequest(typedToo, version(), LIMITS),
-      'input "x": has both contents and raw_input_contents; send one',
-    );
+    refuses(typedToo, 'input "x": has both contents and raw_input_contents; send one');
   });
 
   test("outputs must exist and be asked for once", () => {
     refuses(
-      () => decodeInferRequest(rawRequest(1, { outputs: [{ name: "p" }] }), version(), LIMITS),
+      rawRequest(1, { outputs: [{ name: "p" }] }),
       'unknown output "p": model "m" has "z", "label"',
     );
     refuses(
-      () =>
-        decodeInferRequest(
-          rawRequest(1, { outputs: [{ name: "z" }, { name: "z" }] }),
-          version(),
-          LIMITS,
-        ),
+      rawRequest(1, { outputs: [{ name: "z" }, { name: "z" }] }),
       "an output is requested more than once",
     );
   });
@@ -276,22 +225,18 @@ describe("decodeInferRequest", () => {
     assert.equal(decoded.timeoutMicros, 5_000);
     assert.equal(decoded.rawOutput, false);
     refuses(
-      () => decodeInferRequest(rawRequest(1, { parameters: parameters(3n) }), prioritised, LIMITS),
+      rawRequest(1, { parameters: parameters(3n) }),
       'parameter "priority": expected 1..2, got 3',
+      prioritised,
     );
     refuses(
-      () => decodeInferRequest(rawRequest(1, { parameters: parameters(1n) }), version(), LIMITS),
+      rawRequest(1, { parameters: parameters(1n) }),
       'parameter "priority": model "m" has no priority levels, got 1',
     );
     refuses(
-      () =>
-        decodeInferRequest(
-          rawRequest(1, {
-            parameters: { timeout: { parameterChoice: { case: "stringParam", value: "soon" } } },
-          }),
-          version(),
-          LIMITS,
-        ),
+      rawRequest(1, {
+        parameters: { timeout: { parameterChoice: { case: "stringParam", value: "soon" } } },
+      }),
       'parameter "timeout": expected a non-negative integer, got stringParam soon',
     );
   });

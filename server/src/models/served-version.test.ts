@@ -95,6 +95,13 @@ function load(
   );
 }
 
+/** Three rows: with one more they fill a batch. */
+const THREE_ROWS = [
+  [3, 4],
+  [5, 6],
+  [7, 8],
+];
+
 /** Batches of up to 4 rows, waiting up to a second for a full one. */
 const BATCHING = { max_batch_size: 4, dynamic_batching: { max_queue_delay_microseconds: 1e6 } };
 
@@ -105,13 +112,7 @@ describe("ServedVersion", () => {
     const served = await load(runtime, { ...BATCHING, warmup: false }, batches);
     const [a, b] = await Promise.all([
       served.submit(job([[1, 2]])),
-      served.submit(
-        job([
-          [3, 4],
-          [5, 6],
-          [7, 8],
-        ]),
-      ),
+      served.submit(job(THREE_ROWS)),
     ]);
     assert.deepEqual(runtime.runs, [
       { instance: 0, shape: [4, 2], values: [1, 2, 3, 4, 5, 6, 7, 8] },
@@ -230,13 +231,7 @@ describe("ServedVersion", () => {
     runtime.outputRows = (rows) => rows - 1;
     const results = await Promise.allSettled([
       served.submit(job([[1, 2]])),
-      served.submit(
-        job([
-          [3, 4],
-          [5, 6],
-          [7, 8],
-        ]),
-      ),
+      served.submit(job(THREE_ROWS)),
     ]);
     for (const result of results) {
       assert.ok(result.status === "rejected");

@@ -12,13 +12,14 @@ import type {
   Tensor,
   TensorSpec,
 } from "./model-runtime.js";
-import type {
-  OrtType,
-  WireTensor,
-  WireValueMetadata,
-  WorkerInit,
-  WorkerReply,
-  WorkerRequest,
+import {
+  transferable,
+  type OrtType,
+  type WireTensor,
+  type WireValueMetadata,
+  type WorkerInit,
+  type WorkerReply,
+  type WorkerRequest,
 } from "./worker-protocol.js";
 
 const ORT_TYPE: Record<Datatype, OrtType> = {
@@ -79,14 +80,7 @@ function toWire(tensor: Tensor, transfer: ArrayBuffer[]): WireTensor {
   if (tensor.datatype === "BYTES") {
     return { type: "string", dims: tensor.shape, data: tensor.data as Uint8Array[] };
   }
-  let data = tensor.data as NumericData;
-  const whole =
-    data.buffer instanceof ArrayBuffer &&
-    data.byteOffset === 0 &&
-    data.byteLength === data.buffer.byteLength;
-  // A view into a request buffer (possibly Node's shared pool) must not be detached: copy it.
-  if (!whole) data = data.slice();
-  transfer.push(data.buffer as ArrayBuffer);
+  const data = transferable(tensor.data as NumericData, transfer);
   return { type: ORT_TYPE[tensor.datatype], dims: tensor.shape, data };
 }
 
