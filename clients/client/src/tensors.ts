@@ -163,7 +163,7 @@ export function decodeOutputs(response: ModelInferResponse): Map<string, InferOu
     const shape = output.shape.map((dim) => {
       if (dim < 0n || dim > BigInt(Number.MAX_SAFE_INTEGER)) {
         throw malformed(
-          `${what}: expected non-negative dimensions, got shape [${output.shape.join(", ")}]`,
+          `${what}: expected non-negative dimensions, got shape ${formatShape(output.shape)}`,
         );
       }
       return Number(dim);

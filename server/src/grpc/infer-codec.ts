@@ -60,12 +60,12 @@ function toShape(name: string, shape: readonly bigint[]): number[] {
   return shape.map((dim) => {
     if (dim < 0n) {
       throw invalid(
-        `input "${name}": shape dimensions must be non-negative, got [${shape.join(", ")}]`,
+        `input "${name}": shape dimensions must be non-negative, got ${formatShape(shape)}`,
       );
     }
     if (dim > BigInt(Number.MAX_SAFE_INTEGER)) {
       throw invalid(
-        `input "${name}": shape [${shape.join(", ")}] has a dimension larger than 2^53 - 1`,
+        `input "${name}": shape ${formatShape(shape)} has a dimension larger than 2^53 - 1`,
       );
     }
     return Number(dim);

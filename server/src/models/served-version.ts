@@ -6,7 +6,7 @@
  * drains its batcher first, so requests already queued or running on it finish on it.
  */
 import { errorMessage } from "@sluice/kit";
-import { concatRows, sliceRows, zeros } from "@sluice/proto";
+import { concatRows, formatShape, sliceRows, zeros } from "@sluice/proto";
 import { DynamicBatcher, resolveBatcherOptions, type QueuedItem } from "../batching/index.js";
 import { DEFAULT_MAX_BATCH_SIZE, type ModelConfig } from "../repository/model-config.js";
 import type { ObservedRequest, ServerObserver } from "../observability/observer.js";
@@ -74,7 +74,7 @@ function specsWithNarrowing(
       if (dims.length !== modelDims.length) {
         throw new ModelError(
           "invalid_config",
-          `config ${kind} "${spec.name}": dims [${dims.join(", ")}] has ${dims.length} dimensions, the model's [${modelDims.join(", ")}] has ${modelDims.length}`,
+          `config ${kind} "${spec.name}": dims ${formatShape(dims)} has ${dims.length} dimensions, the model's ${formatShape(modelDims)} has ${modelDims.length}`,
         );
       }
       const narrowed = modelDims.map((dim, i) => {
@@ -82,7 +82,7 @@ function specsWithNarrowing(
         if (dim !== -1 && want !== dim) {
           throw new ModelError(
             "invalid_config",
-            `config ${kind} "${spec.name}": dims [${dims.join(", ")}] contradict the model's [${modelDims.join(", ")}]`,
+            `config ${kind} "${spec.name}": dims ${formatShape(dims)} contradict the model's ${formatShape(modelDims)}`,
           );
         }
         return dim === -1 ? want : dim;
@@ -180,7 +180,7 @@ export class ServedVersion {
         const fixed = [...first.inputs, ...first.outputs].find((spec) => spec.shape[0] !== -1)!;
         throw new ModelError(
           "invalid_config",
-          `max_batch_size ${maxBatchSize} needs a dynamic first dimension on every input and output, but "${fixed.name}" has shape [${fixed.shape.join(", ")}]; set max_batch_size: 0`,
+          `max_batch_size ${maxBatchSize} needs a dynamic first dimension on every input and output, but "${fixed.name}" has shape ${formatShape(fixed.shape)}; set max_batch_size: 0`,
         );
       }
       const batched = maxBatchSize > 0;
@@ -302,7 +302,7 @@ export class ServedVersion {
         }
         if (tensor.shape[0] !== rows) {
           throw new Error(
-            `output "${name}": expected ${rows} rows along the batch dimension, got shape [${tensor.shape.join(", ")}]`,
+            `output "${name}": expected ${rows} rows along the batch dimension, got shape ${formatShape(tensor.shape)}`,
           );
         }
         mine.set(name, sliceRows(tensor, start, item.payload.rows));
