@@ -52,6 +52,18 @@ function rawRequest(rows: number, init: RequestInit = {}) {
   return create(ModelInferRequestSchema, { ...defaults, ...init });
 }
 
+/** A one-row request with typed contents: x holds `x`, y holds `y`. */
+function typedRequest(x: number[], y: string[], init: RequestInit = {}) {
+  return create(ModelInferRequestSchema, {
+    modelName: "m",
+    inputs: [
+      { name: "x", datatype: "FP32", shape: [1n, 3n], contents: { fp32Contents: x } },
+      { name: "y", datatype: "BYTES", shape: [1n], contents: { bytesContents: words(...y) } },
+    ],
+    ...init,
+  });
+}
+
 /** Asserts decoding `request` fails with INVALID_ARGUMENT and `message` as the details. */
 function refuses(
   request: ModelInferRequest,
@@ -93,19 +105,7 @@ describe("decodeInferRequest", () => {
 
   test("typed contents become typed arrays, and ask for typed outputs", () => {
     const decoded = decodeInferRequest(
-      create(ModelInferRequestSchema, {
-        modelName: "m",
-        inputs: [
-          {
-            name: "x",
-            datatype: "FP32",
-            shape: [1n, 3n],
-            contents: { fp32Contents: [0.5, 1, 2] },
-          },
-          { name: "y", datatype: "BYTES", shape: [1n], contents: { bytesContents: words("q") } },
-        ],
-        outputs: [{ name: "label" }],
-      }),
+      typedRequest([0.5, 1, 2], ["q"], { outputs: [{ name: "label" }] }),
       version(),
       LIMITS,
     );
@@ -128,17 +128,7 @@ describe("decodeInferRequest", () => {
       'input "y": BYTES: expected 2 elements, got 1',
     );
     refuses(
-      create(ModelInferRequestSchema, {
-        inputs: [
-          { name: "x", datatype: "FP32", shape: [1n, 3n], contents: { fp32Contents: [1, 2] } },
-          {
-            name: "y",
-            datatype: "BYTES",
-            shape: [1n],
-            contents: { bytesContents: words("a") },
-          },
-        ],
-      }),
+      typedRequest([1, 2], ["a"]),
       'input "x": expected 3 FP32 elements in contents.fp32_contents, got 2',
     );
   });
