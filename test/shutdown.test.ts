@@ -269,10 +269,11 @@ describe("the sluice serve process: SIGTERM", () => {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       serve.once("exit", (code, signal) => resolve({ code, signal })),
     );
-    serve.stderr.setEncoding("utf8").on("data", (chunk: string) => stderr.push(chunk));
+    serve.stdout.setEncoding("utf8").on("data", (chunk: string) => stdout.push(chunk));
+    // The sidecar logs JSON lines on stderr.
     const ready = new Promise<{ grpcPort: number; metricsPort: number }>((resolve, reject) => {
-      createInterface({ input: serve.stdout }).on("line", (line) => {
-        stdout.push(line);
+      createInterface({ input: serve.stderr }).on("line", (line) => {
+        stderr.push(line);
         let entry: { msg?: string; grpcPort?: number; metricsPort?: number };
         try {
           entry = JSON.parse(line) as typeof entry;
@@ -290,7 +291,7 @@ describe("the sluice serve process: SIGTERM", () => {
       void exited.then(({ code, signal }) =>
         reject(
           new Error(
-            `sluice serve exited (${code ?? signal}) before it was ready:\n${stderr.join("")}${stdout.join("\n")}`,
+            `sluice serve exited (${code ?? signal}) before it was ready:\n${stderr.join("\n")}${stdout.join("")}`,
           ),
         ),
       );
@@ -305,12 +306,12 @@ describe("the sluice serve process: SIGTERM", () => {
       await assertAllSucceed(inFlight);
       const { code, signal } = await exited;
       const exitMs = performance.now() - signalledAt;
-      assert.deepEqual({ code, signal }, { code: 0, signal: null }, stderr.join(""));
+      assert.deepEqual({ code, signal }, { code: 0, signal: null }, stderr.join("\n"));
       // The held requests alone would wait a minute for their batch; the drain sends them at once.
       assert.ok(exitMs < 30_000, `exited ${exitMs.toFixed(0)} ms after SIGTERM`);
-      assert.match(stderr.join(""), /SIGTERM: draining/);
+      assert.match(stderr.join("\n"), /SIGTERM: draining/);
       assert.ok(
-        stdout.some((line) => line.includes('"msg":"sidecar stopped"')),
+        stderr.some((line) => line.includes('"msg":"sidecar stopped"')),
         "logs that it stopped",
       );
     } finally {

@@ -142,7 +142,8 @@ describe("tracing end to end, through Jaeger", { skip, timeout: 5 * 60_000 }, ()
         if (serve.child.exitCode !== null) {
           throw new Error(`sluice serve exited:\n${serve.lines.join("\n")}`);
         }
-        const ready = /"grpcPort":(\d+)[^\n]*"sidecar ready"/.exec(serve.stdout());
+        // The sidecar logs JSON lines on stderr.
+        const ready = /"grpcPort":(\d+)[^\n]*"sidecar ready"/.exec(serve.lines.join("\n"));
         return ready === null ? undefined : Number(ready[1]);
       },
       { timeoutMs: START_TIMEOUT_MS, intervalMs: 100 },

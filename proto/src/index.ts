@@ -7,4 +7,12 @@ export {
   type GrpcServiceImplementation,
 } from "./grpc-service.js";
 export { fileDescriptorProtos } from "./descriptor-set.js";
-export * from "./tensor-wire.js";
+export * from "./tensor/index.js";
+export {
+  INFERENCE_ERROR_CODES,
+  InferenceError,
+  isRetryableStatus,
+  statusCode,
+  type InferenceErrorCode,
+  type InferenceErrorOptions,
+} from "./inference-error.js";

@@ -10,12 +10,8 @@ export {
   type ResolvedSidecarOptions,
   type TlsFiles,
 } from "./options.js";
-export {
-  MODEL_CONTROL_MODES,
-  type ModelControlMode,
-  type IndexEntry,
-} from "./models/model-manager.js";
-export { InferenceError } from "./errors.js";
+export { MODEL_CONTROL_MODES, type ModelControlMode } from "./models/model-control.js";
+export type { IndexEntry } from "./models/model-manager.js";
 export type {
   ModelRuntime,
   LoadedModel,

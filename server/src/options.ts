@@ -1,5 +1,6 @@
 /** The sidecar's options: one interface, one function that validates them and fills the defaults. */
-import { MODEL_CONTROL_MODES, type ModelControlMode } from "./models/model-manager.js";
+import { LOG_LEVELS, isLogLevel, type LogLevel } from "@sluice/kit";
+import { MODEL_CONTROL_MODES, type ModelControlMode } from "./models/model-control.js";
 
 /** Triton's gRPC port, so its users and clients find the sidecar where they expect it. */
 export const DEFAULT_GRPC_PORT = 8001;
@@ -42,7 +43,7 @@ export interface SidecarOptions {
   readonly adminToken?: string | undefined;
   /** @default 64 MiB */
   readonly maxMessageBytes?: number;
-  /** pino level. @default "info" */
+  /** Least severe level logged: debug, info, warn, error or silent ("trace" means debug). @default "info" */
   readonly logLevel?: string;
 }
 
@@ -57,7 +58,19 @@ export interface ResolvedSidecarOptions {
   readonly tls: TlsFiles | undefined;
   readonly adminToken: string | undefined;
   readonly maxMessageBytes: number;
-  readonly logLevel: string;
+  readonly logLevel: LogLevel;
+}
+
+/**
+ * pino's "trace" is accepted for the sidecars and scripts that pass it: the server logs nothing
+ * below debug, so it shows the same lines as "debug".
+ */
+function logLevel(value: string): LogLevel {
+  const level = value === "trace" ? "debug" : value;
+  if (!isLogLevel(level)) {
+    throw new RangeError(`logLevel: expected one of ${LOG_LEVELS.join(", ")}, got "${value}"`);
+  }
+  return level;
 }
 
 function port(name: string, value: number, allowOff: boolean): number {
@@ -102,6 +115,6 @@ export function resolveSidecarOptions(options: SidecarOptions): ResolvedSidecarO
     tls: options.tls,
     adminToken: options.adminToken,
     maxMessageBytes,
-    logLevel: options.logLevel ?? "info",
+    logLevel: logLevel(options.logLevel ?? "info"),
   };
 }

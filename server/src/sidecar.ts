@@ -3,36 +3,32 @@
  * reflection) and the metrics endpoint; and takes it down again without failing a request.
  */
 import { createRequire } from "node:module";
-import * as grpc from "@grpc/grpc-js";
-import { ReflectionService } from "@grpc/reflection";
 import {
-  GRPCInferenceService,
-  fileDescriptorProtos,
-  file_inference_grpc_service,
-  grpcServiceDefinition,
-  health,
-} from "@sluice/proto";
-import { HealthImplementation } from "grpc-health-check";
-import { pino } from "pino";
+  createLogger,
+  errorMessage,
+  serveMetrics,
+  type Logger,
+  type MetricsServer,
+} from "@sluice/kit";
+import { bindGrpcServer, createGrpcServer, shutDownGrpcServer } from "./grpc/grpc-server.js";
 import { inferenceService } from "./grpc/inference-service.js";
-import { ModelManager, type Logger } from "./models/model-manager.js";
-import type { BatchObserver } from "./models/served-version.js";
-import { SidecarMetrics, type MetricsServer } from "./observability/metrics.js";
-import { recordBatch } from "./observability/tracing.js";
+import { loadStartupModels, startPolling, type Poller } from "./models/model-control.js";
+import { ModelManager } from "./models/model-manager.js";
+import { SidecarMetrics } from "./observability/metrics.js";
+import { TelemetryObserver } from "./observability/telemetry-observer.js";
 import {
   resolveSidecarOptions,
   type ResolvedSidecarOptions,
   type SidecarOptions,
 } from "./options.js";
 import { ModelRepository } from "./repository/model-repository.js";
-import { OnnxRuntime } from "./runtime/onnx-runtime.js";
 import type { ModelRuntime } from "./runtime/model-runtime.js";
+import { OnnxRuntime } from "./runtime/onnx-runtime.js";
 
 const { version: SERVER_VERSION } = createRequire(import.meta.url)("../package.json") as {
   version: string;
 };
 const SERVER_NAME = "sluice";
-const INFERENCE_SERVICE = "inference.GRPCInferenceService";
 
 export interface Sidecar {
   readonly options: ResolvedSidecarOptions;
@@ -52,7 +48,17 @@ export interface Sidecar {
 export interface SidecarDependencies {
   /** @default ONNX Runtime in worker threads */
   readonly runtime?: ModelRuntime;
+  /** @default kit's JSON lines on stderr, named "sluice-server", at `logLevel` */
   readonly logger?: Logger;
+}
+
+/** The repository, once its folder is known to be readable. */
+async function openRepository(root: string): Promise<ModelRepository> {
+  const repository = new ModelRepository(root);
+  await repository.listModels().catch((error: unknown) => {
+    throw new Error(`model repository ${root}: ${errorMessage(error)}`, { cause: error });
+  });
+  return repository;
 }
 
 /** Starts a sidecar; resolves once the gRPC server listens and the initial models are loaded. */
@@ -61,17 +67,13 @@ export async function startSidecar(
   dependencies: SidecarDependencies = {},
 ): Promise<Sidecar> {
   const options = resolveSidecarOptions(input);
-  const logger = dependencies.logger ?? pino({ name: "sluice-server", level: options.logLevel });
-  const repository = new ModelRepository(options.modelRepository);
-  await repository.listModels().catch((error: unknown) => {
-    throw new Error(`model repository ${options.modelRepository}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  });
+  const logger =
+    dependencies.logger ?? createLogger({ name: "sluice-server", level: options.logLevel });
+  const repository = await openRepository(options.modelRepository);
 
-  // The gauges read `models` at scrape time, after it exists.
+  // The gauges read `manager` at scrape time, after it exists.
   const metrics = new SidecarMetrics(() =>
-    models.servedModels().flatMap((model) =>
+    manager.servedModels().flatMap((model) =>
       model.versions.map((v) => ({
         model: model.name,
         version: String(v.version),
@@ -79,63 +81,20 @@ export async function startSidecar(
       })),
     ),
   );
-  const observer: BatchObserver = (served, batch) => {
-    const labels = { model: served.model, version: String(served.version) };
-    metrics.executions.inc(labels);
-    metrics.inferences.inc(labels, batch.rows);
-    metrics.batchSize.observe(labels, batch.rows);
-    metrics.computeDuration.observe(labels, batch.computeMs / 1000);
-    recordBatch({
-      model: served.model,
-      version: served.version,
-      rows: batch.rows,
-      dispatchedAt: batch.dispatchedAt,
-      doneAt: batch.doneAt,
-      requests: batch.items.map((item) => ({
-        span: item.payload.span,
-        enqueuedAt: item.enqueuedAt,
-        rows: item.payload.rows,
-      })),
-    });
-  };
-  const models: ModelManager = new ModelManager({
+  const observer = new TelemetryObserver(metrics);
+  const manager: ModelManager = new ModelManager({
     repository,
     runtime: dependencies.runtime ?? new OnnxRuntime(),
     logger,
     observer,
-    events: {
-      onLoad(model, version, ok, durationMs) {
-        metrics.loads.inc({ model, version: String(version), outcome: ok ? "success" : "failure" });
-        if (ok)
-          metrics.loadDuration.observe({ model, version: String(version) }, durationMs / 1000);
-      },
-      onUnload(model, version) {
-        metrics.unloads.inc({ model, version: String(version) });
-      },
-    },
   });
 
   let ready = false;
   let draining = false;
-  const healthService = new HealthImplementation({
-    "": "NOT_SERVING",
-    [INFERENCE_SERVICE]: "NOT_SERVING",
-  });
-  const setServing = (serving: boolean) => {
-    const state = serving ? "SERVING" : "NOT_SERVING";
-    healthService.setStatus("", state);
-    healthService.setStatus(INFERENCE_SERVICE, state);
-  };
-
-  const server = new grpc.Server({
-    "grpc.max_receive_message_length": options.maxMessageBytes,
-    "grpc.max_send_message_length": options.maxMessageBytes,
-  });
-  server.addService(
-    grpcServiceDefinition(GRPCInferenceService),
+  const grpc = createGrpcServer(
     inferenceService({
-      manager: models,
-      metrics,
+      manager,
+      observer,
       controlMode: options.modelControlMode,
       adminToken: options.adminToken,
       // Every element takes at least one byte on the wire, so this bounds what decoding can allocate.
@@ -145,54 +104,21 @@ export async function startSidecar(
       isReady: () => ready && !draining,
       isDraining: () => draining,
     }),
+    options.maxMessageBytes,
   );
-  healthService.addToServer(server);
-  // @grpc/reflection reads only `fileDescriptorProtos` from a package definition; handing it the
-  // descriptors protoc made avoids proto-loader's re-derivation, which garbles some messages
-  // (grpcurl then rejects inference.ModelConfig).
-  const descriptors = fileDescriptorProtos([
-    file_inference_grpc_service,
-    health.file_grpc_health_v1_health,
-  ]).map((bytes) => Buffer.from(bytes));
-  new ReflectionService({
-    sluice: { fileDescriptorProtos: descriptors },
-  } as unknown as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
-
-  const credentials = options.tls
-    ? grpc.ServerCredentials.createSsl(
-        options.tls.clientCa ?? null,
-        [{ cert_chain: options.tls.cert, private_key: options.tls.key }],
-        options.tls.clientCa !== undefined,
-      )
-    : grpc.ServerCredentials.createInsecure();
-  const grpcPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(
-      `${options.host.includes(":") ? `[${options.host}]` : options.host}:${options.grpcPort}`,
-      credentials,
-      (error, port) =>
-        error
-          ? reject(
-              new Error(`gRPC ${options.host}:${options.grpcPort}: ${error.message}`, {
-                cause: error,
-              }),
-            )
-          : resolve(port),
-    );
-  });
+  const grpcPort = await bindGrpcServer(grpc.server, options.host, options.grpcPort, options.tls);
 
   let metricsServer: MetricsServer | undefined;
-  let pollTimer: NodeJS.Timeout | undefined;
-  let polling: Promise<void> = Promise.resolve();
+  let poller: Poller | undefined;
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       draining = true;
-      setServing(false);
-      if (pollTimer !== undefined) clearInterval(pollTimer);
-      await polling;
+      grpc.setServing(false);
+      await poller?.stop();
       // Queued and running requests finish before the models go; their responses are still sent.
-      await models.close();
-      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      await manager.close();
+      await shutDownGrpcServer(grpc.server);
       await metricsServer?.close();
       logger.info({}, "sidecar stopped");
     })();
@@ -200,36 +126,18 @@ export async function startSidecar(
   };
 
   try {
-    if (options.metricsPort >= 0)
-      metricsServer = await metrics.listen(options.host, options.metricsPort);
-    if (options.modelControlMode === "explicit") {
-      const names = options.loadModels.includes("*")
-        ? await repository.listModels()
-        : options.loadModels;
-      for (const name of names) {
-        await models
-          .load(name)
-          .catch((error: unknown) =>
-            logger.error(
-              { model: name, reason: (error as Error).message },
-              "startup model failed to load",
-            ),
-          );
-      }
-    } else {
-      await models.loadAll();
+    if (options.metricsPort >= 0) {
+      metricsServer = await serveMetrics(metrics.registry, options.host, options.metricsPort);
     }
+    await loadStartupModels(
+      manager,
+      repository,
+      options.modelControlMode,
+      options.loadModels,
+      logger,
+    );
     if (options.modelControlMode === "poll") {
-      pollTimer = setInterval(() => {
-        polling = polling.then(() =>
-          models
-            .poll()
-            .catch((error: unknown) =>
-              logger.error({ reason: (error as Error).message }, "repository poll failed"),
-            ),
-        );
-      }, options.repositoryPollSecs * 1000);
-      pollTimer.unref();
+      poller = startPolling(manager, options.repositoryPollSecs, logger);
     }
   } catch (error) {
     await close();
@@ -237,22 +145,16 @@ export async function startSidecar(
   }
 
   ready = true;
-  setServing(true);
+  grpc.setServing(true);
+  const metricsPort = metricsServer?.port ?? -1;
   logger.info(
     {
       grpcPort,
-      metricsPort: metricsServer?.port ?? -1,
+      metricsPort,
       mode: options.modelControlMode,
-      models: models.servedModels().map((m) => m.name),
+      models: manager.servedModels().map((m) => m.name),
     },
     "sidecar ready",
   );
-  return {
-    options,
-    grpcPort,
-    metricsPort: metricsServer?.port ?? -1,
-    manager: models,
-    metrics,
-    close,
-  };
+  return { options, grpcPort, metricsPort, manager, metrics, close };
 }

@@ -13,7 +13,7 @@ import {
 } from "./client-options.js";
 
 function refuses(options: InferenceClientOptions, message: RegExp): void {
-  assert.throws(() => resolveClientOptions(options), { code: status.INVALID_ARGUMENT, message });
+  assert.throws(() => resolveClientOptions(options), { status: status.INVALID_ARGUMENT, message });
 }
 
 describe("resolveClientOptions", () => {

@@ -1,5 +1,5 @@
 import type { ChannelOptions } from "@grpc/grpc-js";
-import { InferenceClientError } from "./client-error.js";
+import { InferenceError } from "@sluice/proto";
 import type { RetryPolicy } from "./retry.js";
 
 /** TLS for the channel. Mutual TLS when both `cert` and `key` are given. */
@@ -194,6 +194,6 @@ function describeToken(token: unknown): string {
     : `${token.length} characters including whitespace or non-ASCII`;
 }
 
-function invalid(message: string): InferenceClientError {
-  return InferenceClientError.invalidArgument(message);
+function invalid(message: string): InferenceError {
+  return InferenceError.invalidArgument(message);
 }

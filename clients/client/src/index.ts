@@ -16,17 +16,26 @@ export {
   DEFAULT_MAX_BACKOFF_MS,
   DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
 } from "./client-options.js";
-export { InferenceClientError, isRetryableCode } from "./client-error.js";
 export type { InferOptions } from "./infer-request.js";
 export type { InferResult } from "./infer-result.js";
 export type { InferInput, InferOutput } from "./tensors.js";
 export type { RetryPolicy } from "./retry.js";
-export { float16ToNumber, numberToFloat16 } from "./float16.js";
+export {
+  INFERENCE_ERROR_CODES,
+  InferenceError,
+  isRetryableStatus,
+  type InferenceErrorCode,
+} from "@sluice/proto";
 export {
   DATATYPES,
+  datatypeInfo,
+  float16ToNumber,
   isDatatype,
+  numberToFloat16,
+  typedArrayFrom,
   type Datatype,
   type NumericData,
+  type NumericDatatype,
   type TensorData,
 } from "@sluice/proto";
 export type { ModelConfig, ModelStatistics } from "@sluice/proto";

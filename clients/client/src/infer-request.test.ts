@@ -51,7 +51,7 @@ describe("buildInferRequest", () => {
 
   test("refuses what the server could not read, saying what was expected", () => {
     const refuses = (fn: () => unknown, message: RegExp) =>
-      assert.throws(fn, { code: status.INVALID_ARGUMENT, message });
+      assert.throws(fn, { status: status.INVALID_ARGUMENT, message });
     refuses(() => buildInferRequest("", [input]), /model: expected a model name, got ""/);
     refuses(() => buildInferRequest("m", []), /model "m": expected at least one input, got none/);
     refuses(

@@ -1,12 +1,12 @@
 import type { Metadata } from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import {
+  InferenceError,
   type InferParameter,
   type ModelInferRequest,
   InferParameterSchema,
   ModelInferRequestSchema,
 } from "@sluice/proto";
-import { InferenceClientError } from "./client-error.js";
 import { type InferInput, encodeInputs } from "./tensors.js";
 
 /** Per-call options of {@link InferenceClient.infer}. */
@@ -45,12 +45,12 @@ export function buildInferRequest(
   options: InferOptions = {},
 ): ModelInferRequest {
   if (typeof model !== "string" || model.length === 0) {
-    throw InferenceClientError.invalidArgument(
+    throw InferenceError.invalidArgument(
       `model: expected a model name, got ${JSON.stringify(model)}`,
     );
   }
   if (!Array.isArray(inputs) || inputs.length === 0) {
-    throw InferenceClientError.invalidArgument(
+    throw InferenceError.invalidArgument(
       `model "${model}": expected at least one input, got ${Array.isArray(inputs) ? "none" : typeof inputs}`,
     );
   }
@@ -86,14 +86,14 @@ export function modelVersion(version: string | number | undefined): string {
   if (version === undefined) return "";
   if (typeof version === "number") {
     if (!Number.isSafeInteger(version) || version < 0) {
-      throw InferenceClientError.invalidArgument(
+      throw InferenceError.invalidArgument(
         `version: expected a non-negative integer or a label such as "stable", got ${version}`,
       );
     }
     return String(version);
   }
   if (typeof version !== "string") {
-    throw InferenceClientError.invalidArgument(
+    throw InferenceError.invalidArgument(
       `version: expected a number or a label such as "stable", got ${typeof version}`,
     );
   }
@@ -105,12 +105,12 @@ function requestedOutputs(outputs: readonly string[] | undefined): { name: strin
   const seen = new Set<string>();
   return outputs.map((name, index) => {
     if (typeof name !== "string" || name.length === 0) {
-      throw InferenceClientError.invalidArgument(
+      throw InferenceError.invalidArgument(
         `outputs[${index}]: expected an output name, got ${JSON.stringify(name)}`,
       );
     }
     if (seen.has(name))
-      throw InferenceClientError.invalidArgument(`outputs: "${name}" is requested twice`);
+      throw InferenceError.invalidArgument(`outputs: "${name}" is requested twice`);
     seen.add(name);
     return { name };
   });
@@ -124,12 +124,12 @@ function int64Option(
 ): InferParameter {
   // Two sources for one parameter would leave the caller guessing which one the server saw.
   if (parameters !== undefined && Object.hasOwn(parameters, key)) {
-    throw InferenceClientError.invalidArgument(
+    throw InferenceError.invalidArgument(
       `${option}: sets the request parameter "${key}", which parameters.${key} sets too; give only one`,
     );
   }
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw InferenceClientError.invalidArgument(
+    throw InferenceError.invalidArgument(
       `${option}: expected a non-negative integer, got ${value}`,
     );
   }
@@ -151,9 +151,7 @@ function toParameter(path: string, value: unknown): InferParameter {
         });
       }
       if (!Number.isFinite(value)) {
-        throw InferenceClientError.invalidArgument(
-          `${path}: expected a finite number, got ${value}`,
-        );
+        throw InferenceError.invalidArgument(`${path}: expected a finite number, got ${value}`);
       }
       return create(InferParameterSchema, { parameterChoice: { case: "doubleParam", value } });
     case "bigint":
@@ -163,11 +161,11 @@ function toParameter(path: string, value: unknown): InferParameter {
       if (value > INT64_MAX && value <= UINT64_MAX) {
         return create(InferParameterSchema, { parameterChoice: { case: "uint64Param", value } });
       }
-      throw InferenceClientError.invalidArgument(
+      throw InferenceError.invalidArgument(
         `${path}: expected a bigint within int64 or uint64, got ${value}`,
       );
     default:
-      throw InferenceClientError.invalidArgument(
+      throw InferenceError.invalidArgument(
         `${path}: expected a string, number, boolean or bigint, got ${value === null ? "null" : typeof value}`,
       );
   }

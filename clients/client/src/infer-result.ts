@@ -1,5 +1,4 @@
-import type { ModelInferResponse } from "@sluice/proto";
-import { InferenceClientError } from "./client-error.js";
+import { InferenceError, type ModelInferResponse } from "@sluice/proto";
 import { type InferOutput, decodeOutputs } from "./tensors.js";
 
 /** The answer to one inference. */
@@ -26,7 +25,7 @@ export function toInferResult(response: ModelInferResponse): InferResult {
       if (output !== undefined) return output;
       const present =
         outputs.size === 0 ? "none" : [...outputs.keys()].map((key) => `"${key}"`).join(", ");
-      throw InferenceClientError.invalidArgument(
+      throw InferenceError.invalidArgument(
         `output "${name}" is not in the response of model "${response.modelName}"; outputs present: ${present}`,
       );
     },

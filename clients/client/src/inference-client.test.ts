@@ -15,6 +15,7 @@ import {
 import { create } from "@bufbuild/protobuf";
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import {
+  InferenceError,
   GRPCInferenceService,
   ModelInferResponseSchema,
   decodeBytesElements,
@@ -24,7 +25,6 @@ import {
   type ModelInferRequest,
   type ModelInferResponse,
 } from "@sluice/proto";
-import { InferenceClientError } from "./client-error.js";
 import { InferenceClient } from "./inference-client.js";
 import { type RecordingOtel, installRecordingOtel } from "@sluice/testing";
 
@@ -361,7 +361,7 @@ describe("infer", () => {
         { name: "x", datatype: "FP32", shape: [2, 3], data: new Float32Array(5) },
       ]),
       {
-        code: status.INVALID_ARGUMENT,
+        status: status.INVALID_ARGUMENT,
         message:
           /input "x": expected 6 elements of FP32 \(24 bytes\) for shape \[2, 3\], got 5 elements \(20 bytes\)/,
       },
@@ -383,8 +383,8 @@ describe("infer", () => {
         { name: "x", datatype: "INT32", shape: [1], data: new Int32Array([1]) },
       ]),
       (error: unknown) => {
-        assert.ok(error instanceof InferenceClientError);
-        assert.equal(error.code, status.RESOURCE_EXHAUSTED);
+        assert.ok(error instanceof InferenceError);
+        assert.equal(error.status, status.RESOURCE_EXHAUSTED);
         assert.equal(error.details, "queue full");
         assert.equal(error.message, "[RESOURCE_EXHAUSTED] queue full");
         assert.equal(error.retryable, true);
@@ -399,12 +399,12 @@ describe("infer", () => {
       { name: "x", datatype: "INT32" as const, shape: [1], data: new Int32Array([1]) },
     ];
     await assert.rejects(client().infer("bad", inputs), {
-      code: status.INVALID_ARGUMENT,
+      status: status.INVALID_ARGUMENT,
       details: 'input "x": expected FP32, got INT8',
       retryable: false,
     });
     assert.equal(seen.attempts.get("bad"), 1);
-    await assert.rejects(client().infer("missing", inputs), { code: status.NOT_FOUND });
+    await assert.rejects(client().infer("missing", inputs), { status: status.NOT_FOUND });
     assert.equal(seen.attempts.get("missing"), 1);
   });
 
@@ -418,7 +418,7 @@ describe("infer", () => {
           deadlineMs: 200,
         },
       ),
-      { code: status.DEADLINE_EXCEEDED },
+      { status: status.DEADLINE_EXCEEDED },
     );
     const elapsed = performance.now() - started;
     assert.ok(elapsed >= 190 && elapsed < 1_500, `took ${elapsed} ms for a 200 ms deadline`);
@@ -437,7 +437,7 @@ describe("infer", () => {
     while (seen.infers.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     controller.abort(new Error("user pressed ^C"));
     await assert.rejects(pending, {
-      code: status.CANCELLED,
+      status: status.CANCELLED,
       message: /ModelInfer aborted: user pressed \^C/,
     });
     while (seen.cancelled === 0) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -449,7 +449,7 @@ describe("infer", () => {
           signal: controller.signal,
         },
       ),
-      { code: status.CANCELLED },
+      { status: status.CANCELLED },
       "an already aborted signal sends nothing",
     );
     assert.equal(seen.infers.length, 1);
@@ -464,14 +464,14 @@ describe("infer", () => {
     );
     probe.forceShutdown();
     const unreachable = client({ address: `127.0.0.1:${port}`, deadlineMs: 5_000 });
-    await assert.rejects(unreachable.serverLive(), { code: status.UNAVAILABLE });
+    await assert.rejects(unreachable.serverLive(), { status: status.UNAVAILABLE });
   });
 
   test("a closed client refuses calls with FAILED_PRECONDITION", async () => {
     const closed = client();
     closed.close();
     await assert.rejects(closed.serverLive(), {
-      code: status.FAILED_PRECONDITION,
+      status: status.FAILED_PRECONDITION,
       message: /the client is closed/,
     });
   });
@@ -499,7 +499,7 @@ describe("server, model and repository calls", () => {
   });
 
   test("an RPC the server does not implement is UNIMPLEMENTED", async () => {
-    await assert.rejects(client().modelConfig("echo"), { code: status.UNIMPLEMENTED });
+    await assert.rejects(client().modelConfig("echo"), { status: status.UNIMPLEMENTED });
   });
 
   test("repository calls carry the bearer token", async () => {

@@ -1,6 +1,7 @@
 import { Client, Metadata, credentials, status, type ChannelCredentials } from "@grpc/grpc-js";
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import {
+  InferenceError,
   GRPCInferenceService,
   ModelConfigRequestSchema,
   ModelMetadataRequestSchema,
@@ -18,7 +19,6 @@ import {
   type ModelRepositoryParameter,
   type ModelStatistics,
 } from "@sluice/proto";
-import { InferenceClientError } from "./client-error.js";
 import {
   type InferenceClientOptions,
   type ResolvedClientOptions,
@@ -41,6 +41,12 @@ import {
 import { type UnaryMethod, unaryCall, unaryMethods } from "./unary-call.js";
 
 const INFERENCE = unaryMethods(GRPCInferenceService);
+
+/** The requests that name one model version. */
+type ModelRequestSchema =
+  | typeof ModelReadyRequestSchema
+  | typeof ModelMetadataRequestSchema
+  | typeof ModelConfigRequestSchema;
 const HEALTH = unaryMethods(health.Health);
 
 /** Options every call accepts. */
@@ -64,7 +70,7 @@ interface CallSettings extends CallOptions {
 /**
  * A client of one Sluice (or any Open Inference Protocol / KServe V2 gRPC) server. Every call has a
  * deadline, is retried on UNAVAILABLE and RESOURCE_EXHAUSTED with jittered backoff, is traced as an
- * OpenTelemetry CLIENT span, and fails with an {@link InferenceClientError}.
+ * OpenTelemetry CLIENT span, and fails with an {@link InferenceError}.
  */
 export class InferenceClient {
   readonly #options: ResolvedClientOptions;
@@ -135,15 +141,13 @@ export class InferenceClient {
     version?: string | number,
     options: CallOptions = {},
   ): Promise<boolean> {
-    const request = create(ModelReadyRequestSchema, {
-      name: modelName(model),
-      version: modelVersion(version),
-    });
-    const response = await this.#call(INFERENCE.modelReady, request, {
-      ...options,
+    const response = await this.#modelCall(
+      INFERENCE.modelReady,
+      ModelReadyRequestSchema,
       model,
-      version: request.version,
-    });
+      version,
+      options,
+    );
     return response.ready;
   }
 
@@ -152,15 +156,13 @@ export class InferenceClient {
     version?: string | number,
     options: CallOptions = {},
   ): Promise<ModelMetadata> {
-    const request = create(ModelMetadataRequestSchema, {
-      name: modelName(model),
-      version: modelVersion(version),
-    });
-    const response = await this.#call(INFERENCE.modelMetadata, request, {
-      ...options,
+    const response = await this.#modelCall(
+      INFERENCE.modelMetadata,
+      ModelMetadataRequestSchema,
       model,
-      version: request.version,
-    });
+      version,
+      options,
+    );
     return {
       name: response.name,
       versions: response.versions,
@@ -176,17 +178,15 @@ export class InferenceClient {
     version?: string | number,
     options: CallOptions = {},
   ): Promise<ModelConfig> {
-    const request = create(ModelConfigRequestSchema, {
-      name: modelName(model),
-      version: modelVersion(version),
-    });
-    const response = await this.#call(INFERENCE.modelConfig, request, {
-      ...options,
+    const response = await this.#modelCall(
+      INFERENCE.modelConfig,
+      ModelConfigRequestSchema,
       model,
-      version: request.version,
-    });
+      version,
+      options,
+    );
     if (response.config === undefined) {
-      throw new InferenceClientError(
+      throw new InferenceError(
         status.INTERNAL,
         `malformed response: model "${model}": ModelConfig came without a config`,
       );
@@ -271,7 +271,7 @@ export class InferenceClient {
       return toHealthStatus(response.status);
     } catch (error) {
       // Check answers NOT_FOUND for a service it does not know; the protocol's own word for that is SERVICE_UNKNOWN.
-      if (error instanceof InferenceClientError && error.code === status.NOT_FOUND) {
+      if (error instanceof InferenceError && error.status === status.NOT_FOUND) {
         return "SERVICE_UNKNOWN";
       }
       throw error;
@@ -284,6 +284,20 @@ export class InferenceClient {
     this.#client.close();
   }
 
+  /** A call about one model version: `name` and `version` on the request and on the span. */
+  #modelCall<S extends ModelRequestSchema, O>(
+    method: UnaryMethod<MessageShape<S>, O>,
+    schema: S,
+    model: string,
+    version: string | number | undefined,
+    options: CallOptions,
+  ): Promise<O> {
+    // Each of these schemas has exactly `name` and `version`; TypeScript cannot see it through S.
+    const init = { name: modelName(model), version: modelVersion(version) } as MessageInitShape<S>;
+    const request = create(schema, init);
+    return this.#call(method, request, { ...options, model, version: request.version });
+  }
+
   async #call<I, O, R = O>(
     method: UnaryMethod<I, O>,
     request: I,
@@ -291,10 +305,7 @@ export class InferenceClient {
     decode?: (response: O) => R,
   ): Promise<R> {
     if (this.#closed) {
-      throw new InferenceClientError(
-        status.FAILED_PRECONDITION,
-        `${method.name}: the client is closed`,
-      );
+      throw new InferenceError(status.FAILED_PRECONDITION, `${method.name}: the client is closed`);
     }
     const deadlineMs = positiveDeadline(
       "deadlineMs",
@@ -341,7 +352,7 @@ function pem(value: Buffer | string | undefined): Buffer | null {
 
 function modelName(model: string): string {
   if (typeof model !== "string" || model.length === 0) {
-    throw InferenceClientError.invalidArgument(
+    throw InferenceError.invalidArgument(
       `model: expected a model name, got ${JSON.stringify(model)}`,
     );
   }

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { status } from "@grpc/grpc-js";
-import { InferenceClientError } from "./client-error.js";
+import { InferenceError } from "@sluice/proto";
 import { type RetryClock, type RetryPolicy, backoffDelayMs, withRetry } from "./retry.js";
 
 const policy: RetryPolicy = { maxAttempts: 4, initialBackoffMs: 100, maxBackoffMs: 350 };
@@ -31,7 +31,7 @@ function failing(code: status, successAfter = Infinity) {
     run: () => {
       attempts++;
       if (attempts > successAfter) return Promise.resolve("ok");
-      return Promise.reject(new InferenceClientError(code, `attempt ${attempts} failed`));
+      return Promise.reject(new InferenceError(code, `attempt ${attempts} failed`));
     },
   };
 }
@@ -109,7 +109,7 @@ describe("withRetry", () => {
       const clock = fakeClock();
       const call = failing(code);
       await assert.rejects(withRetry(call.run, { policy, deadline: clock.now() + 10_000, clock }), {
-        code,
+        status: code,
       });
       assert.equal(call.attempts, 1);
       assert.deepEqual(clock.sleeps, []);
@@ -120,7 +120,7 @@ describe("withRetry", () => {
     const clock = fakeClock();
     const call = failing(status.UNAVAILABLE);
     await assert.rejects(withRetry(call.run, { policy, deadline: clock.now() + 60_000, clock }), {
-      code: status.UNAVAILABLE,
+      status: status.UNAVAILABLE,
       details: "attempt 4 failed",
     });
     assert.equal(call.attempts, 4);
@@ -136,7 +136,7 @@ describe("withRetry", () => {
         deadline: clock.now() + 60_000,
         clock,
       }),
-      { code: status.UNAVAILABLE },
+      { status: status.UNAVAILABLE },
     );
     assert.equal(call.attempts, 1);
   });
@@ -147,7 +147,7 @@ describe("withRetry", () => {
     // Waits of 50 then 100 (random 0.5): the second would end at 150 > deadline 120.
     await assert.rejects(
       withRetry(call.run, { policy, deadline: clock.now() + 120, clock, random: () => 0.5 }),
-      { code: status.UNAVAILABLE, details: "attempt 2 failed" },
+      { status: status.UNAVAILABLE, details: "attempt 2 failed" },
     );
     assert.equal(call.attempts, 2);
     assert.deepEqual(clock.sleeps, [50]);
@@ -166,8 +166,8 @@ describe("withRetry", () => {
     setImmediate(() => controller.abort(reason));
     const started = Date.now();
     await assert.rejects(pending, (error: unknown) => {
-      assert.ok(error instanceof InferenceClientError);
-      assert.equal(error.code, status.CANCELLED);
+      assert.ok(error instanceof InferenceError);
+      assert.equal(error.status, status.CANCELLED);
       assert.match(error.message, /aborted while waiting to retry after: attempt 1 failed/);
       assert.equal(error.cause, reason);
       return true;
@@ -176,7 +176,7 @@ describe("withRetry", () => {
     assert.equal(call.attempts, 1);
   });
 
-  test("errors that are not InferenceClientErrors are converted, never retried as UNKNOWN", async () => {
+  test("errors that are not InferenceErrors are converted, never retried as UNKNOWN", async () => {
     const clock = fakeClock();
     let attempts = 0;
     await assert.rejects(
@@ -187,7 +187,7 @@ describe("withRetry", () => {
         },
         { policy, deadline: clock.now() + 10_000, clock },
       ),
-      { name: "InferenceClientError", code: status.UNKNOWN, details: "boom" },
+      { name: "InferenceError", status: status.UNKNOWN, details: "boom" },
     );
     assert.equal(attempts, 1);
   });

@@ -1,12 +1,12 @@
 /**
- * Retries with full-jitter exponential backoff (the AWS architecture blog's "full jitter"): attempt
- * n waits a uniformly random time in [0, min(maxBackoff, initialBackoff * 2^(n-1))). Randomising the
- * whole wait spreads the retries of many clients that failed together (a sidecar restart fails all
- * of them at once) instead of having them hit the server again in lockstep.
+ * Retries with full-jitter exponential backoff (kit's backoffDelay, "full" jitter): attempt n waits
+ * a uniformly random time in [0, min(maxBackoff, initialBackoff * 2^(n-1))). Randomising the whole
+ * wait spreads the retries of many clients that failed together (a sidecar restart fails all of
+ * them at once) instead of having them hit the server again in lockstep.
  */
-import { setTimeout as sleepFor } from "node:timers/promises";
 import { status } from "@grpc/grpc-js";
-import { InferenceClientError } from "./client-error.js";
+import { backoffDelay, sleep } from "@sluice/kit";
+import { InferenceError } from "@sluice/proto";
 
 /** How failed calls are retried. Only UNAVAILABLE and RESOURCE_EXHAUSTED are ever retried. */
 export interface RetryPolicy {
@@ -18,9 +18,6 @@ export interface RetryPolicy {
   readonly maxBackoffMs: number;
 }
 
-/** Each retry's wait bound doubles, as in gRPC's own retry policy examples. */
-const BACKOFF_MULTIPLIER = 2;
-
 /**
  * The wait before retry number `retry` (1 for the wait after the first attempt): full jitter, so a
  * value in [0, min(maxBackoffMs, initialBackoffMs * 2^(retry-1))).
@@ -30,11 +27,7 @@ export function backoffDelayMs(
   retry: number,
   random: () => number = Math.random,
 ): number {
-  const bound = Math.min(
-    policy.maxBackoffMs,
-    policy.initialBackoffMs * BACKOFF_MULTIPLIER ** Math.max(0, retry - 1),
-  );
-  return random() * bound;
+  return backoffDelay(retry, { ...policy, jitter: "full" }, random);
 }
 
 /** Time, injectable so the policy can be tested without waiting. */
@@ -46,7 +39,7 @@ export interface RetryClock {
 
 const systemClock: RetryClock = {
   now: () => Date.now(),
-  sleep: (ms, signal) => sleepFor(ms, undefined, { signal }),
+  sleep,
 };
 
 export interface RetryContext {
@@ -55,7 +48,7 @@ export interface RetryContext {
   readonly deadline: number;
   readonly signal?: AbortSignal | undefined;
   /** Called before each wait, e.g. to record the retry on the call's span. */
-  readonly onRetry?: (error: InferenceClientError, retry: number, delayMs: number) => void;
+  readonly onRetry?: (error: InferenceError, retry: number, delayMs: number) => void;
   readonly random?: () => number;
   readonly clock?: RetryClock;
 }
@@ -72,11 +65,11 @@ export async function withRetry<T>(
   const { policy, deadline, signal } = context;
   const clock = context.clock ?? systemClock;
   for (let attemptNumber = 1; ; attemptNumber++) {
-    let error: InferenceClientError;
+    let error: InferenceError;
     try {
       return await attempt(attemptNumber);
     } catch (thrown) {
-      error = InferenceClientError.from(thrown);
+      error = InferenceError.from(thrown);
     }
     if (!error.retryable || attemptNumber >= policy.maxAttempts) throw error;
     const delayMs = backoffDelayMs(policy, attemptNumber, context.random);
@@ -86,7 +79,7 @@ export async function withRetry<T>(
     try {
       await clock.sleep(delayMs, signal);
     } catch (aborted) {
-      throw new InferenceClientError(
+      throw new InferenceError(
         status.CANCELLED,
         `call aborted while waiting to retry after: ${error.details}`,
         { cause: signal?.reason ?? aborted },

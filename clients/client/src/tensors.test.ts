@@ -2,19 +2,20 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { status } from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
-import { ModelInferResponseSchema, decodeBytesElements, encodeBytesElements } from "@sluice/proto";
+import {
+  InferenceError,
+  ModelInferResponseSchema,
+  decodeBytesElements,
+  encodeBytesElements,
+} from "@sluice/proto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { InferenceClientError } from "./client-error.js";
 import { toInferResult } from "./infer-result.js";
 import { type InferInput, decodeOutputs, encodeInputs } from "./tensors.js";
 
 function rejects(fn: () => unknown, code: status, message: RegExp): void {
   assert.throws(fn, (error: unknown) => {
-    assert.ok(
-      error instanceof InferenceClientError,
-      `expected InferenceClientError, got ${String(error)}`,
-    );
-    assert.equal(error.code, code);
+    assert.ok(error instanceof InferenceError, `expected InferenceError, got ${String(error)}`);
+    assert.equal(error.status, code);
     assert.match(error.message, message);
     return true;
   });

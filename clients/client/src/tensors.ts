@@ -6,9 +6,10 @@
  */
 import { status } from "@grpc/grpc-js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { errorMessage } from "@sluice/kit";
 import {
+  InferenceError,
   type Datatype,
-  type InferTensorContents,
   type ModelInferRequest_InferInputTensorSchema,
   type ModelInferResponse,
   type NumericData,
@@ -18,10 +19,11 @@ import {
   decodeBytesElements,
   elementCount,
   encodeBytesElements,
+  formatShape,
+  fromContents,
   isDatatype,
   viewRaw,
 } from "@sluice/proto";
-import { InferenceClientError } from "./client-error.js";
 
 /** One input tensor. BYTES elements given as strings are sent UTF-8 encoded. */
 export interface InferInput {
@@ -161,7 +163,7 @@ export function decodeOutputs(response: ModelInferResponse): Map<string, InferOu
     const shape = output.shape.map((dim) => {
       if (dim < 0n || dim > BigInt(Number.MAX_SAFE_INTEGER)) {
         throw malformed(
-          `${what}: expected non-negative dimensions, got shape [${output.shape.join(", ")}]`,
+          `${what}: expected non-negative dimensions, got shape ${formatShape(output.shape)}`,
         );
       }
       return Number(dim);
@@ -178,8 +180,8 @@ export function decodeOutputs(response: ModelInferResponse): Map<string, InferOu
       data =
         raw === undefined ? fromContents(datatype, output.contents) : fromRaw(datatype, raw, count);
     } catch (error) {
-      if (error instanceof InferenceClientError) throw error;
-      throw malformed(`${what}: ${error instanceof Error ? error.message : String(error)}`, error);
+      if (error instanceof InferenceError) throw error;
+      throw malformed(`${what}: ${errorMessage(error)}`, error);
     }
     if (data.length !== count) {
       const source = raw === undefined ? "typed contents" : "raw contents";
@@ -192,65 +194,26 @@ export function decodeOutputs(response: ModelInferResponse): Map<string, InferOu
   return decoded;
 }
 
+/**
+ * Views into the response buffer; viewRaw copies only when the bytes are misaligned. The count is
+ * checked by the caller, so a wrong length reads as "expected N elements, got M".
+ */
 function fromRaw(datatype: Datatype, raw: Uint8Array, count: number): TensorData {
-  if (datatype === "BYTES") return decodeBytesElements(raw, count);
-  // Views into the response buffer; viewRaw copies only when the bytes are misaligned. Received
-  // bytes are Buffers, whose slice() is a view rather than a copy, so viewRaw gets a plain
-  // Uint8Array over the same memory: its alignment copy then really copies.
-  const bytes = Buffer.isBuffer(raw)
-    ? new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength)
-    : raw;
-  return viewRaw(datatype, bytes);
-}
-
-function fromContents(datatype: Datatype, contents: InferTensorContents | undefined): TensorData {
-  switch (datatype) {
-    case "BOOL":
-      return Uint8Array.from(contents?.boolContents ?? [], (value) => (value ? 1 : 0));
-    case "INT8":
-      return Int8Array.from(contents?.intContents ?? []);
-    case "INT16":
-      return Int16Array.from(contents?.intContents ?? []);
-    case "INT32":
-      return Int32Array.from(contents?.intContents ?? []);
-    case "INT64":
-      return BigInt64Array.from(contents?.int64Contents ?? []);
-    case "UINT8":
-      return Uint8Array.from(contents?.uintContents ?? []);
-    case "UINT16":
-      return Uint16Array.from(contents?.uintContents ?? []);
-    case "UINT32":
-      return Uint32Array.from(contents?.uintContents ?? []);
-    case "UINT64":
-      return BigUint64Array.from(contents?.uint64Contents ?? []);
-    case "FP32":
-      return Float32Array.from(contents?.fp32Contents ?? []);
-    case "FP64":
-      return Float64Array.from(contents?.fp64Contents ?? []);
-    case "BYTES":
-      return contents?.bytesContents ?? [];
-    case "FP16":
-      // The protocol has no typed field for FP16: such a tensor can only come as raw contents.
-      return new Uint16Array(0);
-  }
+  return datatype === "BYTES" ? decodeBytesElements(raw, count) : viewRaw(datatype, raw);
 }
 
 function countElements(
   what: string,
   shape: readonly number[],
-  fail: (message: string, cause?: unknown) => InferenceClientError = invalid,
+  fail: (message: string, cause?: unknown) => InferenceError = invalid,
 ): number {
   if (!Array.isArray(shape))
     throw fail(`${what}: expected shape as an array of dimensions, got ${kindOf(shape)}`);
   try {
     return elementCount(shape);
   } catch (error) {
-    throw fail(`${what}: ${error instanceof Error ? error.message : String(error)}`, error);
+    throw fail(`${what}: ${errorMessage(error)}`, error);
   }
-}
-
-export function formatShape(shape: readonly number[]): string {
-  return `[${shape.join(", ")}]`;
 }
 
 function kindOf(value: unknown): string {
@@ -260,10 +223,10 @@ function kindOf(value: unknown): string {
   return typeof value;
 }
 
-function invalid(message: string, cause?: unknown): InferenceClientError {
-  return InferenceClientError.invalidArgument(message, cause);
+function invalid(message: string, cause?: unknown): InferenceError {
+  return InferenceError.invalidArgument(message, cause);
 }
 
-function malformed(message: string, cause?: unknown): InferenceClientError {
-  return new InferenceClientError(status.INTERNAL, `malformed response: ${message}`, { cause });
+function malformed(message: string, cause?: unknown): InferenceError {
+  return new InferenceError(status.INTERNAL, `malformed response: ${message}`, { cause });
 }

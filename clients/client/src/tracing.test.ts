@@ -2,7 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Metadata, status } from "@grpc/grpc-js";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { InferenceClientError } from "./client-error.js";
+import { InferenceError } from "@sluice/proto";
 import { type RecordingOtel, installRecordingOtel } from "@sluice/testing";
 import { serverAttributes, traceCall } from "./tracing.js";
 
@@ -76,10 +76,7 @@ describe("traceCall with an SDK registered", () => {
   });
 
   test("a failure sets ERROR status, the gRPC code, records the exception and is rethrown", async () => {
-    const failure = new InferenceClientError(
-      status.NOT_FOUND,
-      'model "fraud" is not in the repository',
-    );
+    const failure = new InferenceError(status.NOT_FOUND, 'model "fraud" is not in the repository');
     await assert.rejects(
       traceCall(target, {}, new Metadata(), () => Promise.reject(failure)),
       (error) => error === failure,

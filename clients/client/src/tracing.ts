@@ -16,7 +16,7 @@ import {
   propagation,
   trace,
 } from "@opentelemetry/api";
-import { InferenceClientError } from "./client-error.js";
+import { InferenceError } from "@sluice/proto";
 
 const TRACER_NAME = "@sluice/client";
 const TRACER_VERSION = "0.1.0";
@@ -53,7 +53,7 @@ export function serverAttributes(address: string): ServerAttributes {
 /**
  * Runs `call` inside a CLIENT span named `<service>/<method>`, after injecting the span's context
  * into `metadata`. The span ends with the call's gRPC status; a failure is recorded on it and
- * rethrown as an InferenceClientError.
+ * rethrown as an InferenceError.
  */
 export async function traceCall<T>(
   target: CallTarget,
@@ -83,8 +83,8 @@ export async function traceCall<T>(
     span.setAttribute("rpc.grpc.status_code", status.OK);
     return result;
   } catch (thrown) {
-    const error = InferenceClientError.from(thrown);
-    span.setAttribute("rpc.grpc.status_code", error.code);
+    const error = InferenceError.from(thrown);
+    span.setAttribute("rpc.grpc.status_code", error.status);
     span.recordException(error);
     span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
     throw error;
@@ -96,13 +96,13 @@ export async function traceCall<T>(
 /** Records a retry on the call's span; free when the span is not recording. */
 export function recordRetry(
   span: Span,
-  error: InferenceClientError,
+  error: InferenceError,
   retry: number,
   delayMs: number,
 ): void {
   if (!span.isRecording()) return;
   span.addEvent("retry", {
-    "rpc.grpc.status_code": error.code,
+    "rpc.grpc.status_code": error.status,
     "sluice.retry.number": retry,
     "sluice.retry.delay_ms": Math.round(delayMs),
   });

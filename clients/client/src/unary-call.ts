@@ -5,8 +5,8 @@
 import { status, type Client, type Metadata, type MethodDefinition } from "@grpc/grpc-js";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { grpcServiceDefinition } from "@sluice/proto";
-import { InferenceClientError } from "./client-error.js";
+import { errorMessage } from "@sluice/kit";
+import { InferenceError, grpcServiceDefinition } from "@sluice/proto";
 
 type Shape<M> = M extends DescMessage ? MessageShape<M> : never;
 
@@ -48,7 +48,7 @@ export interface UnaryCallOptions {
 }
 
 /**
- * Sends one unary call and settles with its response or an InferenceClientError. Aborting `signal`
+ * Sends one unary call and settles with its response or an InferenceError. Aborting `signal`
  * cancels the call on the wire (the server sees CANCELLED) and rejects with CANCELLED at once.
  */
 export function unaryCall<I, O>(
@@ -74,9 +74,9 @@ export function unaryCall<I, O>(
       { deadline: options.deadline },
       (error, response) => {
         signal?.removeEventListener("abort", onAbort);
-        if (error !== null) reject(InferenceClientError.from(error));
+        if (error !== null) reject(InferenceError.from(error));
         else if (response === undefined)
-          reject(new InferenceClientError(status.INTERNAL, `${method.name}: empty response`));
+          reject(new InferenceError(status.INTERNAL, `${method.name}: empty response`));
         else resolve(response);
       },
     );
@@ -87,10 +87,9 @@ export function unaryCall<I, O>(
 function aborted(
   method: { readonly name: string },
   signal: AbortSignal | undefined,
-): InferenceClientError {
+): InferenceError {
   const reason: unknown = signal?.reason;
-  const why = reason instanceof Error ? reason.message : String(reason);
-  return new InferenceClientError(status.CANCELLED, `${method.name} aborted: ${why}`, {
+  return new InferenceError(status.CANCELLED, `${method.name} aborted: ${errorMessage(reason)}`, {
     cause: reason,
   });
 }

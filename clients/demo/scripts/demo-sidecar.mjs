@@ -37,7 +37,7 @@ const server = spawn(
     "--log-level",
     "info",
   ],
-  { cwd: root, stdio: ["ignore", "pipe", "inherit"] },
+  { cwd: root, stdio: ["ignore", "inherit", "pipe"] },
 );
 const killTimer = setTimeout(() => {
   console.error("error: the demo did not finish in time; stopping");
@@ -45,19 +45,20 @@ const killTimer = setTimeout(() => {
   process.exit(1);
 }, DEMO_TIMEOUT_MS);
 
-/** Resolves with the ports from the sidecar's "sidecar ready" log line. */
+/** Resolves with the ports from the sidecar's "sidecar ready" log line (JSON lines on stderr). */
 const ready = new Promise((resolve, reject) => {
   server.once("exit", (code) => reject(new Error(`the sidecar exited early (code ${code})`)));
-  createInterface({ input: server.stdout }).on("line", (line) => {
+  createInterface({ input: server.stderr }).on("line", (line) => {
     let entry;
     try {
       entry = JSON.parse(line);
     } catch {
+      process.stderr.write(`${line}\n`);
       return;
     }
     if (entry.msg === "sidecar ready")
       resolve({ grpcPort: entry.grpcPort, metricsPort: entry.metricsPort });
-    else if (entry.level >= 40)
+    else if (entry.level === "warn" || entry.level === "error")
       console.log(`  [sidecar] ${entry.msg}${entry.reason ? `: ${entry.reason}` : ""}`);
   });
 });

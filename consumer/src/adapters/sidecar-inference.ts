@@ -1,5 +1,5 @@
 /** The `Inference` port over `@sluice/client`: KServe V2 gRPC to a Sluice (or Triton) sidecar. */
-import { InferenceClient, InferenceClientError, status, type NumericData } from "@sluice/client";
+import { InferenceClient, InferenceError, status, type NumericData } from "@sluice/client";
 import { ConsumerError } from "../errors.js";
 import type {
   Inference,
@@ -99,8 +99,8 @@ export class SidecarInference implements Inference {
 }
 
 function toConsumerError(error: unknown): ConsumerError {
-  const failure = InferenceClientError.from(error);
-  if (REJECTING.has(failure.code)) {
+  const failure = InferenceError.from(error);
+  if (REJECTING.has(failure.status)) {
     return new ConsumerError(
       "inference_rejected",
       `sidecar rejected the batch: ${failure.message}`,

@@ -1,10 +1,12 @@
 /**
- * Why the batcher refused or dropped a request. The gRPC layer maps each reason to a status
- * (queue_full → RESOURCE_EXHAUSTED, deadline_exceeded → DEADLINE_EXCEEDED, cancelled → CANCELLED,
- * closed → UNAVAILABLE, too_large and invalid_argument → INVALID_ARGUMENT); the batcher itself
- * knows nothing about gRPC.
+ * Why the batcher refused or dropped a request. The gRPC layer maps each code to a status
+ * (grpc/status-mapping.ts: queue_full → RESOURCE_EXHAUSTED, deadline_exceeded → DEADLINE_EXCEEDED,
+ * cancelled → CANCELLED, closed → UNAVAILABLE, too_large and invalid_argument → INVALID_ARGUMENT);
+ * the batcher itself knows nothing about gRPC.
  */
-export const BATCHER_ERROR_REASONS = [
+import { SluiceError } from "@sluice/kit";
+
+export const BATCHER_ERROR_CODES = [
   "queue_full",
   "deadline_exceeded",
   "cancelled",
@@ -13,37 +15,29 @@ export const BATCHER_ERROR_REASONS = [
   "invalid_argument",
 ] as const;
 
-export type BatcherErrorReason = (typeof BATCHER_ERROR_REASONS)[number];
+export type BatcherErrorCode = (typeof BATCHER_ERROR_CODES)[number];
 
 /**
- * Reasons worth retrying, possibly elsewhere: the queue drains, another replica is open. The other
- * reasons will fail the same way on a retry.
+ * Codes worth retrying, possibly elsewhere: the queue drains, another replica is open. The other
+ * codes will fail the same way on a retry.
  */
-const RETRYABLE_REASONS: ReadonlySet<BatcherErrorReason> = new Set(["queue_full", "closed"]);
+const RETRYABLE_CODES: ReadonlySet<BatcherErrorCode> = new Set(["queue_full", "closed"]);
 
 /**
  * The one error type of the batching boundary. The factories below build every message the
  * batcher emits, so they all name the model (`label`) and say what was expected and what came.
  */
-export class BatcherError extends Error {
+export class BatcherError extends SluiceError<BatcherErrorCode> {
   override readonly name = "BatcherError";
 
-  constructor(
-    readonly reason: BatcherErrorReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-
   /** Whether the same request may succeed if sent again later. */
-  get retryable(): boolean {
-    return RETRYABLE_REASONS.has(this.reason);
+  protected override retryableByDefault(code: BatcherErrorCode): boolean {
+    return RETRYABLE_CODES.has(code);
   }
 
-  /** Type guard, optionally for one reason: `BatcherError.is(e, "queue_full")`. */
-  static is(value: unknown, reason?: BatcherErrorReason): value is BatcherError {
-    return value instanceof BatcherError && (reason === undefined || value.reason === reason);
+  /** Type guard, optionally for one code: `BatcherError.is(e, "queue_full")`. */
+  static is(value: unknown, code?: BatcherErrorCode): value is BatcherError {
+    return value instanceof BatcherError && (code === undefined || value.code === code);
   }
 
   static queueFull(label: string, pending: number, maxQueueSize: number): BatcherError {

@@ -20,18 +20,22 @@ export interface BatcherOptions {
   label: string;
 }
 
+// The defaults of a batcher built from a partial config (tests, other embedders). A served version
+// passes every option from its model config instead, whose own defaults (repository/model-config.ts)
+// are what a user gets: there the queue is bounded, DEFAULT_MAX_QUEUE_SIZE = 4096 requests.
+
 /** Dispatch at once: Triton's default, and the lowest latency when traffic is too thin to batch. */
-export const DEFAULT_MAX_QUEUE_DELAY_MICROS = 0;
+export const DEFAULT_BATCHER_MAX_QUEUE_DELAY_MICROS = 0;
 /** No preferred sizes: on CPU any batch up to maxBatchSize is as good as another. */
-export const DEFAULT_PREFERRED_BATCH_SIZES: readonly number[] = Object.freeze([]);
-/** Unbounded like Triton; set a limit to shed load early instead of letting latency grow. */
-export const DEFAULT_MAX_QUEUE_SIZE = 0;
-/** One session: onnxruntime already spreads one run over every core, a second one mostly contends. */
-export const DEFAULT_INSTANCE_COUNT = 1;
+export const DEFAULT_BATCHER_PREFERRED_BATCH_SIZES: readonly number[] = Object.freeze([]);
+/** Unbounded like Triton's batcher; set a limit to shed load early instead of letting latency grow. */
+export const DEFAULT_BATCHER_MAX_QUEUE_SIZE = 0;
+/** One execution at a time: onnxruntime already spreads one run over every core, a second one mostly contends. */
+export const DEFAULT_BATCHER_INSTANCE_COUNT = 1;
 /** Priorities off: a single FIFO, the cheapest queue. */
-export const DEFAULT_PRIORITY_LEVELS = 0;
+export const DEFAULT_BATCHER_PRIORITY_LEVELS = 0;
 /** Only used in messages when the caller names nothing better. */
-export const DEFAULT_LABEL = "model";
+export const DEFAULT_BATCHER_LABEL = "model";
 /** setTimeout's limit (2^31-1 ms): a longer delay would fire at once. */
 const MAX_QUEUE_DELAY_MICROS = 2_147_483_647_000;
 
@@ -43,7 +47,7 @@ const MAX_QUEUE_DELAY_MICROS = 2_147_483_647_000;
 export function resolveBatcherOptions(
   partial: Partial<BatcherOptions> & { maxBatchSize: number },
 ): BatcherOptions {
-  const label = partial.label ?? DEFAULT_LABEL;
+  const label = partial.label ?? DEFAULT_BATCHER_LABEL;
   const int = (field: string, value: unknown, min: number, max = Infinity): number => {
     if (typeof value === "number" && Number.isInteger(value) && value >= min && value <= max) {
       return value;
@@ -57,7 +61,7 @@ export function resolveBatcherOptions(
     throw new RangeError(`batcher option label: expected a non-empty string, got ${show(label)}`);
   }
   const maxBatchSize = int("maxBatchSize", partial.maxBatchSize, 0);
-  const preferred = partial.preferredBatchSizes ?? DEFAULT_PREFERRED_BATCH_SIZES;
+  const preferred = partial.preferredBatchSizes ?? DEFAULT_BATCHER_PREFERRED_BATCH_SIZES;
   if (maxBatchSize === 0 && preferred.length > 0) {
     const got = `[${preferred.join(", ")}]`;
     throw new RangeError(
@@ -65,15 +69,19 @@ export function resolveBatcherOptions(
     );
   }
   const sizes = preferred.map((size, i) => int(`preferredBatchSizes[${i}]`, size, 1, maxBatchSize));
-  const levels = int("priorityLevels", partial.priorityLevels ?? DEFAULT_PRIORITY_LEVELS, 0);
+  const levels = int(
+    "priorityLevels",
+    partial.priorityLevels ?? DEFAULT_BATCHER_PRIORITY_LEVELS,
+    0,
+  );
   const defaultLevel = partial.defaultPriorityLevel ?? levels;
-  const delay = partial.maxQueueDelayMicros ?? DEFAULT_MAX_QUEUE_DELAY_MICROS;
+  const delay = partial.maxQueueDelayMicros ?? DEFAULT_BATCHER_MAX_QUEUE_DELAY_MICROS;
   return {
     maxBatchSize,
     maxQueueDelayMicros: int("maxQueueDelayMicros", delay, 0, MAX_QUEUE_DELAY_MICROS),
     preferredBatchSizes: Object.freeze([...new Set(sizes)].sort((a, b) => a - b)),
-    maxQueueSize: int("maxQueueSize", partial.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE, 0),
-    instanceCount: int("instanceCount", partial.instanceCount ?? DEFAULT_INSTANCE_COUNT, 1),
+    maxQueueSize: int("maxQueueSize", partial.maxQueueSize ?? DEFAULT_BATCHER_MAX_QUEUE_SIZE, 0),
+    instanceCount: int("instanceCount", partial.instanceCount ?? DEFAULT_BATCHER_INSTANCE_COUNT, 1),
     priorityLevels: levels,
     defaultPriorityLevel: int("defaultPriorityLevel", defaultLevel, Math.min(levels, 1), levels),
     label,
@@ -154,56 +162,58 @@ class EntryQueue<T, R> {
 export class DynamicBatcher<T, R> {
   readonly options: BatcherOptions;
   /** One FIFO per priority level, highest priority first; a single one when priorities are off. */
-  private readonly levels: EntryQueue<T, R>[];
+  readonly #levels: EntryQueue<T, R>[];
   /** Rows one batch may hold: 1 when the model has no batch dimension. */
-  private readonly capacity: number;
-  private readonly preferred: ReadonlySet<number>;
-  private readonly smallestPreferred: number;
-  private readonly delayMs: number;
-  private queuedRequests = 0;
-  private queuedRows = 0;
-  private running = 0;
+  readonly #capacity: number;
+  readonly #preferred: ReadonlySet<number>;
+  readonly #smallestPreferred: number;
+  readonly #delayMs: number;
+  #queuedRequests = 0;
+  #queuedRows = 0;
+  #running = 0;
   /** The one timer: wakes the batcher when the oldest queued request has waited the delay. */
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private timerDue = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerDue = 0;
   /** Wakes up at the earliest queued deadline, so a request is answered when it expires, not when its batch goes. */
-  private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
-  private deadlineDue = Infinity;
-  private pumping = false;
-  private pumpAgain = false;
-  private draining = false;
-  private drained: Promise<void> | undefined;
-  private resolveDrained: (() => void) | undefined;
+  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  #deadlineDue = Infinity;
+  #pumping = false;
+  #pumpAgain = false;
+  #draining = false;
+  #drained: Promise<void> | undefined;
+  #resolveDrained: (() => void) | undefined;
+  readonly #execute: BatchExecutor<T, R>;
 
-  constructor(
-    options: BatcherOptions,
-    private readonly execute: BatchExecutor<T, R>,
-  ) {
+  constructor(options: BatcherOptions, execute: BatchExecutor<T, R>) {
     this.options = resolveBatcherOptions(options);
+    this.#execute = execute;
     const { maxBatchSize, preferredBatchSizes, priorityLevels, maxQueueDelayMicros } = this.options;
-    this.levels = Array.from({ length: Math.max(priorityLevels, 1) }, () => new EntryQueue<T, R>());
-    this.capacity = maxBatchSize === 0 ? 1 : maxBatchSize;
-    this.preferred = new Set(preferredBatchSizes);
-    this.smallestPreferred = preferredBatchSizes[0] ?? Infinity;
-    this.delayMs = maxQueueDelayMicros / 1000;
+    this.#levels = Array.from(
+      { length: Math.max(priorityLevels, 1) },
+      () => new EntryQueue<T, R>(),
+    );
+    this.#capacity = maxBatchSize === 0 ? 1 : maxBatchSize;
+    this.#preferred = new Set(preferredBatchSizes);
+    this.#smallestPreferred = preferredBatchSizes[0] ?? Infinity;
+    this.#delayMs = maxQueueDelayMicros / 1000;
   }
 
   /** Requests queued, not running. */
   get pendingRequests(): number {
-    return this.queuedRequests;
+    return this.#queuedRequests;
   }
   /** Rows of the queued requests. */
   get pendingRows(): number {
-    return this.queuedRows;
+    return this.#queuedRows;
   }
   get runningBatches(): number {
-    return this.running;
+    return this.#running;
   }
 
   /** Queues one request; resolves with its result, or rejects with a BatcherError or the executor's error. */
   submit(item: BatchItem<T>): Promise<R> {
     const now = performance.now();
-    const refusal = this.refuse(item, now);
+    const refusal = this.#refuse(item, now);
     if (refusal !== undefined) return Promise.reject(refusal);
     const { priorityLevels: levels, defaultPriorityLevel } = this.options;
     const asked = item.priority ?? 0;
@@ -217,29 +227,29 @@ export class DynamicBatcher<T, R> {
       entry = { item: queued, state: "queued", resolve, reject, onAbort: undefined };
     });
     if (item.signal !== undefined) {
-      entry.onAbort = () => this.cancel(entry);
+      entry.onAbort = () => this.#cancel(entry);
       item.signal.addEventListener("abort", entry.onAbort, { once: true });
     }
-    this.levels[Math.max(level, 1) - 1]?.items.push(entry);
-    this.queuedRequests++;
-    this.queuedRows += item.rows;
-    this.pump();
+    this.#levels[Math.max(level, 1) - 1]?.items.push(entry);
+    this.#queuedRequests++;
+    this.#queuedRows += item.rows;
+    this.#pump();
     if (item.deadline !== undefined && entry.state === "queued")
-      this.armDeadlineTimer(item.deadline);
+      this.#armDeadlineTimer(item.deadline);
     return result;
   }
 
-  /** Refuse new items (reason "closed"), let queued and running ones finish; resolves when all settled. */
+  /** Refuse new items (code "closed"), let queued and running ones finish; resolves when all settled. */
   drain(): Promise<void> {
-    this.draining = true;
-    this.drained ??= new Promise((resolve) => (this.resolveDrained = resolve));
-    this.pump();
-    return this.drained;
+    this.#draining = true;
+    this.#drained ??= new Promise((resolve) => (this.#resolveDrained = resolve));
+    this.#pump();
+    return this.#drained;
   }
 
-  private refuse({ rows, signal, deadline }: BatchItem<T>, now: number): BatcherError | undefined {
+  #refuse({ rows, signal, deadline }: BatchItem<T>, now: number): BatcherError | undefined {
     const { label, maxBatchSize, maxQueueSize } = this.options;
-    if (this.draining) return BatcherError.closed(label);
+    if (this.#draining) return BatcherError.closed(label);
     if (!Number.isInteger(rows) || rows < 1 || (maxBatchSize === 0 && rows !== 1)) {
       return BatcherError.invalidRows(label, rows, maxBatchSize);
     }
@@ -249,8 +259,8 @@ export class DynamicBatcher<T, R> {
     if (deadline !== undefined && deadline <= now) {
       return BatcherError.deadlineExceeded(label, now - deadline);
     }
-    if (maxQueueSize > 0 && this.queuedRequests >= maxQueueSize) {
-      return BatcherError.queueFull(label, this.queuedRequests, maxQueueSize);
+    if (maxQueueSize > 0 && this.#queuedRequests >= maxQueueSize) {
+      return BatcherError.queueFull(label, this.#queuedRequests, maxQueueSize);
     }
     return undefined;
   }
@@ -260,32 +270,37 @@ export class DynamicBatcher<T, R> {
    * calls (an executor or abort listener submitting synchronously) only ask the running loop to go
    * round once more, so batches are never formed from a half-updated queue.
    */
-  private pump(): void {
-    if (this.pumping) {
-      this.pumpAgain = true;
+  #pump(): void {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
       return;
     }
-    this.pumping = true;
+    this.#pumping = true;
     try {
       do {
-        this.pumpAgain = false;
-        while (this.running < this.options.instanceCount && this.queuedRequests > 0) {
-          if (!this.dispatchNext(performance.now())) break;
+        this.#pumpAgain = false;
+        while (this.#running < this.options.instanceCount && this.#queuedRequests > 0) {
+          if (!this.#dispatchNext(performance.now())) break;
         }
-      } while (this.pumpAgain);
+      } while (this.#pumpAgain);
     } finally {
-      this.pumping = false;
+      this.#pumping = false;
     }
-    this.armTimer();
-    if (this.queuedRequests === 0 && this.deadlineTimer !== undefined) {
+    this.#armTimer();
+    if (this.#queuedRequests === 0 && this.#deadlineTimer !== undefined) {
       // Nothing left to expire: a pending timer would only keep the process alive.
-      clearTimeout(this.deadlineTimer);
-      this.deadlineTimer = undefined;
-      this.deadlineDue = Infinity;
+      clearTimeout(this.#deadlineTimer);
+      this.#deadlineTimer = undefined;
+      this.#deadlineDue = Infinity;
     }
-    if (this.draining && this.queuedRequests === 0 && this.running === 0 && this.resolveDrained) {
-      const resolve = this.resolveDrained;
-      this.resolveDrained = undefined;
+    if (
+      this.#draining &&
+      this.#queuedRequests === 0 &&
+      this.#running === 0 &&
+      this.#resolveDrained
+    ) {
+      const resolve = this.#resolveDrained;
+      this.#resolveDrained = undefined;
       resolve();
     }
   }
@@ -294,11 +309,11 @@ export class DynamicBatcher<T, R> {
    * Forms the batch at the head of the queue (priority levels in order, FIFO within a level) and
    * dispatches it if one of Triton's conditions holds. Expired items met on the way are rejected.
    */
-  private dispatchNext(now: number): boolean {
+  #dispatchNext(now: number): boolean {
     // Cheap exit for the common "still filling" case, so each submit does not walk the queue.
-    const queuedRows = this.queuedRows;
-    const filling = queuedRows < this.capacity && queuedRows < this.smallestPreferred;
-    if (filling && !this.delayExceeded(now)) return false;
+    const queuedRows = this.#queuedRows;
+    const filling = queuedRows < this.#capacity && queuedRows < this.#smallestPreferred;
+    if (filling && !this.#delayExceeded(now)) return false;
     const batch: Entry<T, R>[] = [];
     let rows = 0;
     let preferredRows = 0;
@@ -306,55 +321,55 @@ export class DynamicBatcher<T, R> {
     // does not fit (never reorder past it: it starts the next batch).
     let full = true;
     walk: {
-      for (const queue of this.levels) {
+      for (const queue of this.#levels) {
         for (let i = queue.head; i < queue.items.length; i++) {
           const entry = queue.items[i];
           if (entry?.state !== "queued") continue;
           const deadline = entry.item.deadline;
           if (deadline !== undefined && deadline <= now) {
-            this.expire(entry, now);
+            this.#expire(entry, now);
             continue;
           }
-          if (rows + entry.item.rows > this.capacity) break walk;
+          if (rows + entry.item.rows > this.#capacity) break walk;
           batch.push(entry);
           rows += entry.item.rows;
-          if (this.preferred.has(rows)) preferredRows = rows;
-          if (rows === this.capacity) break walk;
+          if (this.#preferred.has(rows)) preferredRows = rows;
+          if (rows === this.#capacity) break walk;
         }
       }
       full = false;
     }
     if (batch.length === 0) return false;
-    const delayExceeded = this.delayExceeded(now);
+    const delayExceeded = this.#delayExceeded(now);
     if (preferredRows > 0 && !delayExceeded) {
       // As Triton: the largest preferred size that can be formed wins until the delay runs out.
       while (rows > preferredRows) rows -= batch.pop()?.item.rows ?? 0;
     } else if (!full && !delayExceeded) {
       return false;
     }
-    for (const entry of batch) this.leaveQueue(entry, "running");
-    for (const queue of this.levels) queue.first();
-    this.running++;
-    void this.run(batch, rows);
+    for (const entry of batch) this.#leaveQueue(entry, "running");
+    for (const queue of this.#levels) queue.first();
+    this.#running++;
+    void this.#run(batch, rows);
     return true;
   }
 
-  private delayExceeded(now: number): boolean {
-    return this.draining || this.delayMs === 0 || now - this.oldestEnqueuedAt() >= this.delayMs;
+  #delayExceeded(now: number): boolean {
+    return this.#draining || this.#delayMs === 0 || now - this.#oldestEnqueuedAt() >= this.#delayMs;
   }
 
-  private oldestEnqueuedAt(): number {
+  #oldestEnqueuedAt(): number {
     let oldest = Infinity;
-    for (const queue of this.levels)
+    for (const queue of this.#levels)
       oldest = Math.min(oldest, queue.first()?.item.enqueuedAt ?? Infinity);
     return oldest;
   }
 
   /** Never rejects: the executor's failure goes to the batch's items and the slot is always released. */
-  private async run(batch: Entry<T, R>[], rows: number): Promise<void> {
+  async #run(batch: Entry<T, R>[], rows: number): Promise<void> {
     try {
       const items = batch.map((entry) => entry.item);
-      const results = await this.execute(items, { rows, dispatchedAt: performance.now() });
+      const results = await this.#execute(items, { rows, dispatchedAt: performance.now() });
       if (!Array.isArray(results) || results.length !== batch.length) {
         const got = Array.isArray(results) ? `${results.length} results` : show(results);
         const error = new Error(
@@ -368,101 +383,101 @@ export class DynamicBatcher<T, R> {
       for (const entry of batch) entry.reject(error);
     } finally {
       for (const entry of batch) entry.state = "done";
-      this.running--;
-      this.pump();
+      this.#running--;
+      this.#pump();
     }
   }
 
   /** Only when an instance is free and the head batch is still filling; otherwise a finishing batch re-pumps. */
-  private armTimer(): void {
-    const busy = this.running >= this.options.instanceCount;
-    if (busy || this.draining || this.delayMs === 0 || this.queuedRequests === 0) {
-      this.clearTimer();
+  #armTimer(): void {
+    const busy = this.#running >= this.options.instanceCount;
+    if (busy || this.#draining || this.#delayMs === 0 || this.#queuedRequests === 0) {
+      this.#clearTimer();
       return;
     }
-    const due = this.oldestEnqueuedAt() + this.delayMs;
-    if (this.timer !== undefined && this.timerDue <= due) return;
-    this.clearTimer();
-    this.timerDue = due;
+    const due = this.#oldestEnqueuedAt() + this.#delayMs;
+    if (this.#timer !== undefined && this.#timerDue <= due) return;
+    this.#clearTimer();
+    this.#timerDue = due;
     // ceil: firing before the delay would only find the batch unready and re-arm.
-    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(due - performance.now())));
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, Math.ceil(due - performance.now())));
   }
 
   /** One timer for the earliest deadline; it only ever moves earlier here, and onDeadline finds the next. */
-  private armDeadlineTimer(deadline: number): void {
-    if (deadline >= this.deadlineDue) return;
-    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
-    this.deadlineDue = deadline;
-    this.deadlineTimer = setTimeout(
-      this.onDeadline,
+  #armDeadlineTimer(deadline: number): void {
+    if (deadline >= this.#deadlineDue) return;
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    this.#deadlineDue = deadline;
+    this.#deadlineTimer = setTimeout(
+      this.#onDeadline,
       Math.max(0, Math.ceil(deadline - performance.now())),
     );
   }
 
   /** Expires overdue items and re-arms for the next deadline; a scan, but only when a deadline passes. */
-  private readonly onDeadline = (): void => {
-    this.deadlineTimer = undefined;
-    this.deadlineDue = Infinity;
+  readonly #onDeadline = (): void => {
+    this.#deadlineTimer = undefined;
+    this.#deadlineDue = Infinity;
     const now = performance.now();
     let next = Infinity;
-    for (const queue of this.levels) {
+    for (const queue of this.#levels) {
       for (let i = queue.head; i < queue.items.length; i++) {
         const entry = queue.items[i];
         const deadline = entry?.item.deadline;
         if (entry?.state !== "queued" || deadline === undefined) continue;
-        if (deadline <= now) this.expire(entry, now);
+        if (deadline <= now) this.#expire(entry, now);
         else next = Math.min(next, deadline);
       }
     }
-    if (next !== Infinity) this.armDeadlineTimer(next);
+    if (next !== Infinity) this.#armDeadlineTimer(next);
     // Removing items can complete a drain or expose a preferred-size batch.
-    this.pump();
+    this.#pump();
   };
 
-  private clearTimer(): void {
-    if (this.timer === undefined) return;
-    clearTimeout(this.timer);
-    this.timer = undefined;
+  #clearTimer(): void {
+    if (this.#timer === undefined) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 
-  private readonly onTimer = (): void => {
-    this.timer = undefined;
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
     // The queue is short here (an instance is free and the head batch is not full): a scan is cheap.
     const now = performance.now();
-    for (const queue of this.levels) {
+    for (const queue of this.#levels) {
       for (let i = queue.head; i < queue.items.length; i++) {
         const entry = queue.items[i];
         const deadline = entry?.item.deadline;
         if (entry?.state === "queued" && deadline !== undefined && deadline <= now) {
-          this.expire(entry, now);
+          this.#expire(entry, now);
         }
       }
     }
-    this.pump();
+    this.#pump();
   };
 
-  private cancel(entry: Entry<T, R>): void {
+  #cancel(entry: Entry<T, R>): void {
     if (entry.state !== "queued") return;
     const waited = performance.now() - entry.item.enqueuedAt;
-    this.leaveQueue(entry, "done");
+    this.#leaveQueue(entry, "done");
     entry.reject(BatcherError.cancelled(this.options.label, entry.item.signal?.reason, waited));
     // Removing an item can complete a drain or expose a preferred-size batch.
-    this.pump();
+    this.#pump();
   }
 
-  private expire(entry: Entry<T, R>, now: number): void {
+  #expire(entry: Entry<T, R>, now: number): void {
     const { deadline = now, enqueuedAt } = entry.item;
-    this.leaveQueue(entry, "done");
+    this.#leaveQueue(entry, "done");
     entry.reject(
       BatcherError.deadlineExceeded(this.options.label, now - deadline, now - enqueuedAt),
     );
   }
 
   /** Takes an entry out of the counts and drops its abort listener, so a long-lived signal does not keep it alive. */
-  private leaveQueue(entry: Entry<T, R>, state: EntryState): void {
+  #leaveQueue(entry: Entry<T, R>, state: EntryState): void {
     entry.state = state;
-    this.queuedRequests--;
-    this.queuedRows -= entry.item.rows;
+    this.#queuedRequests--;
+    this.#queuedRows -= entry.item.rows;
     if (entry.onAbort !== undefined) {
       entry.item.signal?.removeEventListener("abort", entry.onAbort);
       entry.onAbort = undefined;

@@ -7,15 +7,20 @@
  * Raw contents are viewed in place (copied only when misaligned); typed contents are converted.
  */
 import { create } from "@bufbuild/protobuf";
+import { errorMessage } from "@sluice/kit";
 import {
-  InferTensorContentsSchema,
+  InferenceError,
   ModelInferResponseSchema,
   bytesOf,
-  datatypeInfo,
-  decodeBytesElements,
+  contentsFieldName,
   encodeBytesElements,
+  formatShape,
+  fromContents,
+  hasTypedContents,
   isDatatype,
-  viewRaw,
+  readRaw,
+  shapeMatches,
+  toContents,
   type Datatype,
   type InferParameter,
   type InferTensorContents,
@@ -24,9 +29,14 @@ import {
   type ModelInferResponse_InferOutputTensor,
   type NumericData,
 } from "@sluice/proto";
-import { InferenceError } from "../errors.js";
 import type { ServedVersion } from "../models/served-version.js";
 import type { Tensor, TensorSpec } from "../runtime/model-runtime.js";
+
+/** What the codec reads of the version a request runs on. */
+export type CodecVersion = Pick<
+  ServedVersion,
+  "model" | "version" | "inputs" | "outputs" | "maxBatchSize" | "config"
+>;
 
 export interface DecodeLimits {
   /** Most elements in one input tensor; bounds the memory one request can make the server allocate. */
@@ -46,24 +56,16 @@ export interface DecodedRequest {
 
 const invalid = (message: string) => InferenceError.invalidArgument(message);
 
-function describeShape(shape: readonly number[]): string {
-  return `[${shape.join(", ")}]`;
-}
-
-function shapeMatches(expected: readonly number[], got: readonly number[]): boolean {
-  return expected.length === got.length && expected.every((dim, i) => dim === -1 || dim === got[i]);
-}
-
 function toShape(name: string, shape: readonly bigint[]): number[] {
   return shape.map((dim) => {
     if (dim < 0n) {
       throw invalid(
-        `input "${name}": shape dimensions must be non-negative, got [${shape.join(", ")}]`,
+        `input "${name}": shape dimensions must be non-negative, got ${formatShape(shape)}`,
       );
     }
     if (dim > BigInt(Number.MAX_SAFE_INTEGER)) {
       throw invalid(
-        `input "${name}": shape [${shape.join(", ")}] has a dimension larger than 2^53 - 1`,
+        `input "${name}": shape ${formatShape(shape)} has a dimension larger than 2^53 - 1`,
       );
     }
     return Number(dim);
@@ -76,7 +78,7 @@ function countElements(name: string, shape: readonly number[], limit: number): n
     count *= dim;
     if (count > limit) {
       throw invalid(
-        `input "${name}": shape ${describeShape(shape)} has more than ${limit} elements, the most one input may carry`,
+        `input "${name}": shape ${formatShape(shape)} has more than ${limit} elements, the most one input may carry`,
       );
     }
   }
@@ -84,70 +86,38 @@ function countElements(name: string, shape: readonly number[], limit: number): n
 }
 
 /** Typed `contents` → tensor data, checking the field matches the datatype and the count the shape. */
-function fromContents(
+function readContents(
   name: string,
   datatype: Datatype,
   contents: InferTensorContents | undefined,
   count: number,
 ): Tensor["data"] {
-  const c = contents ?? create(InferTensorContentsSchema);
-  const pick = (): { field: string; values: readonly unknown[] } => {
-    switch (datatype) {
-      case "BOOL":
-        return { field: "bool_contents", values: c.boolContents };
-      case "INT8":
-      case "INT16":
-      case "INT32":
-        return { field: "int_contents", values: c.intContents };
-      case "INT64":
-        return { field: "int64_contents", values: c.int64Contents };
-      case "UINT8":
-      case "UINT16":
-      case "UINT32":
-        return { field: "uint_contents", values: c.uintContents };
-      case "UINT64":
-        return { field: "uint64_contents", values: c.uint64Contents };
-      case "FP32":
-        return { field: "fp32_contents", values: c.fp32Contents };
-      case "FP64":
-        return { field: "fp64_contents", values: c.fp64Contents };
-      case "BYTES":
-        return { field: "bytes_contents", values: c.bytesContents };
-      case "FP16":
-        throw invalid(
-          `input "${name}": FP16 has no typed contents field; send it in raw_input_contents`,
-        );
-    }
-  };
-  const { field, values } = pick();
-  if (values.length !== count) {
+  const field = contentsFieldName(datatype);
+  if (field === undefined) {
     throw invalid(
-      `input "${name}": expected ${count} ${datatype} elements in contents.${field}, got ${values.length}`,
+      `input "${name}": ${datatype} has no typed contents field; send it in raw_input_contents`,
     );
   }
-  if (datatype === "BYTES") return values as Uint8Array[];
-  if (datatype === "BOOL") return Uint8Array.from(values as boolean[], (v) => (v ? 1 : 0));
-  const Array_ = datatypeInfo(datatype).array!;
-  const data = new Array_(count);
-  (data as unknown as { set(values: ArrayLike<unknown>): void }).set(values);
+  const data = fromContents(datatype, contents);
+  if (data.length !== count) {
+    throw invalid(
+      `input "${name}": expected ${count} ${datatype} elements in contents.${field}, got ${data.length}`,
+    );
+  }
   return data;
 }
 
-function fromRaw(name: string, datatype: Datatype, raw: Uint8Array, count: number): Tensor["data"] {
-  if (datatype === "BYTES") {
-    try {
-      return decodeBytesElements(raw, count);
-    } catch (error) {
-      throw invalid(`input "${name}": ${(error as Error).message}`);
-    }
+function readRawInput(
+  name: string,
+  datatype: Datatype,
+  raw: Uint8Array,
+  count: number,
+): Tensor["data"] {
+  try {
+    return readRaw(datatype, raw, count);
+  } catch (error) {
+    throw invalid(`input "${name}": ${errorMessage(error)}`);
   }
-  const size = datatypeInfo(datatype).size;
-  if (raw.byteLength !== count * size) {
-    throw invalid(
-      `input "${name}": expected ${count} elements of ${datatype} (${count * size} bytes), got ${raw.byteLength} bytes`,
-    );
-  }
-  return viewRaw(datatype, raw);
 }
 
 function parameterNumber(
@@ -185,7 +155,7 @@ function parameterBool(
 /** Validates a request against the version it will run on. Throws InferenceError(INVALID_ARGUMENT). */
 export function decodeInferRequest(
   request: ModelInferRequest,
-  version: ServedVersion,
+  version: CodecVersion,
   limits: DecodeLimits,
 ): DecodedRequest {
   const specs = new Map<string, TensorSpec>(version.inputs.map((spec) => [spec.name, spec]));
@@ -214,7 +184,7 @@ export function decodeInferRequest(
     const shape = toShape(input.name, input.shape);
     if (!shapeMatches(spec.shape, shape)) {
       throw invalid(
-        `input "${input.name}": expected shape ${describeShape(spec.shape)}, got ${describeShape(shape)}`,
+        `input "${input.name}": expected shape ${formatShape(spec.shape)}, got ${formatShape(shape)}`,
       );
     }
     if (batched) {
@@ -236,8 +206,8 @@ export function decodeInferRequest(
       throw invalid(`input "${input.name}": has both contents and raw_input_contents; send one`);
     }
     const data = useRaw
-      ? fromRaw(input.name, spec.datatype, request.rawInputContents[index]!, count)
-      : fromContents(input.name, spec.datatype, input.contents, count);
+      ? readRawInput(input.name, spec.datatype, request.rawInputContents[index]!, count)
+      : readContents(input.name, spec.datatype, input.contents, count);
     inputs.set(input.name, { datatype: spec.datatype, shape, data });
   });
   for (const name of specs.keys()) {
@@ -283,57 +253,9 @@ export function decodeInferRequest(
   };
 }
 
-function hasTypedContents(c: InferTensorContents): boolean {
-  return (
-    c.boolContents.length +
-      c.intContents.length +
-      c.int64Contents.length +
-      c.uintContents.length +
-      c.uint64Contents.length +
-      c.fp32Contents.length +
-      c.fp64Contents.length +
-      c.bytesContents.length >
-    0
-  );
-}
-
-function toContents(tensor: Tensor): InferTensorContents {
-  const data = tensor.data;
-  switch (tensor.datatype) {
-    case "BOOL":
-      return create(InferTensorContentsSchema, {
-        boolContents: Array.from(data as Uint8Array, (v) => v !== 0),
-      });
-    case "INT8":
-    case "INT16":
-    case "INT32":
-      return create(InferTensorContentsSchema, { intContents: Array.from(data as Int32Array) });
-    case "INT64":
-      return create(InferTensorContentsSchema, {
-        int64Contents: Array.from(data as BigInt64Array),
-      });
-    case "UINT8":
-    case "UINT16":
-    case "UINT32":
-      return create(InferTensorContentsSchema, { uintContents: Array.from(data as Uint32Array) });
-    case "UINT64":
-      return create(InferTensorContentsSchema, {
-        uint64Contents: Array.from(data as BigUint64Array),
-      });
-    case "FP32":
-      return create(InferTensorContentsSchema, { fp32Contents: Array.from(data as Float32Array) });
-    case "FP64":
-      return create(InferTensorContentsSchema, { fp64Contents: Array.from(data as Float64Array) });
-    case "BYTES":
-      return create(InferTensorContentsSchema, { bytesContents: [...(data as Uint8Array[])] });
-    case "FP16":
-      throw new Error("FP16 has no typed contents field");
-  }
-}
-
 export function encodeInferResponse(
   request: ModelInferRequest,
-  version: ServedVersion,
+  version: CodecVersion,
   outputNames: readonly string[],
   outputs: ReadonlyMap<string, Tensor>,
   rawOutput: boolean,
@@ -349,7 +271,7 @@ export function encodeInferResponse(
       datatype: tensor.datatype,
       shape: tensor.shape.map((dim) => BigInt(dim)),
       parameters: {},
-      contents: raw ? undefined : toContents(tensor),
+      contents: raw ? undefined : toContents(tensor.datatype, tensor.data),
     });
     if (raw) {
       rawContents.push(

@@ -1,14 +1,12 @@
 /**
- * The handlers of `inference.GRPCInferenceService`. They translate between protobuf messages and the
- * model manager; they know nothing of ONNX, and the models know nothing of gRPC.
+ * The handlers of `inference.GRPCInferenceService`. They translate between protobuf messages and
+ * the model manager; they know nothing of ONNX, and the models know nothing of gRPC. ModelInfer
+ * itself is model-infer.ts; who may load and unload is admin-auth.ts.
  */
-import { timingSafeEqual, createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import { status, type Metadata, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
-import type { GRPCInferenceService } from "@sluice/proto";
 import {
+  InferenceError,
   ModelConfigResponseSchema,
-  ModelMetadataResponseSchema,
   ModelReadyResponseSchema,
   ModelStatisticsResponseSchema,
   ModelStreamInferResponseSchema,
@@ -16,230 +14,44 @@ import {
   RepositoryModelLoadResponseSchema,
   RepositoryModelUnloadResponseSchema,
   ServerLiveResponseSchema,
-  ServerMetadataResponseSchema,
   ServerReadyResponseSchema,
+  type GRPCInferenceService,
   type GrpcServiceImplementation,
   type ModelInferRequest,
   type ModelInferResponse,
-  type ModelStatistics,
 } from "@sluice/proto";
-import { BatcherError } from "../batching/index.js";
-import { InferenceError } from "../errors.js";
-import type { ModelControlMode, ModelManager } from "../models/model-manager.js";
+import type { ModelManager } from "../models/model-manager.js";
 import type { ServedVersion } from "../models/served-version.js";
-import type { Duration } from "../models/version-statistics.js";
-import type { SidecarMetrics } from "../observability/metrics.js";
-import { endSpan, startRpcSpan } from "../observability/tracing.js";
-import { decodeInferRequest, encodeInferResponse } from "./infer-codec.js";
+import { adminCheck, type AdminAuthOptions } from "./admin-auth.js";
+import { modelMetadataMessage, serverMetadataMessage } from "./metadata-message.js";
 import { modelConfigMessage } from "./model-config-message.js";
+import { modelInfer, type ModelInferOptions } from "./model-infer.js";
+import { statisticsMessage } from "./statistics-message.js";
+import { toInferenceError } from "./status-mapping.js";
+import { callDeadline, reply } from "./unary-reply.js";
 
 type ServiceShape = typeof GRPCInferenceService extends { method: infer M } ? M : never;
+export type InferenceServiceImplementation = GrpcServiceImplementation<ServiceShape>;
 
-export interface InferenceServiceOptions {
-  readonly manager: ModelManager;
-  readonly metrics: SidecarMetrics;
-  readonly controlMode: ModelControlMode;
-  /** Bearer token the repository RPCs require; undefined = none required. */
-  readonly adminToken: string | undefined;
-  readonly maxElementsPerInput: number;
+export interface InferenceServiceOptions extends ModelInferOptions, AdminAuthOptions {
   readonly serverName: string;
   readonly serverVersion: string;
   /** False while starting and once shutdown began. */
   isReady(): boolean;
-  isDraining(): boolean;
 }
-
-/** The protocol extensions served, by Triton's names. */
-const EXTENSIONS = [
-  "model_repository",
-  "model_configuration",
-  "schedule_policy",
-  "statistics",
-  "parameters",
-  "binary_tensor_data",
-];
 
 /** The abort reason of a cancelled call: a plain value, so no exception is built per cancel. */
 const CANCELLED_BY_CLIENT = "the client cancelled the call or its deadline passed";
 
-const BATCHER_STATUS: Record<BatcherError["reason"], status> = {
-  queue_full: status.RESOURCE_EXHAUSTED,
-  deadline_exceeded: status.DEADLINE_EXCEEDED,
-  cancelled: status.CANCELLED,
-  closed: status.UNAVAILABLE,
-  too_large: status.INVALID_ARGUMENT,
-  invalid_argument: status.INVALID_ARGUMENT,
-};
-
-function toServiceError(error: unknown): InferenceError {
-  if (error instanceof BatcherError)
-    return new InferenceError(BATCHER_STATUS[error.reason], error.message, { cause: error });
-  return InferenceError.from(error);
+/** Every version of `model` served now. */
+function versionsOf(manager: ModelManager, model: string): readonly ServedVersion[] {
+  return manager.servedModels().find((m) => m.name === model)?.versions ?? [];
 }
 
-function reply<T>(callback: sendUnaryData<T>, work: () => Promise<T> | T): void {
-  Promise.resolve()
-    .then(work)
-    .then(
-      (response) => callback(null, response),
-      (error: unknown) => {
-        const failure = toServiceError(error);
-        callback({ code: failure.code, details: failure.message });
-      },
-    );
-}
-
-const REASON: Partial<Record<status, string>> = {
-  [status.INVALID_ARGUMENT]: "invalid_argument",
-  [status.NOT_FOUND]: "not_found",
-  [status.RESOURCE_EXHAUSTED]: "queue_full",
-  [status.DEADLINE_EXCEEDED]: "deadline_exceeded",
-  [status.CANCELLED]: "cancelled",
-  [status.UNAVAILABLE]: "unavailable",
-};
-
-function hashToken(token: string): Buffer {
-  return createHash("sha256").update(token).digest();
-}
-
-function durationMessage(duration: Duration) {
-  return { count: BigInt(duration.count), ns: duration.ns };
-}
-
-function statisticsMessage(served: ServedVersion): Omit<ModelStatistics, "$typeName"> {
-  const s = served.statistics;
-  return {
-    name: served.model,
-    version: String(served.version),
-    lastInference: BigInt(s.lastInference),
-    inferenceCount: BigInt(s.inferenceCount),
-    executionCount: BigInt(s.executionCount),
-    inferenceStats: {
-      success: durationMessage(s.success),
-      fail: durationMessage(s.fail),
-      queue: durationMessage(s.queue),
-      computeInput: durationMessage(s.computeInput),
-      computeInfer: durationMessage(s.computeInfer),
-      computeOutput: durationMessage(s.computeOutput),
-    },
-    batchStats: [...s.batches.entries()]
-      .sort((a, b) => a[0] - b[0])
-      .map(([size, b]) => ({
-        batchSize: BigInt(size),
-        computeInput: durationMessage(b.computeInput),
-        computeInfer: durationMessage(b.computeInfer),
-        computeOutput: durationMessage(b.computeOutput),
-      })),
-    memoryUsage: [],
-    responseStats: {},
-  } as never;
-}
-
-export function inferenceService(
-  options: InferenceServiceOptions,
-): GrpcServiceImplementation<ServiceShape> {
-  const { manager, metrics } = options;
-  const expectedToken =
-    options.adminToken === undefined ? undefined : hashToken(options.adminToken);
-
-  const checkAdmin = (metadata: Metadata, action: string) => {
-    if (options.controlMode !== "explicit") {
-      throw new InferenceError(
-        status.FAILED_PRECONDITION,
-        `${action} is off: the server runs with --model-control-mode ${options.controlMode}; start it with --model-control-mode explicit to load and unload models through the API`,
-      );
-    }
-    if (expectedToken === undefined) return;
-    const header = metadata.get("authorization")[0]?.toString() ?? "";
-    const match = /^Bearer (.+)$/i.exec(header);
-    if (match === null) {
-      throw new InferenceError(
-        status.UNAUTHENTICATED,
-        `${action} needs an "authorization: Bearer <token>" header`,
-      );
-    }
-    if (!timingSafeEqual(hashToken(match[1]!), expectedToken)) {
-      throw new InferenceError(
-        status.PERMISSION_DENIED,
-        `${action}: the bearer token is not the admin token`,
-      );
-    }
-  };
-
-  /** Runs one ModelInfer: resolve, validate, queue (all in one tick), then encode. */
-  const infer = async (
-    request: ModelInferRequest,
-    metadata: Metadata,
-    deadline: number | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<ModelInferResponse> => {
-    const receivedAt = performance.now();
-    const span = startRpcSpan("ModelInfer", metadata, { "sluice.model.name": request.modelName });
-    let served: ServedVersion | undefined;
-    try {
-      if (options.isDraining())
-        throw InferenceError.unavailable("the server is shutting down and takes no new requests");
-      served = manager.resolve(request.modelName, request.modelVersion);
-      const decoded = decodeInferRequest(request, served, {
-        maxElementsPerInput: options.maxElementsPerInput,
-      });
-      const timeoutMicros =
-        decoded.timeoutMicros ?? (served.config.batching.defaultTimeoutMicros || undefined);
-      const timeoutDeadline =
-        timeoutMicros === undefined ? undefined : receivedAt + timeoutMicros / 1000;
-      const outcome = await served.submit(
-        {
-          inputs: decoded.inputs,
-          rows: decoded.rows,
-          outputNames: decoded.outputNames,
-          receivedAt,
-          span,
-        },
-        {
-          priority: decoded.priority,
-          deadline:
-            deadline === undefined
-              ? timeoutDeadline
-              : Math.min(deadline, timeoutDeadline ?? Infinity),
-          signal,
-        },
-      );
-      const response = encodeInferResponse(
-        request,
-        served,
-        decoded.outputNames,
-        outcome.outputs,
-        decoded.rawOutput,
-      );
-      const labels = { model: served.model, version: String(served.version) };
-      metrics.requests.inc({ ...labels, outcome: "success", reason: "" });
-      metrics.requestDuration.observe(labels, (performance.now() - receivedAt) / 1000);
-      metrics.queueDuration.observe(labels, outcome.queueMs / 1000);
-      span.setAttribute("sluice.model.version", String(served.version));
-      endSpan(span);
-      return response;
-    } catch (error) {
-      const failure = toServiceError(error);
-      served?.statistics.recordFailure(performance.now() - receivedAt);
-      metrics.requests.inc({
-        // Only names the server knows become label values.
-        model:
-          served?.model ??
-          (manager.isReady(request.modelName, "") ? request.modelName : "_unknown"),
-        version: served ? String(served.version) : "",
-        outcome: "failure",
-        reason: REASON[failure.code] ?? "internal",
-      });
-      endSpan(span, { code: failure.code, message: failure.message });
-      throw failure;
-    }
-  };
-
-  const deadlineOf = (call: ServerUnaryCall<unknown, unknown>): number | undefined => {
-    const deadline = call.getDeadline();
-    const at = deadline instanceof Date ? deadline.getTime() : deadline;
-    return Number.isFinite(at) ? performance.now() + (at - Date.now()) : undefined;
-  };
+export function inferenceService(options: InferenceServiceOptions): InferenceServiceImplementation {
+  const { manager } = options;
+  const checkAdmin = adminCheck(options);
+  const infer = modelInfer(options);
 
   return {
     serverLive: (_call, callback) =>
@@ -256,32 +68,12 @@ export function inferenceService(
       ),
 
     serverMetadata: (_call, callback) =>
-      callback(
-        null,
-        create(ServerMetadataResponseSchema, {
-          name: options.serverName,
-          version: options.serverVersion,
-          extensions: EXTENSIONS,
-        }),
-      ),
+      callback(null, serverMetadataMessage(options.serverName, options.serverVersion)),
 
     modelMetadata: (call, callback) =>
       reply(callback, () => {
         const served = manager.resolve(call.request.name, call.request.version);
-        const versions =
-          manager.servedModels().find((m) => m.name === served.model)?.versions ?? [];
-        const tensor = (spec: { name: string; datatype: string; shape: readonly number[] }) => ({
-          name: spec.name,
-          datatype: spec.datatype,
-          shape: spec.shape.map((dim) => BigInt(dim)),
-        });
-        return create(ModelMetadataResponseSchema, {
-          name: served.model,
-          versions: versions.map((v) => String(v.version)),
-          platform: served.platform,
-          inputs: served.inputs.map(tensor),
-          outputs: served.outputs.map(tensor),
-        });
+        return modelMetadataMessage(served, versionsOf(manager, served.model));
       }),
 
     modelInfer: (call, callback) => {
@@ -297,7 +89,7 @@ export function inferenceService(
           answered = true;
           callback(error, response);
         },
-        () => infer(call.request, call.metadata, deadlineOf(call), controller.signal),
+        () => infer(call.request, call.metadata, callDeadline(call), controller.signal),
       );
     },
 
@@ -308,7 +100,9 @@ export function inferenceService(
         const result = infer(request, call.metadata, undefined, undefined).then(
           (inferResponse) => create(ModelStreamInferResponseSchema, { inferResponse }),
           (error: unknown) =>
-            create(ModelStreamInferResponseSchema, { errorMessage: toServiceError(error).message }),
+            create(ModelStreamInferResponseSchema, {
+              errorMessage: toInferenceError(error).details,
+            }),
         );
         chain = chain.then(async () => {
           call.write(await result);
@@ -329,12 +123,12 @@ export function inferenceService(
     modelStatistics: (call, callback) =>
       reply(callback, () => {
         const { name, version } = call.request;
-        let versions: ServedVersion[];
+        let versions: readonly ServedVersion[];
         if (name === "") {
           versions = manager.servedModels().flatMap((m) => m.versions);
         } else if (version === "") {
           manager.resolve(name, "");
-          versions = [...(manager.servedModels().find((m) => m.name === name)?.versions ?? [])];
+          versions = versionsOf(manager, name);
         } else {
           versions = [manager.resolve(name, version)];
         }

@@ -5,11 +5,13 @@
  * outputs are split back as views of the run's buffers (no copy per request). Retiring a version
  * drains its batcher first, so requests already queued or running on it finish on it.
  */
-import type { Span } from "@opentelemetry/api";
-import { datatypeInfo, type NumericData } from "@sluice/proto";
+import { errorMessage } from "@sluice/kit";
+import { concatRows, formatShape, sliceRows, zeros } from "@sluice/proto";
 import { DynamicBatcher, resolveBatcherOptions, type QueuedItem } from "../batching/index.js";
 import { DEFAULT_MAX_BATCH_SIZE, type ModelConfig } from "../repository/model-config.js";
+import type { ObservedRequest, ServerObserver } from "../observability/observer.js";
 import type { LoadedModel, ModelRuntime, Tensor, TensorSpec } from "../runtime/model-runtime.js";
+import { ModelError } from "./model-error.js";
 import { VersionStatistics } from "./version-statistics.js";
 
 /** A validated request, ready to batch. */
@@ -18,10 +20,8 @@ export interface InferJob {
   /** Rows along the batch dimension (1 for models without one). */
   readonly rows: number;
   readonly outputNames: readonly string[];
-  /** performance.now() when the request arrived, for the duration statistics. */
-  readonly receivedAt: number;
-  /** The request's trace span, so the batch that runs it can be linked to it. */
-  readonly span?: Span | undefined;
+  /** The request as the observer follows it: when it arrived, and its span to link the batch to. */
+  readonly request: ObservedRequest;
 }
 
 export interface InferOutcome {
@@ -38,17 +38,8 @@ export interface SubmitOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** Called once per executed batch (metrics, tracing). */
-export type BatchObserver = (
-  version: ServedVersion,
-  batch: {
-    readonly rows: number;
-    readonly computeMs: number;
-    readonly dispatchedAt: number;
-    readonly doneAt: number;
-    readonly items: readonly QueuedItem<InferJob>[];
-  },
-) => void;
+/** What a served version reports: each batch it executed. */
+export type BatchObserver = Pick<ServerObserver, "batchExecuted">;
 
 /**
  * Executions queued on one instance's worker at once. Without batching a second one waits ready
@@ -68,7 +59,8 @@ function specsWithNarrowing(
   const byName = new Map(specs.map((spec) => [spec.name, spec]));
   for (const name of narrowing.keys()) {
     if (!byName.has(name)) {
-      throw new Error(
+      throw new ModelError(
+        "invalid_config",
         `config ${kind}s: "${name}" is not an ${kind} of the model (it has ${[...byName.keys()].map((n) => `"${n}"`).join(", ")})`,
       );
     }
@@ -80,15 +72,17 @@ function specsWithNarrowing(
       if (dims === undefined) return spec;
       const modelDims = batched ? spec.shape.slice(1) : spec.shape;
       if (dims.length !== modelDims.length) {
-        throw new Error(
-          `config ${kind} "${spec.name}": dims [${dims.join(", ")}] has ${dims.length} dimensions, the model's [${modelDims.join(", ")}] has ${modelDims.length}`,
+        throw new ModelError(
+          "invalid_config",
+          `config ${kind} "${spec.name}": dims ${formatShape(dims)} has ${dims.length} dimensions, the model's ${formatShape(modelDims)} has ${modelDims.length}`,
         );
       }
       const narrowed = modelDims.map((dim, i) => {
         const want = dims[i]!;
         if (dim !== -1 && want !== dim) {
-          throw new Error(
-            `config ${kind} "${spec.name}": dims [${dims.join(", ")}] contradict the model's [${modelDims.join(", ")}]`,
+          throw new ModelError(
+            "invalid_config",
+            `config ${kind} "${spec.name}": dims ${formatShape(dims)} contradict the model's ${formatShape(modelDims)}`,
           );
         }
         return dim === -1 ? want : dim;
@@ -97,55 +91,12 @@ function specsWithNarrowing(
     });
 }
 
-function zeros(spec: TensorSpec, rows: number, batched: boolean): Tensor {
-  const shape = spec.shape.map((dim, i) => (batched && i === 0 ? rows : dim === -1 ? 1 : dim));
-  const count = shape.reduce((a, b) => a * b, 1);
-  if (spec.datatype === "BYTES") {
-    return {
-      datatype: spec.datatype,
-      shape,
-      data: Array.from({ length: count }, () => new Uint8Array(0)),
-    };
-  }
-  const Array_ = datatypeInfo(spec.datatype).array!;
-  return { datatype: spec.datatype, shape, data: new Array_(count) };
-}
-
-/** Concatenates the same input of several requests along the batch dimension. */
-function concatenate(tensors: readonly Tensor[]): Tensor {
-  const first = tensors[0]!;
-  if (tensors.length === 1) return first;
-  const rows = tensors.reduce((sum, tensor) => sum + tensor.shape[0]!, 0);
-  const shape = [rows, ...first.shape.slice(1)];
-  if (first.datatype === "BYTES") {
-    return {
-      datatype: first.datatype,
-      shape,
-      data: tensors.flatMap((t) => t.data as readonly Uint8Array[]),
-    };
-  }
-  let total = 0;
-  for (const tensor of tensors) total += (tensor.data as NumericData).length;
-  const Array_ = datatypeInfo(first.datatype).array!;
-  const data = new Array_(total);
-  let offset = 0;
-  for (const tensor of tensors) {
-    const part = tensor.data as NumericData;
-    (data as Float32Array).set(part as Float32Array, offset);
-    offset += part.length;
-  }
-  return { datatype: first.datatype, shape, data };
-}
-
-/** Rows [start, start+rows) of a batched output, as a view. */
-function sliceRows(tensor: Tensor, start: number, rows: number): Tensor {
-  const shape = [rows, ...tensor.shape.slice(1)];
-  const perRow = tensor.shape.slice(1).reduce((a, b) => a * b, 1);
-  const data =
-    tensor.datatype === "BYTES"
-      ? (tensor.data as readonly Uint8Array[]).slice(start * perRow, (start + rows) * perRow)
-      : (tensor.data as NumericData).subarray(start * perRow, (start + rows) * perRow);
-  return { datatype: tensor.datatype, shape, data };
+/** Zeros for a warm-up run: `rows` along the batch dimension, 1 for any other dynamic dimension. */
+function warmUpInput(spec: TensorSpec, rows: number, batched: boolean): Tensor {
+  return zeros(
+    spec.datatype,
+    spec.shape.map((dim, i) => (batched && i === 0 ? rows : dim === -1 ? 1 : dim)),
+  );
 }
 
 /** Requests whose non-batch dimensions differ cannot share a run; group them by shape. */
@@ -157,10 +108,12 @@ function shapeKey(job: InferJob): string {
 
 export class ServedVersion {
   readonly statistics = new VersionStatistics();
-  private readonly batcher: DynamicBatcher<InferJob, InferOutcome>;
+  readonly #batcher: DynamicBatcher<InferJob, InferOutcome>;
   /** Executions in flight per instance (parallel to `instances`). */
-  private readonly inFlight: number[];
-  private retired: Promise<void> | undefined;
+  readonly #inFlight: number[];
+  #retired: Promise<void> | undefined;
+  readonly #instances: readonly LoadedModel[];
+  readonly #observer: BatchObserver;
 
   private constructor(
     readonly model: string,
@@ -171,11 +124,13 @@ export class ServedVersion {
     readonly outputs: readonly TensorSpec[],
     /** Most rows in one request and one execution; 0 = no batch dimension. */
     readonly maxBatchSize: number,
-    private readonly instances: readonly LoadedModel[],
-    private readonly observer: BatchObserver | undefined,
+    instances: readonly LoadedModel[],
+    observer: BatchObserver,
   ) {
-    this.inFlight = instances.map(() => 0);
-    this.batcher = new DynamicBatcher(
+    this.#instances = instances;
+    this.#observer = observer;
+    this.#inFlight = instances.map(() => 0);
+    this.#batcher = new DynamicBatcher(
       resolveBatcherOptions({
         // Batching off still allows multi-row requests: each request then runs alone.
         maxBatchSize: config.batching.enabled ? maxBatchSize : 0,
@@ -193,7 +148,7 @@ export class ServedVersion {
         defaultPriorityLevel: config.batching.defaultPriorityLevel,
         label: `model "${model}" version ${version}`,
       }),
-      (items) => this.execute(items),
+      (items) => this.#execute(items),
     );
   }
 
@@ -204,7 +159,7 @@ export class ServedVersion {
     version: number,
     modelPath: string,
     config: ModelConfig,
-    observer?: BatchObserver,
+    observer: BatchObserver,
   ): Promise<ServedVersion> {
     const options = config.ort;
     const loaded = await Promise.allSettled(
@@ -223,8 +178,9 @@ export class ServedVersion {
       const maxBatchSize = config.maxBatchSize ?? (batchable ? DEFAULT_MAX_BATCH_SIZE : 0);
       if (maxBatchSize > 0 && !batchable) {
         const fixed = [...first.inputs, ...first.outputs].find((spec) => spec.shape[0] !== -1)!;
-        throw new Error(
-          `max_batch_size ${maxBatchSize} needs a dynamic first dimension on every input and output, but "${fixed.name}" has shape [${fixed.shape.join(", ")}]; set max_batch_size: 0`,
+        throw new ModelError(
+          "invalid_config",
+          `max_batch_size ${maxBatchSize} needs a dynamic first dimension on every input and output, but "${fixed.name}" has shape ${formatShape(fixed.shape)}; set max_batch_size: 0`,
         );
       }
       const batched = maxBatchSize > 0;
@@ -244,7 +200,7 @@ export class ServedVersion {
         instances,
         observer,
       );
-      await served.warmUp();
+      await served.#warmUp();
       return served;
     } catch (error) {
       await Promise.all(instances.map((instance) => instance.release()));
@@ -253,7 +209,7 @@ export class ServedVersion {
   }
 
   /** Runs every instance once per warm-up batch size, so first requests do not pay for lazy allocation. */
-  private async warmUp(): Promise<void> {
+  async #warmUp(): Promise<void> {
     const batched = this.maxBatchSize > 0;
     const sizes = !batched
       ? this.config.warmupBatchSizes?.length === 0
@@ -264,26 +220,30 @@ export class ServedVersion {
     const outputNames = this.outputs.map((spec) => spec.name);
     for (const size of sizes) {
       if (batched && size > this.maxBatchSize) continue;
-      for (const instance of this.instances) {
-        const feeds = new Map(this.inputs.map((spec) => [spec.name, zeros(spec, size, batched)]));
+      for (const instance of this.#instances) {
+        const feeds = new Map(
+          this.inputs.map((spec) => [spec.name, warmUpInput(spec, size, batched)]),
+        );
         try {
           await instance.run(feeds, outputNames);
         } catch (error) {
-          throw new Error(`warm-up with batch size ${size} failed: ${(error as Error).message}`, {
-            cause: error,
-          });
+          throw new ModelError(
+            "load_failed",
+            `warm-up with batch size ${size} failed: ${errorMessage(error)}`,
+            { cause: error },
+          );
         }
       }
     }
   }
 
   get pendingRequests(): number {
-    return this.batcher.pendingRequests;
+    return this.#batcher.pendingRequests;
   }
 
   /** Queues a validated request; resolves with its outputs or rejects with a BatcherError or a run error. */
   submit(job: InferJob, options: SubmitOptions = {}): Promise<InferOutcome> {
-    return this.batcher.submit({
+    return this.#batcher.submit({
       payload: job,
       rows: this.config.batching.enabled ? job.rows : 1,
       priority: options.priority,
@@ -292,13 +252,13 @@ export class ServedVersion {
     });
   }
 
-  private async execute(items: readonly QueuedItem<InferJob>[]): Promise<InferOutcome[]> {
+  async #execute(items: readonly QueuedItem<InferJob>[]): Promise<InferOutcome[]> {
     // The least busy instance; the batcher never queues more than EXECUTIONS_PER_INSTANCE on each.
     let index = 0;
-    for (let i = 1; i < this.inFlight.length; i++)
-      if (this.inFlight[i]! < this.inFlight[index]!) index = i;
-    const instance = this.instances[index]!;
-    this.inFlight[index]! += 1;
+    for (let i = 1; i < this.#inFlight.length; i++)
+      if (this.#inFlight[i]! < this.#inFlight[index]!) index = i;
+    const instance = this.#instances[index]!;
+    this.#inFlight[index]! += 1;
     try {
       const groups = new Map<string, QueuedItem<InferJob>[]>();
       for (const item of items) {
@@ -308,14 +268,14 @@ export class ServedVersion {
         else group.push(item);
       }
       const results = new Map<QueuedItem<InferJob>, InferOutcome>();
-      for (const group of groups.values()) await this.runGroup(instance, group, results);
+      for (const group of groups.values()) await this.#runGroup(instance, group, results);
       return items.map((item) => results.get(item)!);
     } finally {
-      this.inFlight[index]! -= 1;
+      this.#inFlight[index]! -= 1;
     }
   }
 
-  private async runGroup(
+  async #runGroup(
     instance: LoadedModel,
     items: readonly QueuedItem<InferJob>[],
     results: Map<QueuedItem<InferJob>, InferOutcome>,
@@ -323,7 +283,7 @@ export class ServedVersion {
     const dispatchedAt = performance.now();
     const feeds = new Map<string, Tensor>();
     for (const spec of this.inputs) {
-      feeds.set(spec.name, concatenate(items.map((item) => item.payload.inputs.get(spec.name)!)));
+      feeds.set(spec.name, concatRows(items.map((item) => item.payload.inputs.get(spec.name)!)));
     }
     const rows = items.reduce((sum, item) => sum + item.payload.rows, 0);
     const outputNames = this.outputs.map((spec) => spec.name);
@@ -342,7 +302,7 @@ export class ServedVersion {
         }
         if (tensor.shape[0] !== rows) {
           throw new Error(
-            `output "${name}": expected ${rows} rows along the batch dimension, got shape [${tensor.shape.join(", ")}]`,
+            `output "${name}": expected ${rows} rows along the batch dimension, got shape ${formatShape(tensor.shape)}`,
           );
         }
         mine.set(name, sliceRows(tensor, start, item.payload.rows));
@@ -363,22 +323,34 @@ export class ServedVersion {
     for (const item of items) {
       this.statistics.recordSuccess(
         item.payload.rows,
-        doneAt - item.payload.receivedAt,
+        doneAt - item.payload.request.receivedAt,
         dispatchedAt - item.enqueuedAt,
         inputMs + transferMs,
         computeMs,
         outputMs,
       );
     }
-    this.observer?.(this, { rows, computeMs, dispatchedAt, doneAt, items });
+    this.#observer.batchExecuted({
+      model: this.model,
+      version: this.version,
+      rows,
+      computeMs,
+      dispatchedAt,
+      doneAt,
+      requests: items.map((item) => ({
+        request: item.payload.request,
+        enqueuedAt: item.enqueuedAt,
+        rows: item.payload.rows,
+      })),
+    });
   }
 
   /** Stops taking requests, lets queued and running ones finish, then frees the instances. */
   retire(): Promise<void> {
-    this.retired ??= (async () => {
-      await this.batcher.drain();
-      await Promise.all(this.instances.map((instance) => instance.release()));
+    this.#retired ??= (async () => {
+      await this.#batcher.drain();
+      await Promise.all(this.#instances.map((instance) => instance.release()));
     })();
-    return this.retired;
+    return this.#retired;
   }
 }

@@ -1,11 +1,9 @@
 /**
  * Prometheus metrics of the sidecar, in a registry of its own (several sidecars can share a process
- * in tests), served on `--metrics-port` at `/metrics`. Names and labels are documented in
+ * in tests), served on `--metrics-port` at `/metrics` (kit's serveMetrics). Names and labels are documented in
  * docs/metrics.md. Every series is labelled by model and version; request labels use only names the
  * server knows, so a client cannot grow the series without bound by sending made-up model names.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /** Seconds; from 100 µs (a tiny model's batch) to 10 s (a queue under overload). */
@@ -108,46 +106,5 @@ export class SidecarMetrics {
         for (const s of served()) this.set({ model: s.model, version: s.version }, 1);
       },
     });
-  }
-
-  /** Serves `/metrics` on host:port; port 0 picks a free one. */
-  async listen(host: string, port: number): Promise<MetricsServer> {
-    const server = createServer((request, response) => {
-      if (
-        request.method !== "GET" ||
-        (request.url !== "/metrics" && !request.url?.startsWith("/metrics?"))
-      ) {
-        response
-          .writeHead(404, { "content-type": "text/plain" })
-          .end("not found: try GET /metrics\n");
-        return;
-      }
-      this.registry.metrics().then(
-        (text) => response.writeHead(200, { "content-type": this.registry.contentType }).end(text),
-        (error: unknown) =>
-          response.writeHead(500, { "content-type": "text/plain" }).end(`${String(error)}\n`),
-      );
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    return new MetricsServer(server);
-  }
-}
-
-export class MetricsServer {
-  constructor(private readonly server: Server) {}
-
-  get port(): number {
-    return (this.server.address() as AddressInfo).port;
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }

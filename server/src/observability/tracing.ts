@@ -16,11 +16,11 @@ import {
   type Span,
   type TextMapGetter,
 } from "@opentelemetry/api";
-import type { Metadata } from "@grpc/grpc-js";
+import type { BatchExecution, TraceCarrier } from "./observer.js";
 
 const tracer = trace.getTracer("sluice-server");
 
-const metadataGetter: TextMapGetter<Metadata> = {
+const metadataGetter: TextMapGetter<TraceCarrier> = {
   keys: (carrier) => Object.keys(carrier.getMap()),
   get: (carrier, key) => {
     const values = carrier.get(key);
@@ -35,7 +35,7 @@ const epochMs = (t: number) => performance.timeOrigin + t;
 /** Starts the SERVER span of one RPC, continuing the trace context the caller sent in metadata. */
 export function startRpcSpan(
   method: string,
-  metadata: Metadata,
+  metadata: TraceCarrier,
   attributes: Record<string, string | number>,
 ): Span {
   const parent = propagation.extract(context.active(), metadata, metadataGetter);
@@ -61,21 +61,12 @@ export function endSpan(span: Span, error?: { code: number; message: string }): 
   span.end();
 }
 
-export interface TracedBatch {
-  readonly model: string;
-  readonly version: number;
-  readonly rows: number;
-  readonly dispatchedAt: number;
-  readonly doneAt: number;
-  readonly requests: readonly { span: Span | undefined; enqueuedAt: number; rows: number }[];
-}
-
 /** Records a batch: its own span linked to the requests it served, and each request's queue and execute spans. */
-export function recordBatch(batch: TracedBatch): void {
+export function recordBatch(batch: BatchExecution): void {
   const links: Link[] = [];
   let first: Span | undefined;
-  for (const request of batch.requests) {
-    if (!request.span?.isRecording()) continue;
+  for (const { request } of batch.requests) {
+    if (!request.span.isRecording()) continue;
     links.push({ context: request.span.spanContext() });
     first ??= request.span;
   }
@@ -92,19 +83,19 @@ export function recordBatch(batch: TracedBatch): void {
     trace.setSpan(context.active(), first),
   );
   batchSpan.end(epochMs(batch.doneAt));
-  for (const request of batch.requests) {
+  for (const { request, enqueuedAt, rows } of batch.requests) {
     const span = request.span;
-    if (!span?.isRecording()) continue;
+    if (!span.isRecording()) continue;
     const parent = trace.setSpan(context.active(), span);
     tracer
-      .startSpan("sluice.queue", { startTime: epochMs(request.enqueuedAt), attributes }, parent)
+      .startSpan("sluice.queue", { startTime: epochMs(enqueuedAt), attributes }, parent)
       .end(epochMs(batch.dispatchedAt));
     tracer
       .startSpan(
         "sluice.execute",
         {
           startTime: epochMs(batch.dispatchedAt),
-          attributes: { ...attributes, "sluice.request.rows": request.rows },
+          attributes: { ...attributes, "sluice.request.rows": rows },
           links: [{ context: batchSpan.spanContext() }],
         },
         parent,

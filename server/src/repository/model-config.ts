@@ -6,13 +6,19 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { errorMessage, formatIssues, schemaErrorMap } from "@sluice/kit";
 import { z } from "zod";
+import { ModelError } from "../models/model-error.js";
 
 /** Rows in one execution when the config names none: large enough to amortise a call, small enough for CPU caches. */
 export const DEFAULT_MAX_BATCH_SIZE = 64;
 /** No artificial wait: under load batches still form while the instance is busy, and a lone request is not delayed. */
 export const DEFAULT_MAX_QUEUE_DELAY_MICROS = 0;
-/** Requests waiting per version before RESOURCE_EXHAUSTED: bounds memory and tail latency under overload. */
+/**
+ * Requests waiting per version before RESOURCE_EXHAUSTED: bounds memory and tail latency under
+ * overload. (The batcher alone is unbounded, DEFAULT_BATCHER_MAX_QUEUE_SIZE = 0, as Triton's is;
+ * every served version passes this one.)
+ */
 export const DEFAULT_MAX_QUEUE_SIZE = 4096;
 /** One execution at a time: ORT already spreads one batch over the intra-op threads. */
 export const DEFAULT_INSTANCE_COUNT = 1;
@@ -110,26 +116,25 @@ export interface ModelConfig {
 
 export const CONFIG_FILE_NAMES = ["config.yaml", "config.yml", "config.json"] as const;
 
-export class ModelConfigError extends Error {
-  override readonly name = "ModelConfigError";
-}
+const invalidConfig = (message: string, cause?: unknown) =>
+  new ModelError("invalid_config", message, { cause });
 
-function formatIssues(file: string, error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const path = issue.path.length > 0 ? issue.path.join(".") : "(root)";
-      return `${file}: ${path}: ${issue.message}`;
-    })
-    .join("; ");
-}
-
-/** Validates a parsed config document and fills defaults. `source` names it in error messages. */
+/**
+ * Validates a parsed config document and fills defaults. `source` names it in error messages;
+ * throws ModelError("invalid_config") naming the file and the key.
+ */
 export function resolveModelConfig(model: string, document: unknown, source: string): ModelConfig {
-  const parsed = fileSchema.safeParse(document ?? {});
-  if (!parsed.success) throw new ModelConfigError(formatIssues(source, parsed.error));
+  const parsed = fileSchema.safeParse(document ?? {}, { error: schemaErrorMap });
+  if (!parsed.success) {
+    throw invalidConfig(
+      formatIssues(parsed.error)
+        .map((issue) => `${source}: ${issue}`)
+        .join("; "),
+    );
+  }
   const file = parsed.data;
   if (file.name !== undefined && file.name !== model) {
-    throw new ModelConfigError(
+    throw invalidConfig(
       `${source}: name: expected "${model}" (the folder name), got "${file.name}"`,
     );
   }
@@ -150,7 +155,7 @@ export function resolveModelConfig(model: string, document: unknown, source: str
   const defaultPriorityLevel =
     batching?.default_priority_level ?? (priorityLevels > 0 ? priorityLevels : 0);
   if (priorityLevels > 0 && (defaultPriorityLevel < 1 || defaultPriorityLevel > priorityLevels)) {
-    throw new ModelConfigError(
+    throw invalidConfig(
       `${source}: dynamic_batching.default_priority_level: expected 1..${priorityLevels}, got ${defaultPriorityLevel}`,
     );
   }
@@ -187,7 +192,11 @@ export function resolveModelConfig(model: string, document: unknown, source: str
   };
 }
 
-/** Reads a model's config file; a model without one (`path` undefined) gets every default. */
+/**
+ * Reads a model's config file; a model without one (`path` undefined) gets every default. Throws
+ * ModelError("invalid_config") for a file that does not parse or validate, and the file system's
+ * error when it cannot be read.
+ */
 export async function readModelConfig(
   model: string,
   path: string | undefined,
@@ -200,9 +209,9 @@ export async function readModelConfig(
   try {
     document = fileName.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new ModelConfigError(
-      `${source}: not valid ${fileName.endsWith(".json") ? "JSON" : "YAML"}: ${(error as Error).message}`,
-      { cause: error },
+    throw invalidConfig(
+      `${source}: not valid ${fileName.endsWith(".json") ? "JSON" : "YAML"}: ${errorMessage(error)}`,
+      error,
     );
   }
   return resolveModelConfig(model, document, source);

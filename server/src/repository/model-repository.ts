@@ -8,6 +8,7 @@
  */
 import { readdir, realpath, stat } from "node:fs/promises";
 import { join, sep } from "node:path";
+import { ModelError } from "../models/model-error.js";
 import { CONFIG_FILE_NAMES } from "./model-config.js";
 
 /** Letters, digits, `_`, `-`, `.`; starts with a letter or digit; so never `..`, a slash or a hidden file. */
@@ -15,14 +16,11 @@ const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const VERSION_DIR = /^[1-9][0-9]{0,8}$/;
 export const MODEL_FILE_NAME = "model.onnx";
 
-export class InvalidModelNameError extends Error {
-  override readonly name = "InvalidModelNameError";
-}
-
-/** Throws unless `name` is a plain model folder name. */
+/** Throws ModelError("invalid_name") unless `name` is a plain model folder name. */
 export function assertModelName(name: string): void {
   if (!MODEL_NAME.test(name) || name.includes("..")) {
-    throw new InvalidModelNameError(
+    throw new ModelError(
+      "invalid_name",
       `model name: expected 1-128 letters, digits, "_", "-" or "." starting with a letter or digit, got ${JSON.stringify(name)}`,
     );
   }
@@ -56,18 +54,18 @@ async function statOrUndefined(path: string) {
 }
 
 export class ModelRepository {
-  private rootRealPath: string | undefined;
+  #rootRealPath: string | undefined;
 
   constructor(readonly root: string) {}
 
-  private async realRoot(): Promise<string> {
-    this.rootRealPath ??= await realpath(this.root);
-    return this.rootRealPath;
+  async #realRoot(): Promise<string> {
+    this.#rootRealPath ??= await realpath(this.root);
+    return this.#rootRealPath;
   }
 
   /** True when `path` resolves (through symlinks) to a place inside the repository. */
-  private async isInside(path: string): Promise<boolean> {
-    const root = await this.realRoot();
+  async #isInside(path: string): Promise<boolean> {
+    const root = await this.#realRoot();
     const real = await realpath(path);
     return real === root || real.startsWith(root + sep);
   }
@@ -80,7 +78,7 @@ export class ModelRepository {
       if (!MODEL_NAME.test(entry.name) || entry.name.includes("..")) continue;
       const dir = join(this.root, entry.name);
       const info = await statOrUndefined(dir);
-      if (info?.isDirectory() && (await this.isInside(dir))) names.push(entry.name);
+      if (info?.isDirectory() && (await this.#isInside(dir))) names.push(entry.name);
     }
     return names.sort();
   }
@@ -90,14 +88,14 @@ export class ModelRepository {
     assertModelName(name);
     const dir = join(this.root, name);
     const info = await statOrUndefined(dir);
-    if (!info?.isDirectory() || !(await this.isInside(dir))) return undefined;
+    if (!info?.isDirectory() || !(await this.#isInside(dir))) return undefined;
 
     const versions: VersionFiles[] = [];
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       if (!VERSION_DIR.test(entry.name)) continue;
       const modelPath = join(dir, entry.name, MODEL_FILE_NAME);
       const file = await statOrUndefined(modelPath);
-      if (!file?.isFile() || !(await this.isInside(modelPath))) continue;
+      if (!file?.isFile() || !(await this.#isInside(modelPath))) continue;
       versions.push({
         version: Number(entry.name),
         modelPath,
@@ -111,7 +109,7 @@ export class ModelRepository {
     for (const fileName of CONFIG_FILE_NAMES) {
       const path = join(dir, fileName);
       const config = await statOrUndefined(path);
-      if (config?.isFile() && (await this.isInside(path))) {
+      if (config?.isFile() && (await this.#isInside(path))) {
         configPath = path;
         configFingerprint = `${fileName}:${config.size}:${config.mtimeMs}:${config.ino}`;
         break;

@@ -3,20 +3,15 @@
  * only these types; ONNX Runtime lives behind them in one file (onnx-runtime.ts), so another
  * runtime could be added without touching the rest.
  */
-import type { Datatype, TensorData } from "@sluice/proto";
+import type { Datatype, Tensor } from "@sluice/proto";
+
+export type { Tensor };
 
 /** A named tensor's type and shape as the model declares it; -1 marks a dynamic dimension. */
 export interface TensorSpec {
   readonly name: string;
   readonly datatype: Datatype;
   readonly shape: readonly number[];
-}
-
-/** A tensor in memory: row-major elements (BYTES: one Uint8Array per element). */
-export interface Tensor {
-  readonly datatype: Datatype;
-  readonly shape: readonly number[];
-  readonly data: TensorData;
 }
 
 export interface RuntimeOptions {

@@ -12,13 +12,14 @@ import type {
   Tensor,
   TensorSpec,
 } from "./model-runtime.js";
-import type {
-  OrtType,
-  WireTensor,
-  WireValueMetadata,
-  WorkerInit,
-  WorkerReply,
-  WorkerRequest,
+import {
+  transferable,
+  type OrtType,
+  type WireTensor,
+  type WireValueMetadata,
+  type WorkerInit,
+  type WorkerReply,
+  type WorkerRequest,
 } from "./worker-protocol.js";
 
 const ORT_TYPE: Record<Datatype, OrtType> = {
@@ -79,14 +80,7 @@ function toWire(tensor: Tensor, transfer: ArrayBuffer[]): WireTensor {
   if (tensor.datatype === "BYTES") {
     return { type: "string", dims: tensor.shape, data: tensor.data as Uint8Array[] };
   }
-  let data = tensor.data as NumericData;
-  const whole =
-    data.buffer instanceof ArrayBuffer &&
-    data.byteOffset === 0 &&
-    data.byteLength === data.buffer.byteLength;
-  // A view into a request buffer (possibly Node's shared pool) must not be detached: copy it.
-  if (!whole) data = data.slice();
-  transfer.push(data.buffer as ArrayBuffer);
+  const data = transferable(tensor.data as NumericData, transfer);
   return { type: ORT_TYPE[tensor.datatype], dims: tensor.shape, data };
 }
 
@@ -103,21 +97,23 @@ interface Pending {
 }
 
 class WorkerModel implements LoadedModel {
-  private nextId = 0;
-  private readonly pending = new Map<number, Pending>();
-  private failure: Error | undefined;
-  private released: Promise<void> | undefined;
+  #nextId = 0;
+  readonly #pending = new Map<number, Pending>();
+  #failure: Error | undefined;
+  #released: Promise<void> | undefined;
+  readonly #worker: Worker;
 
   constructor(
-    private readonly worker: Worker,
+    worker: Worker,
     readonly inputs: readonly TensorSpec[],
     readonly outputs: readonly TensorSpec[],
   ) {
+    this.#worker = worker;
     worker.on("message", (reply: WorkerReply) => {
       if (reply.kind !== "result" && reply.kind !== "error") return;
-      const pending = this.pending.get(reply.id);
+      const pending = this.#pending.get(reply.id);
       if (pending === undefined) return;
-      this.pending.delete(reply.id);
+      this.#pending.delete(reply.id);
       if (reply.kind === "error") {
         pending.reject(new Error(reply.message));
         return;
@@ -130,45 +126,45 @@ class WorkerModel implements LoadedModel {
     });
     // A crashed worker fails what it was running and every later run, with the reason.
     const fail = (error: Error) => {
-      this.failure ??= error;
-      for (const pending of this.pending.values()) pending.reject(error);
-      this.pending.clear();
+      this.#failure ??= error;
+      for (const pending of this.#pending.values()) pending.reject(error);
+      this.#pending.clear();
     };
     worker.on("error", fail);
     worker.on("exit", (code) => fail(new Error(`the model's worker thread exited (code ${code})`)));
   }
 
   run(feeds: ReadonlyMap<string, Tensor>, outputNames: readonly string[]): Promise<RunResult> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
     const transfer: ArrayBuffer[] = [];
     const wireFeeds: Record<string, WireTensor> = {};
     for (const [name, tensor] of feeds) wireFeeds[name] = toWire(tensor, transfer);
-    const id = this.nextId++;
+    const id = this.#nextId++;
     return new Promise<RunResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.#pending.set(id, { resolve, reject });
       const request: WorkerRequest = { kind: "run", id, feeds: wireFeeds, outputNames };
-      this.worker.postMessage(request, transfer);
+      this.#worker.postMessage(request, transfer);
     });
   }
 
   release(): Promise<void> {
-    this.released ??= (async () => {
-      if (this.failure === undefined) {
+    this.#released ??= (async () => {
+      if (this.#failure === undefined) {
         const done = new Promise<void>((resolve) => {
           const onMessage = (reply: WorkerReply) => {
             if (reply.kind !== "released") return;
-            this.worker.off("message", onMessage);
+            this.#worker.off("message", onMessage);
             resolve();
           };
-          this.worker.on("message", onMessage);
-          this.worker.once("exit", () => resolve());
+          this.#worker.on("message", onMessage);
+          this.#worker.once("exit", () => resolve());
         });
-        this.worker.postMessage({ kind: "release" } satisfies WorkerRequest);
+        this.#worker.postMessage({ kind: "release" } satisfies WorkerRequest);
         await done;
       }
-      await this.worker.terminate();
+      await this.#worker.terminate();
     })();
-    return this.released;
+    return this.#released;
   }
 }
 

@@ -8,7 +8,14 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import ort from "onnxruntime-node";
-import type { WorkerReply, WorkerRequest, WireTensor, WorkerInit } from "./worker-protocol.js";
+import type { NumericData } from "@sluice/proto";
+import {
+  transferable,
+  type WireTensor,
+  type WorkerInit,
+  type WorkerReply,
+  type WorkerRequest,
+} from "./worker-protocol.js";
 
 const port = parentPort;
 if (port === null) throw new Error("onnx-worker must run in a worker thread");
@@ -34,13 +41,7 @@ function fromOrt(value: ort.OnnxValue, transfer: ArrayBuffer[]): WireTensor {
       data: (value.data as string[]).map((text) => Buffer.from(text, "utf8")),
     };
   }
-  let data = value.data as Exclude<WireTensor["data"], Uint8Array[]>;
-  const whole =
-    data.buffer instanceof ArrayBuffer &&
-    data.byteOffset === 0 &&
-    data.byteLength === data.buffer.byteLength;
-  if (!whole) data = data.slice();
-  transfer.push(data.buffer as ArrayBuffer);
+  const data = transferable(value.data as NumericData, transfer);
   return { type: value.type as WireTensor["type"], dims, data };
 }
 

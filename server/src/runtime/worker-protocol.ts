@@ -1,4 +1,4 @@
-/** Messages between the main thread and an ONNX Runtime worker (see onnx-worker.ts). */
+/** Messages between the main thread and an ONNX Runtime worker (see onnx-worker.ts), both ways. */
 import type { NumericData } from "@sluice/proto";
 import type { RuntimeOptions } from "./model-runtime.js";
 
@@ -61,3 +61,18 @@ export type WorkerReply =
     }
   | { readonly kind: "error"; readonly id: number; readonly message: string }
   | { readonly kind: "released" };
+
+/**
+ * `data` ready to cross the thread boundary: an array that owns its whole buffer goes as it is, a
+ * view into a larger buffer (a request's bytes, possibly Node's shared pool) is copied first, since
+ * transferring would detach memory others still use. The buffer to transfer is added to `transfer`.
+ */
+export function transferable(data: NumericData, transfer: ArrayBuffer[]): NumericData {
+  const whole =
+    data.buffer instanceof ArrayBuffer &&
+    data.byteOffset === 0 &&
+    data.byteLength === data.buffer.byteLength;
+  const owned = whole ? data : data.slice();
+  transfer.push(owned.buffer as ArrayBuffer);
+  return owned;
+}

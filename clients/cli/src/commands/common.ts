@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { type Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import {
   InferenceClient,
-  InferenceClientError,
+  InferenceError,
   type InferenceClientOptions,
   type TlsOptions,
   status,
@@ -145,16 +145,16 @@ export async function withClient<T>(
 
 /** Adds what to check to the failures a CLI user most often meets: no server, no or wrong token. */
 function withHint(error: unknown, flags: ConnectionFlags): unknown {
-  if (!(error instanceof InferenceClientError)) return error;
+  if (!(error instanceof InferenceError)) return error;
   let hint: string | undefined;
-  if (error.code === status.UNAVAILABLE) hint = `is a server listening at ${flags.url}?`;
-  if (error.code === status.UNAUTHENTICATED || error.code === status.PERMISSION_DENIED) {
+  if (error.status === status.UNAVAILABLE) hint = `is a server listening at ${flags.url}?`;
+  if (error.status === status.UNAUTHENTICATED || error.status === status.PERMISSION_DENIED) {
     hint = "set SLUICE_ADMIN_TOKEN or --token to the server's admin token";
   }
   if (hint === undefined) return error;
   // grpc-js ends connection errors with an empty "Resolution note:"; it only adds noise here.
   const details = error.details.replace(/\s*Resolution note:\s*$/, "").trim();
-  return new InferenceClientError(error.code, `${details} (hint: ${hint})`, {
+  return new InferenceError(error.status, `${details} (hint: ${hint})`, {
     cause: error,
     metadata: error.metadata,
   });

@@ -11,9 +11,11 @@ import {
   type InferOutput,
   type InferResult,
   type TensorData,
+  datatypeInfo,
   float16ToNumber,
   isDatatype,
   numberToFloat16,
+  typedArrayFrom,
 } from "@sluice/client";
 import {
   type ConnectionFlags,
@@ -206,17 +208,6 @@ function parseShape(where: string, text: string): number[] {
   });
 }
 
-const INTEGER_RANGES: Partial<Record<Datatype, [bigint, bigint]>> = {
-  INT8: [-(2n ** 7n), 2n ** 7n - 1n],
-  INT16: [-(2n ** 15n), 2n ** 15n - 1n],
-  INT32: [-(2n ** 31n), 2n ** 31n - 1n],
-  INT64: [-(2n ** 63n), 2n ** 63n - 1n],
-  UINT8: [0n, 2n ** 8n - 1n],
-  UINT16: [0n, 2n ** 16n - 1n],
-  UINT32: [0n, 2n ** 32n - 1n],
-  UINT64: [0n, 2n ** 64n - 1n],
-};
-
 /** Converts text or JSON values to the datatype's typed array (strings for BYTES). */
 export function parseValues(
   where: string,
@@ -232,11 +223,14 @@ export function parseValues(
         return value;
       });
     case "BOOL":
-      return Uint8Array.from(values, (value, i) => {
-        if (value === true || value === "true" || value === 1 || value === "1") return 1;
-        if (value === false || value === "false" || value === 0 || value === "0") return 0;
-        throw element(i, "true, false, 1 or 0", value);
-      });
+      return typedArrayFrom(
+        datatype,
+        values.map((value, i) => {
+          if (value === true || value === "true" || value === 1 || value === "1") return 1;
+          if (value === false || value === "false" || value === 0 || value === "0") return 0;
+          throw element(i, "true, false, 1 or 0", value);
+        }),
+      );
     case "FP16":
     case "FP32":
     case "FP64": {
@@ -245,11 +239,10 @@ export function parseValues(
         if (number === undefined) throw element(i, `a number (${datatype})`, value);
         return number;
       });
-      if (datatype === "FP16") return Uint16Array.from(numbers, numberToFloat16);
-      return datatype === "FP32" ? Float32Array.from(numbers) : Float64Array.from(numbers);
+      return typedArrayFrom(datatype, datatype === "FP16" ? numbers.map(numberToFloat16) : numbers);
     }
     default: {
-      const [min, max] = INTEGER_RANGES[datatype] ?? [0n, 0n];
+      const [min, max] = datatypeInfo(datatype).range!;
       const integers = values.map((value, i) => {
         const integer = toInteger(value);
         if (integer === undefined || integer < min || integer > max) {
@@ -257,24 +250,7 @@ export function parseValues(
         }
         return integer;
       });
-      switch (datatype) {
-        case "INT64":
-          return BigInt64Array.from(integers);
-        case "UINT64":
-          return BigUint64Array.from(integers);
-        case "INT8":
-          return Int8Array.from(integers, Number);
-        case "INT16":
-          return Int16Array.from(integers, Number);
-        case "INT32":
-          return Int32Array.from(integers, Number);
-        case "UINT8":
-          return Uint8Array.from(integers, Number);
-        case "UINT16":
-          return Uint16Array.from(integers, Number);
-        case "UINT32":
-          return Uint32Array.from(integers, Number);
-      }
+      return typedArrayFrom(datatype, integers);
     }
   }
 }
