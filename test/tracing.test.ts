@@ -10,17 +10,13 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Metadata } from "@grpc/grpc-js";
-import { SpanKind, propagation, trace } from "@opentelemetry/api";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  type ReadableSpan,
-} from "@opentelemetry/sdk-trace-base";
+import { SpanKind } from "@opentelemetry/api";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import type { Sidecar } from "@sluice/server";
 import {
   FIXTURE_MODELS,
+  type InMemoryTracing,
+  installInMemoryTracing,
   makeRepository,
   ProtocolClient,
   raw,
@@ -31,17 +27,13 @@ import {
 
 const REQUESTS = 4;
 
-let exporter: InMemorySpanExporter;
-let provider: BasicTracerProvider;
+let tracing: InMemoryTracing;
 let repository: TestRepository;
 let sidecar: Sidecar;
 let client: ProtocolClient;
 
 before(async () => {
-  exporter = new InMemorySpanExporter();
-  provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  trace.setGlobalTracerProvider(provider);
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  tracing = installInMemoryTracing();
   repository = await makeRepository({ traced: join(FIXTURE_MODELS, "identity-fp32") });
   // The batch fills at REQUESTS rows, so concurrent requests run as one execution.
   await writeFile(
@@ -56,9 +48,7 @@ after(async () => {
   client.close();
   await sidecar.close();
   await repository.remove();
-  await provider.shutdown();
-  trace.disable();
-  propagation.disable();
+  await tracing.uninstall();
 });
 
 function request(row: number) {
@@ -83,7 +73,7 @@ describe("tracing", () => {
       }),
     );
     const spans = await waitFor("the batch span", () => {
-      const finished = exporter.getFinishedSpans();
+      const finished = tracing.spans();
       return finished.some((s) => s.name === "sluice.batch.execute") ? finished : undefined;
     });
 
@@ -139,7 +129,7 @@ describe("tracing", () => {
   });
 
   it("starts a new trace for a request without trace context, and marks failures", async () => {
-    exporter.reset();
+    tracing.reset();
     const { status } = await import("@grpc/grpc-js");
     await assert.rejects(
       client.infer({ ...request(0), modelName: "missing" }),
@@ -149,7 +139,7 @@ describe("tracing", () => {
       },
     );
     const [span] = await waitFor("the failed request's span", () => {
-      const finished = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.SERVER);
+      const finished = tracing.spans().filter((s) => s.kind === SpanKind.SERVER);
       return finished.length > 0 ? finished : undefined;
     });
     assert.equal(span!.parentSpanContext, undefined, "a root span");

@@ -16,7 +16,6 @@ export * from "./kafka/topic-reader.js";
 export * from "./kafka/test-kafka.js";
 export * from "./redis/test-redis.js";
 export * from "./otel/in-memory-tracing.js";
-export * from "./otel/recording-otel.js";
 export * from "./sidecar/test-sidecar.js";
 export * from "./sidecar/model-client.js";
 export * from "./sidecar/versioned-repository.js";
