@@ -27,6 +27,7 @@ export {
   DEFAULT_STATE_DIR,
   DEFAULT_STOP_TIMEOUT_MS,
   LOOPBACK,
+  type SecureListenerOptions,
   type StackOptions,
   parseBrokers,
   parsePort,
@@ -45,3 +46,4 @@ export { redisPing } from "./redis-ping.js";
 export { requireRedisServer } from "./redis-server.js";
 export { type StopOutcome } from "./processes.js";
 export { canConnect, freePort, isPortFree, waitForPort } from "../wait.js";
+export { SCRAM_MECHANISMS, type ScramMechanism } from "./kafka-config.js";

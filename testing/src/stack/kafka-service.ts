@@ -24,7 +24,11 @@ import {
 } from "./processes.js";
 import { runCommand } from "./run-command.js";
 import { STACK_POLL_MS, StackError, stackTimeout } from "./stack-error.js";
-import { LOOPBACK, type ResolvedStackOptions } from "./stack-options.js";
+import {
+  LOOPBACK,
+  type ResolvedStackOptions,
+  type SecureListenerOptions,
+} from "./stack-options.js";
 import { servicePaths } from "./stack-paths.js";
 import { StopWaiting, freePort, isPortFree, waitFor } from "../wait.js";
 
@@ -51,6 +55,8 @@ export interface KafkaFiles {
   log4j: string;
   formatLog4j: string;
   dataDir: string;
+  /** The secure listener's key and certificate chain, in the PEM layout Kafka reads. */
+  keystorePem: string;
 }
 
 export function kafkaFiles(stateDir: string): KafkaFiles {
@@ -60,6 +66,7 @@ export function kafkaFiles(stateDir: string): KafkaFiles {
     log4j: join(dir, "log4j.properties"),
     formatLog4j: join(dir, "format-log4j.properties"),
     dataDir: join(dir, "data"),
+    keystorePem: join(dir, "secure-listener.pem"),
   };
 }
 
@@ -97,22 +104,38 @@ export async function startKafka(options: ResolvedStackOptions): Promise<Service
     progress,
   });
   const controllerPort = options.kafkaControllerPort ?? (await freePort());
-  for (const [what, port] of [
+  const { secureListener } = options;
+  const ports: [string, number][] = [
     ["Kafka", kafkaPort],
     ["Kafka's controller", controllerPort],
-  ] as const) {
+  ];
+  if (secureListener !== undefined) ports.push(["Kafka's SASL_SSL listener", secureListener.port]);
+  for (const [what, port] of ports) {
     if (!(await isPortFree(port))) throw await portInUse(what, port);
   }
 
   await mkdir(files.dataDir, { recursive: true });
+  if (secureListener !== undefined) {
+    // Kafka's PEM keystore: the private key first, then the certificate chain, in one file.
+    await writeFile(
+      files.keystorePem,
+      `${String(secureListener.key).trim()}\n${String(secureListener.cert).trim()}\n`,
+      { mode: 0o600 },
+    );
+  }
   await writeFile(
     files.serverProperties,
-    kafkaServerProperties({ port: kafkaPort, controllerPort, dataDir: files.dataDir }),
+    kafkaServerProperties({
+      port: kafkaPort,
+      controllerPort,
+      dataDir: files.dataDir,
+      secure: secureListener && { port: secureListener.port, keystorePem: files.keystorePem },
+    }),
   );
   await writeFile(files.log4j, kafkaLog4jProperties("INFO"));
   await writeFile(files.formatLog4j, kafkaLog4jProperties("WARN"));
   const classPath = join(lib, "*");
-  const clusterId = await formatStorage(java, classPath, files, progress);
+  const clusterId = await formatStorage(java, classPath, files, progress, secureListener?.users);
 
   progress(`starting Kafka on ${LOOPBACK}:${kafkaPort} (log: ${paths.log})`);
   const started = performance.now();
@@ -182,6 +205,7 @@ async function formatStorage(
   classPath: string,
   files: KafkaFiles,
   progress: (line: string) => void,
+  scramUsers: SecureListenerOptions["users"] = [],
 ): Promise<string> {
   const existing = await readClusterId(files.dataDir);
   if (existing !== undefined) return existing;
@@ -201,6 +225,11 @@ async function formatStorage(
       "--config",
       files.serverProperties,
       "--ignore-formatted",
+      // KRaft keeps SCRAM credentials in its metadata log: they are written when it is created.
+      ...scramUsers.flatMap(({ mechanism, name, password }) => [
+        "--add-scram",
+        `${mechanism}=[name=${name},password=${password}]`,
+      ]),
     ],
     { timeoutMs: FORMAT_TIMEOUT_MS },
   );

@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LOOPBACK } from "../wait.js";
+import type { ScramMechanism } from "./kafka-config.js";
 import { StackError } from "./stack-error.js";
 
 /** Every service binds to LOOPBACK only: the stack has no authentication, so it must not be reachable from the network. */
@@ -27,6 +28,25 @@ export const DEFAULT_STATE_DIR = join(REPO_ROOT, ".sluice", "stack");
 /** Where fetched Kafka jars are cached (`<cacheDir>/<version>/lib`): git-ignored (`.cache/`). */
 export const DEFAULT_CACHE_DIR = join(REPO_ROOT, ".cache", "kafka");
 
+/**
+ * A second Kafka listener, SASL_SSL: TLS with the given certificate and SCRAM authentication, so
+ * clients can be tested against what a production cluster asks of them. The users are created
+ * when Kafka's storage is first formatted, so give a fresh `stateDir` with it.
+ */
+export interface SecureListenerOptions {
+  /** Port on 127.0.0.1. */
+  readonly port: number;
+  /** PEM private key of the broker (PKCS#8, unencrypted). */
+  readonly key: string | Buffer;
+  /** PEM certificate chain of the broker; its subject alternative names must include 127.0.0.1. */
+  readonly cert: string | Buffer;
+  readonly users: readonly {
+    readonly mechanism: ScramMechanism;
+    readonly name: string;
+    readonly password: string;
+  }[];
+}
+
 export interface StackOptions {
   /** Kafka's client port on 127.0.0.1. @default 9092 */
   kafkaPort?: number;
@@ -50,11 +70,16 @@ export interface StackOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Progress lines (fetching jars, starting, waiting). @default written to stderr */
   progress?: (line: string) => void;
+  /** Kafka also listens with SASL_SSL (TLS + SCRAM). @default PLAINTEXT only */
+  secureListener?: SecureListenerOptions | undefined;
 }
 
-export interface ResolvedStackOptions extends Required<Omit<StackOptions, "kafkaControllerPort">> {
+export interface ResolvedStackOptions extends Required<
+  Omit<StackOptions, "kafkaControllerPort" | "secureListener">
+> {
   /** undefined: pick a free port at each start. */
   kafkaControllerPort: number | undefined;
+  secureListener: SecureListenerOptions | undefined;
 }
 
 /** Validates `options` and fills every default; errors name the option and what came. */
@@ -86,11 +111,16 @@ export function resolveStackOptions(options: StackOptions = {}): ResolvedStackOp
     ),
     env: options.env ?? process.env,
     progress: options.progress ?? ((line) => process.stderr.write(`sluice stack: ${line}\n`)),
+    secureListener: options.secureListener && {
+      ...options.secureListener,
+      port: checkPort("secureListener.port", options.secureListener.port),
+    },
   };
   const ports = [
     ["kafkaPort", resolved.kafkaPort],
     ["redisPort", resolved.redisPort],
     ["kafkaControllerPort", resolved.kafkaControllerPort],
+    ["secureListener.port", resolved.secureListener?.port],
   ] as const;
   for (const [i, [name, port]] of ports.entries()) {
     for (const [other, otherPort] of ports.slice(i + 1)) {
