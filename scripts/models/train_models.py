@@ -2,14 +2,19 @@
 """Regenerate Sluice's example models and protocol-test fixture models.
 
     python3 scripts/models/train_models.py [--out-root DIR] [--skip-mlp] [--fixtures-only]
-                                           [--golden FILE]
+                                           [--references-only] [--golden FILE]
 
 Writes, relative to --out-root (default: the repository root):
 
     examples/models/fraud/1/model.onnx      logistic regression (scaled), the "stable" model
     examples/models/fraud/2/model.onnx      histogram gradient boosting, the "canary" model
     examples/models/fraud-mlp/1/model.onnx  a deliberately heavy MLP for batching benchmarks
+    examples/models/*/*/reference.json      each version's reference distributions, for drift
+                                            monitoring (format in examples/models/README.md)
     test/fixtures/models/*/1/model.onnx     tiny hand-built graphs for the protocol test suite
+
+`--references-only` rewrites only the reference.json files, scoring the committed model.onnx files
+with onnxruntime on the same simulated data: the models are not retrained or touched.
 
 Everything is deterministic: the transaction data set is simulated from a fixed seed, training
 uses fixed seeds, and the ONNX files carry no timestamps, so a rerun with the pinned versions in
@@ -574,7 +579,9 @@ onnxruntime:
 """
 
 
-def build_examples(out_root: Path, skip_mlp: bool, golden: Path | None) -> None:
+def build_examples(
+    out_root: Path, skip_mlp: bool, golden: Path | None, references_only: bool = False
+) -> None:
     import onnxruntime as ort
 
     started = time.perf_counter()
@@ -598,6 +605,9 @@ def build_examples(out_root: Path, skip_mlp: bool, golden: Path | None) -> None:
         "(threshold 0.5)"
     )
     repo = out_root / "examples" / "models"
+    if references_only:
+        write_references(repo, xtr, xte, yte, skip_mlp)
+        return
     for model in example_models(SEED, skip_mlp):
         started = time.perf_counter()
         with warnings.catch_warnings():
@@ -608,6 +618,8 @@ def build_examples(out_root: Path, skip_mlp: bool, golden: Path | None) -> None:
         size = write_model(to_onnx(model), path)
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         m = score(model, session, xte, yte)
+        doc = reference_document(model.name, model.version, session, xtr, xte, yte)
+        write_reference(doc, path.parent / "reference.json")
         print(
             f"  {model.name + '/' + str(model.version):<12} ROC AUC {m['roc_auc']:.4f}  "
             f"AP {m['avg_precision']:.4f}  precision {m['precision']:.4f}  recall {m['recall']:.4f}"
@@ -616,6 +628,141 @@ def build_examples(out_root: Path, skip_mlp: bool, golden: Path | None) -> None:
     (repo / "fraud" / "config.yaml").write_text(FRAUD_CONFIG)
     if not skip_mlp:
         (repo / "fraud-mlp" / "config.yaml").write_text(FRAUD_MLP_CONFIG)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference distributions (reference.json next to each model version)
+# ---------------------------------------------------------------------------------------------
+
+REFERENCE_FORMAT = "sluice.reference/v1"
+# Deciles: the usual PSI binning. More bins make PSI noisier on small live windows (its expected
+# value without any drift grows with bins / window size), fewer hide shifts inside a bin.
+FEATURE_BINS = 10
+SCORE_BINS = 10
+# Percentiles of the score, for Kolmogorov-Smirnov and Wasserstein: computed from bins, KS is off
+# by at most the heaviest bin's mass, so 100 bins keep it within about 0.01.
+SCORE_CDF_BINS = 100
+# The score is P(class 1); what the consumer reads from `probabilities`.
+SCORE_OUTPUT, SCORE_CLASS = "probabilities", 1
+# JSON floats: nine significant digits are plenty for proportions and summary figures and keep
+# reruns byte-identical (edges are written exactly: they are float32 values of the data).
+REFERENCE_DIGITS = 9
+
+
+def bin_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
+    """Interior edges at the quantiles k/n_bins of `values`, deduplicated.
+
+    Bin i holds (edges[i-1], edges[i]], the first bin everything <= edges[0], the last everything
+    above edges[-1]. The quantiles are data points (inverted CDF), so every bin holds at least one
+    reference value: edges[i] falls in bin i, and the maximum in the last bin (edges equal to the
+    maximum are dropped). A feature with few distinct values (a one-hot, a small count) gets fewer
+    bins: one per value at most.
+    """
+    qs = np.quantile(values, np.arange(1, n_bins) / n_bins, method="inverted_cdf")
+    edges = np.unique(qs)
+    return edges[edges < values.max()]
+
+
+def bin_proportions(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    # side="left": the number of edges strictly below each value, i.e. right-closed bins.
+    counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+    return counts / len(values)
+
+
+def exact(values: np.ndarray) -> list[float]:
+    """float32 data as the exact float64 values JSON can carry (and TypeScript reads back)."""
+    return [float(v) for v in np.asarray(values, dtype=np.float32)]
+
+
+def rounded(value: float) -> float:
+    return float(f"{value:.{REFERENCE_DIGITS}g}")
+
+
+def distribution(values: np.ndarray, n_bins: int) -> dict:
+    edges = bin_edges(values, n_bins)
+    return {
+        "edges": exact(edges),
+        "proportions": [rounded(p) for p in bin_proportions(values, edges)],
+    }
+
+
+def reference_document(
+    model_name: str, version: int, session, xtr: np.ndarray, xte: np.ndarray, yte: np.ndarray
+) -> dict:
+    """Features from the training rows (what the model learned from), the score from held-out
+    rows: on its own training rows a tree model is more confident than on unseen traffic, and live
+    traffic is unseen."""
+    from sklearn.metrics import log_loss, precision_score, recall_score, roc_auc_score
+
+    features = []
+    for index, name in enumerate(FEATURE_NAMES):
+        col = xtr[:, index]
+        features.append(
+            {
+                "name": name,
+                "index": index,
+                **distribution(col, FEATURE_BINS),
+                "mean": rounded(float(col.astype(np.float64).mean())),
+                "std": rounded(float(col.astype(np.float64).std())),
+                "min": exact([col.min()])[0],
+                "max": exact([col.max()])[0],
+            }
+        )
+    label, proba = session.run(["label", SCORE_OUTPUT], {"features": xte})
+    score = proba[:, SCORE_CLASS]
+    return {
+        "format": REFERENCE_FORMAT,
+        "model": model_name,
+        "version": version,
+        "generated_by": "scripts/models/train_models.py",
+        "features_rows": int(len(xtr)),
+        "features": features,
+        "score": {
+            "output": SCORE_OUTPUT,
+            "class_index": SCORE_CLASS,
+            "rows": int(len(score)),
+            "domain": [0.0, 1.0],
+            **distribution(score, SCORE_BINS),
+            "cdf": distribution(score, SCORE_CDF_BINS),
+            "mean": rounded(float(score.astype(np.float64).mean())),
+        },
+        "evaluation": {
+            "rows": int(len(yte)),
+            "positive_rate": rounded(float(yte.mean())),
+            "threshold": 0.5,
+            "roc_auc": rounded(roc_auc_score(yte, score)),
+            "precision": rounded(precision_score(yte, label, zero_division=0)),
+            "recall": rounded(recall_score(yte, label)),
+            "log_loss": rounded(log_loss(yte, np.clip(score.astype(np.float64), 1e-15, 1 - 1e-15))),
+        },
+    }
+
+
+def write_reference(doc: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+
+
+def write_references(
+    repo: Path, xtr: np.ndarray, xte: np.ndarray, yte: np.ndarray, skip_mlp: bool
+) -> None:
+    """reference.json for every example model version already on disk, scored by its committed
+    model.onnx: the models are read, never rewritten."""
+    import onnxruntime as ort
+
+    for model in example_models(SEED, skip_mlp):
+        path = repo / model.name / str(model.version) / "model.onnx"
+        if not path.is_file():
+            print(f"  {model.name}/{model.version}: no {path}, no reference written")
+            continue
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        doc = reference_document(model.name, model.version, session, xtr, xte, yte)
+        write_reference(doc, path.parent / "reference.json")
+        e = doc["evaluation"]
+        print(
+            f"  {model.name + '/' + str(model.version):<12} reference.json: {len(doc['features'])} features, "
+            f"score of {doc['score']['rows']} held-out rows; ROC AUC {e['roc_auc']:.4f}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -769,10 +916,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip-mlp", action="store_true", help="do not train the slow fraud-mlp model")
     parser.add_argument("--fixtures-only", action="store_true", help="only rebuild test/fixtures/models")
     parser.add_argument(
+        "--references-only",
+        action="store_true",
+        help="only write reference.json next to the existing example models (they are scored, not retrained)",
+    )
+    parser.add_argument(
         "--golden", type=Path, help="also write sample events with their feature vectors (JSON) here"
     )
     args = parser.parse_args(argv)
     out_root = args.out_root.resolve()
+    if args.references_only:
+        build_examples(out_root, args.skip_mlp, args.golden, references_only=True)
+        return 0
     print("test fixtures:")
     build_fixtures(out_root)
     if not args.fixtures_only:
