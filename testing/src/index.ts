@@ -10,6 +10,7 @@ export * from "./stack/index.js";
 export * from "./paths.js";
 export * from "./wait.js";
 export * from "./read-metric.js";
+export * from "./seeded-random.js";
 export * from "./certs.js";
 export * from "./jaeger.js";
 export * from "./kafka/topic-reader.js";
