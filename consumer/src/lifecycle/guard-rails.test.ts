@@ -1,13 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { seededRandom } from "@sluice/testing";
-import {
-  GuardRails,
-  latencyBucket,
-  latencyQuantile,
-  type GuardRailLimits,
-  type GuardRailsOptions,
-} from "./guard-rails.js";
+import { GuardRails, type GuardRailLimits, type GuardRailsOptions } from "./guard-rails.js";
+import { latencyBucket, latencyQuantile } from "./latency-buckets.js";
 
 const LIMITS: GuardRailLimits = {
   minEvents: 1_000,
