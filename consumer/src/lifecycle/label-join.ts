@@ -7,8 +7,8 @@
  * (its `source`, e.g. `topic/partition/offset`). Processing that same message again — a replay
  * after a crash, a retried micro-batch — returns the same pair marked `replay`; any other message
  * for an id already joined (a duplicate label, a re-scored prediction) joins nothing. So whoever
- * feeds the evaluator after a micro-batch is delivered counts each pair once per process, and a
- * restarted process counts again exactly the pairs of the batches it replays.
+ * feeds the evaluator once a micro-batch is committed counts each pair once: a replayed batch is
+ * one that never committed, whose pairs were not counted.
  */
 import { ConsumerError } from "../errors.js";
 
@@ -48,7 +48,7 @@ export interface JoinedLabel {
   readonly label: number;
   readonly predictedAt: number;
   readonly labelledAt: number;
-  /** This message had already completed this join: a replay. Count it only if the process restarted. */
+  /** This message had completed this join before: its batch is retried or replayed (it never committed). */
   readonly replay: boolean;
 }
 
