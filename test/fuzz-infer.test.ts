@@ -218,10 +218,7 @@ describe("ModelInfer fuzzed", { timeout: 180_000 }, () => {
     });
     // gRPC's own limit, before any of our code runs: RESOURCE_EXHAUSTED with both sizes.
     assert.equal(error?.code, status.RESOURCE_EXHAUSTED);
-    assert.match(
-      error.details,
-      new RegExp(`larger than max \\(\\d+ vs ${MAX_MESSAGE_BYTES}\\)`),
-    );
+    assert.match(error.details, new RegExp(`larger than max \\(\\d+ vs ${MAX_MESSAGE_BYTES}\\)`));
     await assertServes();
   });
 
