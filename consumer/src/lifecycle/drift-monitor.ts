@@ -233,7 +233,9 @@ export class DriftMonitor {
       const base = window.beginEvent(now);
       const counts = window.values;
       const rowOffset = row * width;
-      for (const slot of this.#slots) {
+      const slots = this.#slots;
+      for (let s = 0; s < slots.length; s++) {
+        const slot = slots[s]!;
         const bin = binIndex(slot.edges, values[rowOffset + slot.column]!);
         counts[base + slot.offset + (bin < 0 ? slot.edges.length + 1 : bin)]!++;
       }
