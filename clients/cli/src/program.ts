@@ -2,7 +2,7 @@
 import { createRequire } from "node:module";
 import { Command, CommanderError, type OutputConfiguration } from "commander";
 import { errorMessage } from "@sluice/kit";
-import { EXIT_STATUS_CODE } from "./commands/common.js";
+import { EXIT_STATUS_CODE } from "./output/exit.js";
 import { registerConsume } from "./commands/consume.js";
 import { registerHealth } from "./commands/health.js";
 import { registerInfer } from "./commands/infer.js";

@@ -22,7 +22,8 @@ import {
   type MetricsServer,
 } from "@sluice/kit";
 import { startTelemetry } from "../telemetry.js";
-import { UsageError, integer, runAction } from "./common.js";
+import { integer } from "../flags/parsers.js";
+import { UsageError, runAction } from "../output/exit.js";
 
 /** The flags every pipeline command shares: the file, and the addresses that override its own. */
 export interface PipelineFlags {

@@ -1,48 +1,31 @@
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { RepositoryIndexResponseSchema } from "@sluice/proto";
-import {
-  STUB_ADMIN_TOKEN as TOKEN,
-  authorized,
-  captured,
-  startStubServer,
-  unauthenticated,
-  type StubServer,
-} from "@sluice/testing";
-import { runSluice } from "../program.js";
-
-const run = (...args: string[]) => captured((output) => runSluice(args, { output }));
-let server: StubServer;
-let url: string;
-
-after(() => server?.close());
+import { STUB_ADMIN_TOKEN as TOKEN } from "@sluice/testing";
+import { sluice as run, stubServerForFile, withToken } from "../test-kit.js";
 
 const requests: { ready: boolean }[] = [];
 
-before(async () => {
-  server = await startStubServer({
-    repositoryIndex: (call, callback) => {
-      if (!authorized(call.metadata)) return callback(unauthenticated());
-      requests.push(call.request);
-      const models = [
-        { name: "fraud", version: "2", state: "READY", reason: "" },
-        { name: "fraud-mlp", version: "", state: "UNAVAILABLE", reason: "model.onnx: not found" },
-      ];
-      callback(
-        null,
-        create(RepositoryIndexResponseSchema, {
-          models: call.request.ready ? models.slice(0, 1) : models,
-        }),
-      );
-    },
-  });
-  url = server.url;
+const server = stubServerForFile({
+  repositoryIndex: withToken((call, callback) => {
+    requests.push(call.request);
+    const models = [
+      { name: "fraud", version: "2", state: "READY", reason: "" },
+      { name: "fraud-mlp", version: "", state: "UNAVAILABLE", reason: "model.onnx: not found" },
+    ];
+    callback(
+      null,
+      create(RepositoryIndexResponseSchema, {
+        models: call.request.ready ? models.slice(0, 1) : models,
+      }),
+    );
+  }),
 });
 
 describe("sluice models", () => {
   test("prints the repository index as a table", async () => {
-    const { code, out } = await run("models", "--url", url, "--token", TOKEN);
+    const { code, out } = await run("models", "--url", server(), "--token", TOKEN);
     assert.equal(code, 0);
     assert.equal(
       out,
@@ -58,7 +41,7 @@ describe("sluice models", () => {
   test("--ready asks for ready models only; the token may come from SLUICE_ADMIN_TOKEN", async () => {
     process.env["SLUICE_ADMIN_TOKEN"] = TOKEN;
     try {
-      const { code, out } = await run("models", "--ready", "--url", url);
+      const { code, out } = await run("models", "--ready", "--url", server());
       assert.equal(code, 0);
       assert.deepEqual(out.split("\n").slice(1, -1), ["fraud  2        READY"]);
       assert.equal(requests.at(-1)?.ready, true);
@@ -68,7 +51,7 @@ describe("sluice models", () => {
   });
 
   test("without the token: the server's error with a hint how to fix it", async () => {
-    const { code, err } = await run("models", "--url", url);
+    const { code, err } = await run("models", "--url", server());
     assert.equal(code, 1);
     assert.equal(
       err,

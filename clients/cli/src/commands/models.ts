@@ -1,38 +1,27 @@
 /** `sluice models`: the repository index as a table. */
 import type { Command } from "commander";
-import {
-  type ConnectionFlags,
-  addConnectionOptions,
-  formatTable,
-  print,
-  runAction,
-  withClient,
-} from "./common.js";
+import type { ConnectionFlags } from "../flags/connection.js";
+import { registerClientCommand } from "../flags/client-command.js";
+import { formatTable } from "../output/table.js";
 
 interface ModelsFlags extends ConnectionFlags {
   ready?: boolean;
 }
 
 export function registerModels(program: Command): void {
-  const command = program
-    .command("models")
-    .description("list the models in the server's repository with their state")
-    .option("--ready", "only models that are ready for inference");
-  addConnectionOptions(command).addHelpText(
-    "after",
-    `
-Examples:
-  $ sluice models
-  $ SLUICE_ADMIN_TOKEN=s3cret-token sluice models --ready --url sluice.internal:8001`,
-  );
-  command.action((flags: ModelsFlags, self: Command) =>
-    runAction(self, async () => {
+  registerClientCommand<ModelsFlags>(program, {
+    name: "models",
+    description: "list the models in the server's repository with their state",
+    options: (command) => command.option("--ready", "only models that are ready for inference"),
+    examples: [
+      "sluice models",
+      "SLUICE_ADMIN_TOKEN=s3cret-token sluice models --ready --url sluice.internal:8001",
+    ],
+    run: async ({ client, flags, print }) => {
       const readyOnly = flags.ready === true;
-      const models = await withClient(self, flags, (client) =>
-        client.repositoryIndex({ readyOnly }),
-      );
+      const models = await client.repositoryIndex({ readyOnly });
       if (models.length === 0) {
-        print(self, readyOnly ? "no models are ready" : "no models in the repository");
+        print(readyOnly ? "no models are ready" : "no models in the repository");
         return;
       }
       const rows = models.map(({ name, version, state, reason }) => [
@@ -41,7 +30,7 @@ Examples:
         state,
         reason,
       ]);
-      print(self, formatTable(["NAME", "VERSION", "STATE", "REASON"], rows));
-    }),
-  );
+      print(formatTable(["NAME", "VERSION", "STATE", "REASON"], rows));
+    },
+  });
 }

@@ -6,7 +6,8 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { DEFAULT_FRAUD_RATIO, DEFAULT_USERS, produceSyntheticEvents } from "@sluice/demo";
 import { startTelemetry } from "../telemetry.js";
-import { UsageError, print, runAction } from "./common.js";
+import { UsageError, runAction } from "../output/exit.js";
+import { print } from "../output/print.js";
 import { addPipelineOptions, loadConfig, type PipelineFlags } from "./consume.js";
 
 interface ProduceFlags extends PipelineFlags {

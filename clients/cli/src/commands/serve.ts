@@ -11,7 +11,7 @@ import {
   type ModelControlMode,
 } from "@sluice/server";
 import { startTelemetry } from "../telemetry.js";
-import { integer } from "./common.js";
+import { integer } from "../flags/parsers.js";
 
 interface ServeFlags {
   modelRepository: string;
