@@ -18,6 +18,7 @@ import {
   type ModelConfig,
   type ModelRepositoryParameter,
   type ModelStatistics,
+  versionLabelsOf,
 } from "@sluice/proto";
 import {
   type InferenceClientOptions,
@@ -192,6 +193,20 @@ export class InferenceClient {
       );
     }
     return response.config;
+  }
+
+  /**
+   * The model's version labels, label → version number (`{ stable: "1", canary: "2" }`), which a
+   * Sluice sidecar sends in ModelConfig's parameters. Empty when the model has none or the server
+   * has no ModelConfig (a KServe V2 server without Triton's extension).
+   */
+  async versionLabels(model: string, options: CallOptions = {}): Promise<Record<string, string>> {
+    try {
+      return versionLabelsOf((await this.modelConfig(model, undefined, options)).parameters);
+    } catch (error) {
+      if (error instanceof InferenceError && error.status === status.UNIMPLEMENTED) return {};
+      throw error;
+    }
   }
 
   /** Inference statistics of one model, or of every model when `model` is omitted (Triton's statistics extension). */
