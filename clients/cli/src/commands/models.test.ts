@@ -1,57 +1,79 @@
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { RepositoryIndexResponseSchema } from "@sluice/proto";
-import { STUB_ADMIN_TOKEN as TOKEN } from "@sluice/testing";
-import { sluice as run, stubServerForFile, withToken } from "../test-kit.js";
+import type { Sidecar } from "@sluice/server";
+import {
+  EXAMPLE_MODELS,
+  makeRepository,
+  startTestSidecar,
+  type TestRepository,
+} from "@sluice/testing";
+import { sluice, stubServerForFile, withToken } from "../test-kit.js";
 
-const requests: { ready: boolean }[] = [];
+let repository: TestRepository;
+let sidecar: Sidecar;
+let url: string;
 
-const server = stubServerForFile({
-  repositoryIndex: withToken((call, callback) => {
-    requests.push(call.request);
-    const models = [
-      { name: "fraud", version: "2", state: "READY", reason: "" },
-      { name: "fraud-mlp", version: "", state: "UNAVAILABLE", reason: "model.onnx: not found" },
-    ];
-    callback(
-      null,
-      create(RepositoryIndexResponseSchema, {
-        models: call.request.ready ? models.slice(0, 1) : models,
-      }),
-    );
-  }),
+before(async () => {
+  repository = await makeRepository({ fraud: join(EXAMPLE_MODELS, "fraud") });
+  await mkdir(join(repository.dir, "broken", "1"), { recursive: true });
+  await writeFile(join(repository.dir, "broken", "1", "model.onnx"), "not an ONNX model\n");
+  sidecar = await startTestSidecar({ modelRepository: repository.dir });
+  url = `127.0.0.1:${sidecar.grpcPort}`;
+});
+
+after(async () => {
+  await sidecar?.close();
+  await repository?.remove();
+});
+
+// The stub answers repository calls only with its token, as a sidecar with an admin token may.
+const guarded = stubServerForFile({
+  repositoryIndex: withToken((_call, callback) =>
+    callback(null, create(RepositoryIndexResponseSchema)),
+  ),
 });
 
 describe("sluice models", () => {
-  test("prints the repository index as a table", async () => {
-    const { code, out } = await run("models", "--url", server(), "--token", TOKEN);
+  test("every version: its labels, state, inputs and outputs, and why one failed", async () => {
+    const { code, out, err } = await sluice("models", "--url", url);
+    assert.equal(err, "");
     assert.equal(code, 0);
-    assert.equal(
-      out,
-      [
-        "NAME       VERSION  STATE        REASON",
-        "fraud      2        READY",
-        "fraud-mlp  -        UNAVAILABLE  model.onnx: not found",
-        "",
-      ].join("\n"),
-    );
+    const [header, ...rows] = out.trimEnd().split("\n");
+    assert.match(header ?? "", /^NAME +VERSION +LABELS +STATE +INPUTS +OUTPUTS +REASON$/);
+    const cells = rows.map((row) => row.split(/ {2,}/));
+    assert.deepEqual(cells.slice(0, 1), [
+      ["broken", "1", "-", "UNAVAILABLE", "-", "-", cells[0]?.[6]],
+    ]);
+    assert.match(cells[0]?.[6] ?? "", /model\.onnx/);
+    const io = ["features FP32 [-1, 20]", "label INT64 [-1], probabilities FP32 [-1, 2]"];
+    assert.deepEqual(cells.slice(1), [
+      ["fraud", "1", "stable", "READY", ...io],
+      ["fraud", "2", "canary", "READY", ...io],
+    ]);
   });
 
-  test("--ready asks for ready models only; the token may come from SLUICE_ADMIN_TOKEN", async () => {
-    process.env["SLUICE_ADMIN_TOKEN"] = TOKEN;
-    try {
-      const { code, out } = await run("models", "--ready", "--url", server());
-      assert.equal(code, 0);
-      assert.deepEqual(out.split("\n").slice(1, -1), ["fraud  2        READY"]);
-      assert.equal(requests.at(-1)?.ready, true);
-    } finally {
-      delete process.env["SLUICE_ADMIN_TOKEN"];
-    }
+  test("--ready --json: only ready versions, as JSON", async () => {
+    const { code, out } = await sluice("models", "--ready", "--json", "--url", url);
+    assert.equal(code, 0);
+    const tensors = {
+      inputs: [{ name: "features", datatype: "FP32", shape: [-1, 20] }],
+      outputs: [
+        { name: "label", datatype: "INT64", shape: [-1] },
+        { name: "probabilities", datatype: "FP32", shape: [-1, 2] },
+      ],
+    };
+    assert.deepEqual(JSON.parse(out), [
+      { name: "fraud", version: "1", state: "READY", reason: "", labels: ["stable"], ...tensors },
+      { name: "fraud", version: "2", state: "READY", reason: "", labels: ["canary"], ...tensors },
+    ]);
   });
 
-  test("without the token: the server's error with a hint how to fix it", async () => {
-    const { code, err } = await run("models", "--url", server());
+  test("without the token a server asks for: its error, with a hint how to fix it", async () => {
+    const { code, err } = await sluice("models", "--url", guarded());
     assert.equal(code, 1);
     assert.equal(
       err,
