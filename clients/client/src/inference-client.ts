@@ -29,6 +29,7 @@ import {
 import { type InferOptions, buildInferRequest, modelVersion } from "./infer-request.js";
 import { type InferResult, toInferResult } from "./infer-result.js";
 import { withRetry } from "./retry.js";
+import { tlsCredentials } from "./tls-credentials.js";
 import type { InferInput } from "./tensors.js";
 import { type ServerAttributes, recordRetry, serverAttributes, traceCall } from "./tracing.js";
 import {
@@ -355,14 +356,8 @@ export class InferenceClient {
   }
 }
 
-function channelCredentials({ tls }: ResolvedClientOptions): ChannelCredentials {
-  if (tls === undefined) return credentials.createInsecure();
-  return credentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert));
-}
-
-function pem(value: Buffer | string | undefined): Buffer | null {
-  if (value === undefined) return null;
-  return typeof value === "string" ? Buffer.from(value) : value;
+function channelCredentials({ tls, address }: ResolvedClientOptions): ChannelCredentials {
+  return tls === undefined ? credentials.createInsecure() : tlsCredentials(tls, address);
 }
 
 function modelName(model: string): string {
