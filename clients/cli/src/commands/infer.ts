@@ -46,7 +46,7 @@ export function registerInfer(program: Command): void {
         )
         .option(
           "--input <name:DATATYPE:shape:values>",
-          "an input tensor, e.g. features:FP32:1x3:0.1,0.2,0.3 (repeatable)",
+          "an input tensor, name:DATATYPE:shape:values such as x:FP32:1x3:0.1,0.2,0.3 (repeatable; sluice metadata MODEL shows what the model expects)",
           collect,
         )
         .option(
@@ -55,12 +55,14 @@ export function registerInfer(program: Command): void {
         )
         .option("--output <name>", "output to return (repeatable; default: all)", collect)
         .option("--json", "print the result as KServe V2 JSON"),
-    notes:
-      'Shapes are dimensions joined by "x" (1x20); values are comma-separated; BYTES values are UTF-8 text.',
+    notes: [
+      'Shapes are dimensions joined by "x" (1x20); values are comma-separated; BYTES values are UTF-8',
+      "text. `sluice metadata MODEL` shows each input's name, datatype and shape.",
+    ].join("\n"),
     examples: [
-      "sluice infer fraud --input features:FP32:1x3:0.1,0.2,0.3",
-      "sluice infer fraud --version stable --input-file request.json --output probabilities --json",
-      "sluice infer sentiment --input text:BYTES:2:great,awful --url sluice.internal:8001 --tls",
+      "sluice infer fraud --input features:FP32:1x20:6.37,6.14,4,6,6,2.13,6,3.98,1,-0.13,-0.99,1,0,0,0,0,1,0,0,0",
+      "sluice infer fraud --version stable --input-file examples/requests/fraud.json --output probabilities --json",
+      "sluice infer fraud --version canary --input-file examples/requests/fraud.json --output label",
     ],
     run: async ({ client, flags, args: [model = ""], print }) => {
       const fromFile =

@@ -73,7 +73,7 @@ Exit status: 0 quit, 1 (--once) no endpoint answered, 2 invalid flags.
 Examples:
   $ sluice top
   $ sluice top --consumer 127.0.0.1:8003 --consumer 127.0.0.1:8004 --sidecar 127.0.0.1:8002
-  $ sluice top --once --interval 5000`,
+  $ sluice top --once --interval 2000 --consumer 127.0.0.1:8003 --sidecar 127.0.0.1:8002`,
     )
     .action((flags: TopFlags, self: Command) =>
       runAction(self, async () => {

@@ -17,7 +17,7 @@ export function registerUnload(program: Command): void {
       "The server must run with --model-control-mode explicit; with an admin token set, pass it.",
     examples: [
       "SLUICE_ADMIN_TOKEN=s3cret-token sluice unload fraud",
-      "sluice unload fraud --url 127.0.0.1:8001 --token s3cret-token",
+      "sluice unload fraud-mlp --url 127.0.0.1:8001 --token s3cret-token",
     ],
     run: async ({ client, flags, args: [model = ""], print }) => {
       const options = flags.unloadDependents === true ? { unloadDependents: true } : {};
