@@ -3,7 +3,11 @@
  * server that lives as long as the test file.
  */
 import { after, before } from "node:test";
+import { join } from "node:path";
 import {
+  EXAMPLE_MODELS,
+  makeRepository,
+  startTestSidecar,
   type InferenceImpl,
   type ProgramRun,
   type StubServer,
@@ -30,6 +34,30 @@ export function helpOf(...names: string[]): string {
   }
   command.outputHelp();
   return help;
+}
+
+/**
+ * A real sidecar on a copy of examples/models' `fraud` (versions 1 and 2, labels stable and
+ * canary), started before the file's tests and closed after them; `prepare` may add models to the
+ * repository first. Resolves to its address.
+ */
+export function sidecarForFile(prepare?: (repository: string) => Promise<void>): () => string {
+  let sidecar: Awaited<ReturnType<typeof startTestSidecar>> | undefined;
+  let remove: (() => Promise<void>) | undefined;
+  before(async () => {
+    const repository = await makeRepository({ fraud: join(EXAMPLE_MODELS, "fraud") });
+    remove = () => repository.remove();
+    await prepare?.(repository.dir);
+    sidecar = await startTestSidecar({ modelRepository: repository.dir });
+  });
+  after(async () => {
+    await sidecar?.close();
+    await remove?.();
+  });
+  return () => {
+    if (sidecar === undefined) throw new Error("the sidecar starts in before()");
+    return `127.0.0.1:${sidecar.grpcPort}`;
+  };
 }
 
 /** A stub server started before the file's tests and closed after them; resolves to its address. */

@@ -1,31 +1,10 @@
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { ModelMetadataResponseSchema } from "@sluice/proto";
-import type { Sidecar } from "@sluice/server";
-import {
-  EXAMPLE_MODELS,
-  makeRepository,
-  startTestSidecar,
-  type TestRepository,
-} from "@sluice/testing";
-import { sluice, stubServerForFile } from "../test-kit.js";
+import { sidecarForFile, sluice, stubServerForFile } from "../test-kit.js";
 
-let repository: TestRepository;
-let sidecar: Sidecar;
-let url: string;
-
-before(async () => {
-  repository = await makeRepository({ fraud: join(EXAMPLE_MODELS, "fraud") });
-  sidecar = await startTestSidecar({ modelRepository: repository.dir });
-  url = `127.0.0.1:${sidecar.grpcPort}`;
-});
-
-after(async () => {
-  await sidecar?.close();
-  await repository?.remove();
-});
+const sidecar = sidecarForFile();
 
 // A KServe V2 server without Triton's ModelConfig: metadata, but no labels.
 const kserve = stubServerForFile({
@@ -43,7 +22,7 @@ const kserve = stubServerForFile({
 
 describe("sluice metadata", () => {
   test("shows the inputs, outputs, versions with their labels, and an --input to start from", async () => {
-    const { code, out, err } = await sluice("metadata", "fraud", "--url", url);
+    const { code, out, err } = await sluice("metadata", "fraud", "--url", sidecar());
     assert.equal(err, "");
     assert.equal(code, 0);
     assert.equal(
@@ -71,7 +50,7 @@ describe("sluice metadata", () => {
       "canary",
       "--json",
       "--url",
-      url,
+      sidecar(),
     );
     assert.equal(code, 0);
     assert.deepEqual(JSON.parse(out), {
@@ -88,10 +67,10 @@ describe("sluice metadata", () => {
   });
 
   test("an unknown model or label: exit 1 with the server's message", async () => {
-    const unknown = await sluice("metadata", "nope", "--url", url);
+    const unknown = await sluice("metadata", "nope", "--url", sidecar());
     assert.equal(unknown.code, 1);
     assert.match(unknown.err, /^error: \[NOT_FOUND\] .*"nope"/);
-    const label = await sluice("metadata", "fraud", "--version", "beta", "--url", url);
+    const label = await sluice("metadata", "fraud", "--version", "beta", "--url", sidecar());
     assert.equal(label.code, 1);
     assert.match(label.err, /labels: "stable", "canary"/);
   });

@@ -1,33 +1,14 @@
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { RepositoryIndexResponseSchema } from "@sluice/proto";
-import type { Sidecar } from "@sluice/server";
-import {
-  EXAMPLE_MODELS,
-  makeRepository,
-  startTestSidecar,
-  type TestRepository,
-} from "@sluice/testing";
-import { sluice, stubServerForFile, withToken } from "../test-kit.js";
+import { sidecarForFile, sluice, stubServerForFile, withToken } from "../test-kit.js";
 
-let repository: TestRepository;
-let sidecar: Sidecar;
-let url: string;
-
-before(async () => {
-  repository = await makeRepository({ fraud: join(EXAMPLE_MODELS, "fraud") });
-  await mkdir(join(repository.dir, "broken", "1"), { recursive: true });
-  await writeFile(join(repository.dir, "broken", "1", "model.onnx"), "not an ONNX model\n");
-  sidecar = await startTestSidecar({ modelRepository: repository.dir });
-  url = `127.0.0.1:${sidecar.grpcPort}`;
-});
-
-after(async () => {
-  await sidecar?.close();
-  await repository?.remove();
+const sidecar = sidecarForFile(async (repository) => {
+  await mkdir(join(repository, "broken", "1"), { recursive: true });
+  await writeFile(join(repository, "broken", "1", "model.onnx"), "not an ONNX model\n");
 });
 
 // The stub answers repository calls only with its token, as a sidecar with an admin token may.
@@ -39,7 +20,7 @@ const guarded = stubServerForFile({
 
 describe("sluice models", () => {
   test("every version: its labels, state, inputs and outputs, and why one failed", async () => {
-    const { code, out, err } = await sluice("models", "--url", url);
+    const { code, out, err } = await sluice("models", "--url", sidecar());
     assert.equal(err, "");
     assert.equal(code, 0);
     const [header, ...rows] = out.trimEnd().split("\n");
@@ -57,7 +38,7 @@ describe("sluice models", () => {
   });
 
   test("--ready --json: only ready versions, as JSON", async () => {
-    const { code, out } = await sluice("models", "--ready", "--json", "--url", url);
+    const { code, out } = await sluice("models", "--ready", "--json", "--url", sidecar());
     assert.equal(code, 0);
     const tensors = {
       inputs: [{ name: "features", datatype: "FP32", shape: [-1, 20] }],
