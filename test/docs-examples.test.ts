@@ -183,6 +183,15 @@ async function stop(
 }
 
 function kill(run: Run, signal: NodeJS.Signals): void {
+  if (signal === "SIGKILL" && run.child.pid !== undefined) {
+    // Giving up: the whole process group (spawned detached), so nothing a line started lingers.
+    try {
+      process.kill(-run.child.pid, "SIGKILL");
+    } catch {
+      // The group is gone already.
+    }
+    return;
+  }
   if (run.child.exitCode !== null || run.child.signalCode !== null) return;
   // bash execs the one command, and the sluice shim execs node: the pid is the program itself.
   run.child.kill(signal);
