@@ -147,6 +147,11 @@ describe("Java client on the official Triton/KServe V2 stubs", () => {
     assert.equal(config["platform"], "onnxruntime_onnx");
     assert.ok((config["max_batch_size"] as number) > 0);
     assert.deepEqual((config["input"] as { dims: number[] }[])[0]?.dims, [20]);
+    // Sluice's version labels, as Triton's own stubs decode ModelConfig.parameters.
+    assert.deepEqual(config["parameters"], {
+      "sluice.version_label.canary": "2",
+      "sluice.version_label.stable": "1",
+    });
     const stats = steps.get("model_statistics")?.["model_stats"] as {
       version: string;
       inference_count: number;
@@ -208,6 +213,22 @@ describe("grpcurl through server reflection", () => {
     assert.deepEqual(probabilities.shape, ["1", "2"]);
     const [p0, p1] = probabilities.contents.fp32Contents!;
     assert.ok(Math.abs(p0! + p1! - 1) < 1e-5, `probabilities sum to 1, got ${p0} + ${p1}`);
+  });
+
+  it("reads the version labels in ModelConfig's parameters as JSON", async () => {
+    const { stdout } = await grpcurl(
+      "-d",
+      JSON.stringify({ name: "fraud", version: "stable" }),
+      target,
+      "inference.GRPCInferenceService/ModelConfig",
+    );
+    const { config } = JSON.parse(stdout) as {
+      config: { parameters: Record<string, { stringValue: string }> };
+    };
+    assert.deepEqual(config.parameters, {
+      "sluice.version_label.stable": { stringValue: "1" },
+      "sluice.version_label.canary": { stringValue: "2" },
+    });
   });
 
   it("gets a clear error for a bad request", async () => {

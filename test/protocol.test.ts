@@ -51,7 +51,10 @@ before(async () => {
     "identity-unbatched": join(FIXTURE_MODELS, "identity-fp32"),
   });
   // The same model served without batching: its dynamic first dimension is then unbounded by max_batch_size.
-  await writeFile(join(repository.dir, "identity-unbatched", "config.yaml"), "max_batch_size: 0\n");
+  await writeFile(
+    join(repository.dir, "identity-unbatched", "config.yaml"),
+    "max_batch_size: 0\nlabels: { stable: 1 }\n",
+  );
   sidecar = await startTestSidecar({ modelRepository: repository.dir });
   client = new ProtocolClient(`127.0.0.1:${sidecar.grpcPort}`);
 });
@@ -132,6 +135,24 @@ describe("health and metadata", () => {
     });
     assert.equal(fixed.config?.maxBatchSize, 0);
     assert.deepEqual(fixed.config?.input[0]?.dims.map(Number), [3, 4]);
+  });
+
+  it("carries the version labels in ModelConfig's parameters, whichever version was asked", async () => {
+    for (const version of ["", "1", "stable"]) {
+      const { config } = await client.call<ModelConfigResponse>("modelConfig", {
+        name: "identity-unbatched",
+        version,
+      });
+      assert.deepEqual(
+        Object.entries(config?.parameters ?? {}).map(([key, value]) => [key, value.stringValue]),
+        [["sluice.version_label.stable", "1"]],
+      );
+    }
+    const unlabelled = await client.call<ModelConfigResponse>("modelConfig", {
+      name: "identity-fp32",
+      version: "",
+    });
+    assert.deepEqual(unlabelled.config?.parameters, {});
   });
 
   it("lists the repository with states", async () => {

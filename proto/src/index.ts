@@ -16,3 +16,8 @@ export {
   type InferenceErrorCode,
   type InferenceErrorOptions,
 } from "./inference-error.js";
+export {
+  VERSION_LABEL_PARAMETER_PREFIX,
+  versionLabelParameters,
+  versionLabelsOf,
+} from "./version-labels.js";

@@ -23,7 +23,7 @@ import {
 } from "./options.js";
 import { ModelRepository } from "./repository/model-repository.js";
 import type { ModelRuntime } from "./runtime/model-runtime.js";
-import { OnnxRuntime } from "./runtime/onnx-runtime.js";
+import { OnnxRuntime, ortLogSeverity } from "./runtime/onnx-runtime.js";
 
 const { version: SERVER_VERSION } = createRequire(import.meta.url)("../package.json") as {
   version: string;
@@ -84,7 +84,9 @@ export async function startSidecar(
   const observer = new TelemetryObserver(metrics);
   const manager: ModelManager = new ModelManager({
     repository,
-    runtime: dependencies.runtime ?? new OnnxRuntime(),
+    runtime:
+      dependencies.runtime ??
+      new OnnxRuntime({ logSeverityLevel: ortLogSeverity(options.logLevel) }),
     logger,
     observer,
   });

@@ -2,11 +2,12 @@
 import { createRequire } from "node:module";
 import { Command, CommanderError, type OutputConfiguration } from "commander";
 import { errorMessage } from "@sluice/kit";
-import { EXIT_STATUS_CODE } from "./commands/common.js";
+import { EXIT_STATUS_CODE } from "./output/exit.js";
 import { registerConsume } from "./commands/consume.js";
 import { registerHealth } from "./commands/health.js";
 import { registerInfer } from "./commands/infer.js";
 import { registerLoad } from "./commands/load.js";
+import { registerMetadata } from "./commands/metadata.js";
 import { registerModels } from "./commands/models.js";
 import { registerProduce } from "./commands/produce.js";
 import { registerServe } from "./commands/serve.js";
@@ -33,6 +34,7 @@ export function createProgram(output?: OutputConfiguration): Command {
   registerServe(program);
   registerInfer(program);
   registerModels(program);
+  registerMetadata(program);
   registerLoad(program);
   registerUnload(program);
   registerHealth(program);

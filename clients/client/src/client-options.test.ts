@@ -106,6 +106,10 @@ describe("resolveClientOptions", () => {
       { address: "h:1", tls: { ca: "" } },
       /tls\.ca: expected PEM file contents, got an empty string/,
     );
+    refuses(
+      { address: "h:1", tls: { serverName: "10.0.0.7" } },
+      /tls\.serverName: expected a host name, got the IP address "10\.0\.0\.7"/,
+    );
   });
 
   test("refuses a token that cannot be a header value, without echoing it", () => {

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import type { ChannelOptions } from "@grpc/grpc-js";
 import { InferenceError } from "@sluice/proto";
 import type { RetryPolicy } from "./retry.js";
@@ -174,6 +175,12 @@ function resolveTls(tls: TlsOptions | undefined): Readonly<TlsOptions> | undefin
     (typeof tls.serverName !== "string" || tls.serverName.length === 0)
   ) {
     throw invalid(`tls.serverName: expected a host name, got ${JSON.stringify(tls.serverName)}`);
+  }
+  // RFC 6066 allows only host names as the TLS server name; an IP address is checked without one.
+  if (tls.serverName !== undefined && isIP(tls.serverName) !== 0) {
+    throw invalid(
+      `tls.serverName: expected a host name, got the IP address "${tls.serverName}" (connect to that address instead: its certificate is checked against it)`,
+    );
   }
   return { ...tls };
 }

@@ -30,6 +30,7 @@ export {
   DATATYPES,
   datatypeInfo,
   float16ToNumber,
+  formatShape,
   isDatatype,
   numberToFloat16,
   typedArrayFrom,

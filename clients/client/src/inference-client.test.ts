@@ -502,6 +502,10 @@ describe("server, model and repository calls", () => {
     await assert.rejects(client().modelConfig("echo"), { status: status.UNIMPLEMENTED });
   });
 
+  test("version labels: none from a server without ModelConfig (KServe without Triton's extension)", async () => {
+    assert.deepEqual(await client().versionLabels("echo"), {});
+  });
+
   test("repository calls carry the bearer token", async () => {
     const sluice = client({ token: "admin-secret" });
     assert.deepEqual(await sluice.repositoryIndex({ readyOnly: true }), [

@@ -18,6 +18,7 @@ import {
   type ModelConfig,
   type ModelRepositoryParameter,
   type ModelStatistics,
+  versionLabelsOf,
 } from "@sluice/proto";
 import {
   type InferenceClientOptions,
@@ -28,6 +29,7 @@ import {
 import { type InferOptions, buildInferRequest, modelVersion } from "./infer-request.js";
 import { type InferResult, toInferResult } from "./infer-result.js";
 import { withRetry } from "./retry.js";
+import { tlsCredentials } from "./tls-credentials.js";
 import type { InferInput } from "./tensors.js";
 import { type ServerAttributes, recordRetry, serverAttributes, traceCall } from "./tracing.js";
 import {
@@ -194,6 +196,20 @@ export class InferenceClient {
     return response.config;
   }
 
+  /**
+   * The model's version labels, label → version number (`{ stable: "1", canary: "2" }`), which a
+   * Sluice sidecar sends in ModelConfig's parameters. Empty when the model has none or the server
+   * has no ModelConfig (a KServe V2 server without Triton's extension).
+   */
+  async versionLabels(model: string, options: CallOptions = {}): Promise<Record<string, string>> {
+    try {
+      return versionLabelsOf((await this.modelConfig(model, undefined, options)).parameters);
+    } catch (error) {
+      if (error instanceof InferenceError && error.status === status.UNIMPLEMENTED) return {};
+      throw error;
+    }
+  }
+
   /** Inference statistics of one model, or of every model when `model` is omitted (Triton's statistics extension). */
   async modelStatistics(
     model?: string,
@@ -340,14 +356,8 @@ export class InferenceClient {
   }
 }
 
-function channelCredentials({ tls }: ResolvedClientOptions): ChannelCredentials {
-  if (tls === undefined) return credentials.createInsecure();
-  return credentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert));
-}
-
-function pem(value: Buffer | string | undefined): Buffer | null {
-  if (value === undefined) return null;
-  return typeof value === "string" ? Buffer.from(value) : value;
+function channelCredentials({ tls, address }: ResolvedClientOptions): ChannelCredentials {
+  return tls === undefined ? credentials.createInsecure() : tlsCredentials(tls, address);
 }
 
 function modelName(model: string): string {

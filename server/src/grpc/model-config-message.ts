@@ -7,6 +7,7 @@ import {
   type Datatype,
   type ModelConfig as ModelConfigMessage,
   type ModelVersionPolicy,
+  versionLabelParameters,
 } from "@sluice/proto";
 import type { ServedVersion } from "../models/served-version.js";
 import { MODEL_FILE_NAME } from "../repository/model-repository.js";
@@ -46,6 +47,10 @@ function versionPolicy(served: ServedVersion): Omit<ModelVersionPolicy, "$typeNa
   }
 }
 
+/**
+ * `served` as Triton's ModelConfig. The model's version labels travel in `parameters`, one entry
+ * per label (see proto's version-labels.ts): all of the model's labels, whichever version was asked.
+ */
 export function modelConfigMessage(served: ServedVersion): ModelConfigMessage {
   const batched = served.maxBatchSize > 0;
   // Triton leaves the batch dimension out of dims when max_batch_size > 0.
@@ -76,6 +81,7 @@ export function modelConfigMessage(served: ServedVersion): ModelConfigMessage {
       },
     ],
     defaultModelFilename: MODEL_FILE_NAME,
+    parameters: versionLabelParameters(served.config.labels),
     schedulingChoice:
       batching.enabled && batched
         ? {

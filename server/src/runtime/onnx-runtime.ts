@@ -14,6 +14,7 @@ import type {
 } from "./model-runtime.js";
 import {
   transferable,
+  type OrtLogSeverity,
   type OrtType,
   type WireTensor,
   type WireValueMetadata,
@@ -168,11 +169,36 @@ class WorkerModel implements LoadedModel {
   }
 }
 
+export interface OnnxRuntimeOptions {
+  /**
+   * The least severe line of ONNX Runtime's own log that reaches stderr. Its lines are not JSON
+   * and duplicate what matters: a failed load or run comes back as an error whose message the
+   * sidecar logs and answers with. @default 4 (fatal only); `sluice serve --log-level debug`
+   * shows its warnings (2), `trace` its info lines (1).
+   */
+  readonly logSeverityLevel?: OrtLogSeverity;
+}
+
+/** Only fatal lines: everything else reaches the caller as an error message, once. */
+export const DEFAULT_ORT_LOG_SEVERITY: OrtLogSeverity = 4;
+
+/** ONNX Runtime's log severity that goes with the sidecar's log level. */
+export function ortLogSeverity(logLevel: string): OrtLogSeverity {
+  if (logLevel === "trace") return 1;
+  if (logLevel === "debug") return 2;
+  return DEFAULT_ORT_LOG_SEVERITY;
+}
+
 export class OnnxRuntime implements ModelRuntime {
   readonly platform = "onnxruntime_onnx";
+  readonly #logSeverityLevel: OrtLogSeverity;
+
+  constructor(options: OnnxRuntimeOptions = {}) {
+    this.#logSeverityLevel = options.logSeverityLevel ?? DEFAULT_ORT_LOG_SEVERITY;
+  }
 
   async load(modelPath: string, options: RuntimeOptions): Promise<LoadedModel> {
-    const init: WorkerInit = { modelPath, options };
+    const init: WorkerInit = { modelPath, options, logSeverityLevel: this.#logSeverityLevel };
     const worker = startWorker(init);
     const reply = await new Promise<WorkerReply>((resolve, reject) => {
       const onError = (error: Error) => reject(error);

@@ -55,7 +55,9 @@ async function handle(message: WorkerRequest): Promise<void> {
         const feeds: Record<string, ort.Tensor> = {};
         for (const [name, tensor] of Object.entries(message.feeds)) feeds[name] = toOrt(tensor);
         const started = performance.now();
-        const results = await session.run(feeds, message.outputNames);
+        const results = await session.run(feeds, message.outputNames, {
+          logSeverityLevel: init.logSeverityLevel,
+        });
         const computeMs = performance.now() - started;
         const transfer: ArrayBuffer[] = [];
         const outputs: Record<string, WireTensor> = {};
@@ -94,6 +96,9 @@ try {
     // Spinning intra-op threads burn a core between runs; on a sidecar that core belongs to the
     // gRPC event loop and to the consumer beside it.
     extra: { session: { intra_op: { allow_spinning: init.options.allowSpinning ? "1" : "0" } } },
+    // ONNX Runtime writes its log to stderr from native code, past our JSON log; a failed run's
+    // error comes back to us as the exception's message anyway (see OnnxRuntime's options).
+    logSeverityLevel: init.logSeverityLevel,
   };
   session = await ort.InferenceSession.create(init.modelPath, options);
   const describe = (metadata: readonly ort.InferenceSession.ValueMetadata[]) =>

@@ -27,7 +27,12 @@ export interface WireTensor {
 export interface WorkerInit {
   readonly modelPath: string;
   readonly options: RuntimeOptions;
+  /** ONNX Runtime's own log severity for the session and its runs: 0 verbose … 4 fatal. */
+  readonly logSeverityLevel: OrtLogSeverity;
 }
+
+/** ONNX Runtime's log severities: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal. */
+export type OrtLogSeverity = 0 | 1 | 2 | 3 | 4;
 
 export interface WireValueMetadata {
   readonly name: string;

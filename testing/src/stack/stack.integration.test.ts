@@ -56,10 +56,8 @@ before(async () => {
     stateDir,
     // Empty: a developer's exported KAFKA_BROKERS / REDIS_URL must not turn this into a check only.
     env: {},
-    progress: (line) => {
-      progress.push(line);
-      process.stderr.write(`  [stack] ${line}\n`);
-    },
+    // Kept, and shown as the tests' diagnostics: the report, not stray lines on stderr.
+    progress: (line) => progress.push(line),
     stopTimeoutMs: 15_000,
   };
 });
@@ -71,11 +69,12 @@ after(async () => {
 });
 
 describe("ensureStack on free ports", () => {
-  test("up starts Kafka and Redis and returns their addresses once both are healthy", async () => {
+  test("up starts Kafka and Redis and returns their addresses once both are healthy", async (t) => {
     const started = performance.now();
     first = await ensureStack(options);
     const seconds = (performance.now() - started) / 1000;
-    process.stderr.write(`  [stack] cold-or-warm up took ${seconds.toFixed(1)} s\n`);
+    for (const line of progress) t.diagnostic(line);
+    t.diagnostic(`cold-or-warm up took ${seconds.toFixed(1)} s`);
     assert.equal(first.brokers, `127.0.0.1:${options.kafkaPort}`);
     assert.equal(first.redisUrl, `redis://127.0.0.1:${options.redisPort}`);
     assert.equal(first.kafka.state, "started");
@@ -177,11 +176,11 @@ describe("ensureStack on free ports", () => {
     }
   });
 
-  test("down stops both gracefully and frees the ports; status then says stopped", async () => {
+  test("down stops both gracefully and frees the ports; status then says stopped", async (t) => {
     const started = performance.now();
     const down = await stopStack(options);
     const seconds = (performance.now() - started) / 1000;
-    process.stderr.write(`  [stack] down took ${seconds.toFixed(1)} s\n`);
+    t.diagnostic(`down took ${seconds.toFixed(1)} s`);
     assert.deepEqual(down, { kafka: "stopped", redis: "stopped" });
     assert.equal(await isPortFree(options.kafkaPort ?? 0), true);
     assert.equal(await isPortFree(options.redisPort ?? 0), true);

@@ -22,7 +22,8 @@ import {
   type MetricsServer,
 } from "@sluice/kit";
 import { startTelemetry } from "../telemetry.js";
-import { UsageError, integer, runAction } from "./common.js";
+import { integer } from "../flags/parsers.js";
+import { UsageError, runAction } from "../output/exit.js";
 
 /** The flags every pipeline command shares: the file, and the addresses that override its own. */
 export interface PipelineFlags {
@@ -100,9 +101,11 @@ features: a pipeline whose rows do not fit the model's input does not start. Pro
 http://<metrics host>:<metrics port>/metrics, and sluice top shows them live.
 Exit status: 0 stopped by a signal, 1 failed (Kafka, Redis or the sidecar unreachable at start, or
 a fatal error), 2 invalid pipeline file or flags.
+A second consumer of the same pipeline on the same machine needs its own --metrics-port; it joins
+the group and takes half of the partitions.
 Examples:
   $ sluice consume --config examples/pipelines/fraud.yaml
-  $ sluice consume --config fraud.yaml --brokers kafka-0:9092,kafka-1:9092 --sidecar 127.0.0.1:8001`,
+  $ sluice consume --config examples/pipelines/fraud.yaml --brokers 127.0.0.1:9092 --sidecar 127.0.0.1:8001 --metrics-port 8004`,
     );
   command.action((flags: PipelineFlags & { logLevel: LogLevel }, self: Command) =>
     runAction(self, async () => {

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { captured, startStubServer, type StubServer } from "@sluice/testing";
-import { runSluice } from "../program.js";
+import { startStubServer, type StubServer } from "@sluice/testing";
+import { sluice as run } from "../test-kit.js";
 import { create } from "@bufbuild/protobuf";
 import { ModelInferResponseSchema, type ModelInferRequest } from "@sluice/proto";
 import type { InferResult } from "@sluice/client";
@@ -244,9 +244,6 @@ describe("sluice infer against a server", () => {
     await server.close();
     await rm(dir, { recursive: true, force: true });
   });
-
-  // The real program (its --version must not swallow the subcommand's), output captured.
-  const run = (...args: string[]) => captured((output) => runSluice(args, { output }));
 
   test("--input and --version reach the server; --json prints the result", async () => {
     const { code, out } = await run(

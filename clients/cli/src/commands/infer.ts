@@ -17,16 +17,11 @@ import {
   numberToFloat16,
   typedArrayFrom,
 } from "@sluice/client";
-import {
-  type ConnectionFlags,
-  UsageError,
-  addConnectionOptions,
-  collect,
-  formatTable,
-  print,
-  runAction,
-  withClient,
-} from "./common.js";
+import type { ConnectionFlags } from "../flags/connection.js";
+import { registerClientCommand } from "../flags/client-command.js";
+import { collect } from "../flags/parsers.js";
+import { UsageError } from "../output/exit.js";
+import { formatTable } from "../output/table.js";
 
 interface InferFlags extends ConnectionFlags {
   version?: string;
@@ -40,32 +35,36 @@ interface InferFlags extends ConnectionFlags {
 const TABLE_ELEMENTS = 8;
 
 export function registerInfer(program: Command): void {
-  const command = program
-    .command("infer <model>")
-    .description("run one inference and print the outputs")
-    .option("--version <version>", "model version number or label (default: the server's choice)")
-    .option(
-      "--input <name:DATATYPE:shape:values>",
-      "an input tensor, e.g. features:FP32:1x3:0.1,0.2,0.3 (repeatable)",
-      collect,
-    )
-    .option(
-      "--input-file <file>",
-      'KServe V2 JSON request: {"inputs":[{"name","datatype","shape","data":[...]}]}',
-    )
-    .option("--output <name>", "output to return (repeatable; default: all)", collect)
-    .option("--json", "print the result as KServe V2 JSON");
-  addConnectionOptions(command).addHelpText(
-    "after",
-    `
-Shapes are dimensions joined by "x" (1x20); values are comma-separated; BYTES values are UTF-8 text.
-Examples:
-  $ sluice infer fraud --input features:FP32:1x3:0.1,0.2,0.3
-  $ sluice infer fraud --version stable --input-file request.json --output probabilities --json
-  $ sluice infer sentiment --input text:BYTES:2:great,awful --url sluice.internal:8001 --tls`,
-  );
-  command.action((model: string, flags: InferFlags, self: Command) =>
-    runAction(self, async () => {
+  registerClientCommand<InferFlags>(program, {
+    name: "infer <model>",
+    description: "run one inference and print the outputs",
+    options: (command) =>
+      command
+        .option(
+          "--version <version>",
+          "model version number or label (default: the server's choice)",
+        )
+        .option(
+          "--input <name:DATATYPE:shape:values>",
+          "an input tensor, name:DATATYPE:shape:values such as x:FP32:1x3:0.1,0.2,0.3 (repeatable; sluice metadata MODEL shows what the model expects)",
+          collect,
+        )
+        .option(
+          "--input-file <file>",
+          'KServe V2 JSON request: {"inputs":[{"name","datatype","shape","data":[...]}]}',
+        )
+        .option("--output <name>", "output to return (repeatable; default: all)", collect)
+        .option("--json", "print the result as KServe V2 JSON"),
+    notes: [
+      'Shapes are dimensions joined by "x" (1x20); values are comma-separated; BYTES values are UTF-8',
+      "text. `sluice metadata MODEL` shows each input's name, datatype and shape.",
+    ].join("\n"),
+    examples: [
+      "sluice infer fraud --input features:FP32:1x20:6.37,6.14,4,6,6,2.13,6,3.98,1,-0.13,-0.99,1,0,0,0,0,1,0,0,0",
+      "sluice infer fraud --version stable --input-file examples/requests/fraud.json --output probabilities --json",
+      "sluice infer fraud --version canary --input-file examples/requests/fraud.json --output label",
+    ],
+    run: async ({ client, flags, args: [model = ""], print }) => {
       const fromFile =
         flags.inputFile === undefined ? undefined : await readInputFile(flags.inputFile);
       const inputs = [...(flags.input ?? []).map(parseInputSpec), ...(fromFile?.inputs ?? [])];
@@ -74,12 +73,10 @@ Examples:
       if (flags.version !== undefined) options.version = flags.version;
       const outputs = flags.output ?? fromFile?.outputs ?? [];
       if (outputs.length > 0) options.outputs = outputs;
-      const result = await withClient(self, flags, (client) =>
-        client.infer(model, inputs, options),
-      );
-      print(self, flags.json === true ? resultToJson(result) : formatResult(result));
-    }),
-  );
+      const result = await client.infer(model, inputs, options);
+      print(flags.json === true ? resultToJson(result) : formatResult(result));
+    },
+  });
 }
 
 /** Parses `name:DATATYPE:d1xd2:v1,v2,...`. Throws UsageError saying what was expected and what came. */

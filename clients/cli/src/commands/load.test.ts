@@ -1,53 +1,36 @@
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { create } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import { RepositoryModelLoadResponseSchema } from "@sluice/proto";
-import {
-  STUB_ADMIN_TOKEN as TOKEN,
-  authorized,
-  captured,
-  startStubServer,
-  unauthenticated,
-  type StubServer,
-} from "@sluice/testing";
-import { runSluice } from "../program.js";
-
-const run = (...args: string[]) => captured((output) => runSluice(args, { output }));
-let server: StubServer;
-let url: string;
-
-after(() => server?.close());
+import { STUB_ADMIN_TOKEN as TOKEN } from "@sluice/testing";
+import { sluice as run, stubServerForFile, withToken } from "../test-kit.js";
 
 const loaded: string[] = [];
 
-before(async () => {
-  server = await startStubServer({
-    repositoryModelLoad: (call, callback) => {
-      if (!authorized(call.metadata)) return callback(unauthenticated());
-      if (call.request.modelName !== "fraud") {
-        return callback({
-          code: status.NOT_FOUND,
-          details: `model "${call.request.modelName}" is not in the repository`,
-        });
-      }
-      loaded.push(call.request.modelName);
-      callback(null, create(RepositoryModelLoadResponseSchema));
-    },
-  });
-  url = server.url;
+const server = stubServerForFile({
+  repositoryModelLoad: withToken((call, callback) => {
+    if (call.request.modelName !== "fraud") {
+      return callback({
+        code: status.NOT_FOUND,
+        details: `model "${call.request.modelName}" is not in the repository`,
+      });
+    }
+    loaded.push(call.request.modelName);
+    callback(null, create(RepositoryModelLoadResponseSchema));
+  }),
 });
 
 describe("sluice load", () => {
   test("loads the model with the token", async () => {
-    const { code, out } = await run("load", "fraud", "--url", url, "--token", TOKEN);
+    const { code, out } = await run("load", "fraud", "--url", server(), "--token", TOKEN);
     assert.equal(code, 0);
     assert.equal(out, "loaded fraud\n");
     assert.deepEqual(loaded, ["fraud"]);
   });
 
   test("a model the server does not know: exit 1 with the server's message", async () => {
-    const { code, err } = await run("load", "nope", "--url", url, "--token", TOKEN);
+    const { code, err } = await run("load", "nope", "--url", server(), "--token", TOKEN);
     assert.equal(code, 1);
     assert.equal(err, 'error: [NOT_FOUND] model "nope" is not in the repository\n');
   });

@@ -1,74 +1,60 @@
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { RepositoryIndexResponseSchema } from "@sluice/proto";
-import {
-  STUB_ADMIN_TOKEN as TOKEN,
-  authorized,
-  captured,
-  startStubServer,
-  unauthenticated,
-  type StubServer,
-} from "@sluice/testing";
-import { runSluice } from "../program.js";
+import { sidecarForFile, sluice, stubServerForFile, withToken } from "../test-kit.js";
 
-const run = (...args: string[]) => captured((output) => runSluice(args, { output }));
-let server: StubServer;
-let url: string;
+const sidecar = sidecarForFile(async (repository) => {
+  await mkdir(join(repository, "broken", "1"), { recursive: true });
+  await writeFile(join(repository, "broken", "1", "model.onnx"), "not an ONNX model\n");
+});
 
-after(() => server?.close());
-
-const requests: { ready: boolean }[] = [];
-
-before(async () => {
-  server = await startStubServer({
-    repositoryIndex: (call, callback) => {
-      if (!authorized(call.metadata)) return callback(unauthenticated());
-      requests.push(call.request);
-      const models = [
-        { name: "fraud", version: "2", state: "READY", reason: "" },
-        { name: "fraud-mlp", version: "", state: "UNAVAILABLE", reason: "model.onnx: not found" },
-      ];
-      callback(
-        null,
-        create(RepositoryIndexResponseSchema, {
-          models: call.request.ready ? models.slice(0, 1) : models,
-        }),
-      );
-    },
-  });
-  url = server.url;
+// The stub answers repository calls only with its token, as a sidecar with an admin token may.
+const guarded = stubServerForFile({
+  repositoryIndex: withToken((_call, callback) =>
+    callback(null, create(RepositoryIndexResponseSchema)),
+  ),
 });
 
 describe("sluice models", () => {
-  test("prints the repository index as a table", async () => {
-    const { code, out } = await run("models", "--url", url, "--token", TOKEN);
+  test("every version: its labels, state, inputs and outputs, and why one failed", async () => {
+    const { code, out, err } = await sluice("models", "--url", sidecar());
+    assert.equal(err, "");
     assert.equal(code, 0);
-    assert.equal(
-      out,
-      [
-        "NAME       VERSION  STATE        REASON",
-        "fraud      2        READY",
-        "fraud-mlp  -        UNAVAILABLE  model.onnx: not found",
-        "",
-      ].join("\n"),
-    );
+    const [header, ...rows] = out.trimEnd().split("\n");
+    assert.match(header ?? "", /^NAME +VERSION +LABELS +STATE +INPUTS +OUTPUTS +REASON$/);
+    const cells = rows.map((row) => row.split(/ {2,}/));
+    assert.deepEqual(cells.slice(0, 1), [
+      ["broken", "1", "-", "UNAVAILABLE", "-", "-", cells[0]?.[6]],
+    ]);
+    assert.match(cells[0]?.[6] ?? "", /model\.onnx/);
+    const io = ["features FP32 [-1, 20]", "label INT64 [-1], probabilities FP32 [-1, 2]"];
+    assert.deepEqual(cells.slice(1), [
+      ["fraud", "1", "stable", "READY", ...io],
+      ["fraud", "2", "canary", "READY", ...io],
+    ]);
   });
 
-  test("--ready asks for ready models only; the token may come from SLUICE_ADMIN_TOKEN", async () => {
-    process.env["SLUICE_ADMIN_TOKEN"] = TOKEN;
-    try {
-      const { code, out } = await run("models", "--ready", "--url", url);
-      assert.equal(code, 0);
-      assert.deepEqual(out.split("\n").slice(1, -1), ["fraud  2        READY"]);
-      assert.equal(requests.at(-1)?.ready, true);
-    } finally {
-      delete process.env["SLUICE_ADMIN_TOKEN"];
-    }
+  test("--ready --json: only ready versions, as JSON", async () => {
+    const { code, out } = await sluice("models", "--ready", "--json", "--url", sidecar());
+    assert.equal(code, 0);
+    const tensors = {
+      inputs: [{ name: "features", datatype: "FP32", shape: [-1, 20] }],
+      outputs: [
+        { name: "label", datatype: "INT64", shape: [-1] },
+        { name: "probabilities", datatype: "FP32", shape: [-1, 2] },
+      ],
+    };
+    assert.deepEqual(JSON.parse(out), [
+      { name: "fraud", version: "1", state: "READY", reason: "", labels: ["stable"], ...tensors },
+      { name: "fraud", version: "2", state: "READY", reason: "", labels: ["canary"], ...tensors },
+    ]);
   });
 
-  test("without the token: the server's error with a hint how to fix it", async () => {
-    const { code, err } = await run("models", "--url", url);
+  test("without the token a server asks for: its error, with a hint how to fix it", async () => {
+    const { code, err } = await sluice("models", "--url", guarded());
     assert.equal(code, 1);
     assert.equal(
       err,

@@ -6,7 +6,8 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { DEFAULT_FRAUD_RATIO, DEFAULT_USERS, produceSyntheticEvents } from "@sluice/demo";
 import { startTelemetry } from "../telemetry.js";
-import { UsageError, print, runAction } from "./common.js";
+import { UsageError, runAction } from "../output/exit.js";
+import { print } from "../output/print.js";
 import { addPipelineOptions, loadConfig, type PipelineFlags } from "./consume.js";
 
 interface ProduceFlags extends PipelineFlags {
@@ -62,7 +63,7 @@ export function registerProduce(program: Command): void {
 Event times are the wall clock, so \`sluice verify\` can measure end-to-end latency. A progress
 line goes to stderr each second; the last line on stdout is the run's summary.
 Examples:
-  $ sluice produce --config examples/pipelines/fraud.yaml --rate 200 --duration 30
+  $ sluice produce --config examples/pipelines/fraud.yaml --rate 200 --duration 5
   $ sluice produce --config examples/pipelines/fraud.yaml --rate 1000 --count 5000 --malformed-ratio 0.01`,
     );
   command.action((flags: ProduceFlags, self: Command) =>

@@ -11,7 +11,8 @@ import {
   type ModelControlMode,
 } from "@sluice/server";
 import { startTelemetry } from "../telemetry.js";
-import { integer } from "./common.js";
+import { integer } from "../flags/parsers.js";
+import { addHelp } from "../output/help.js";
 
 interface ServeFlags {
   modelRepository: string;
@@ -30,7 +31,7 @@ interface ServeFlags {
 }
 
 export function registerServe(program: Command): void {
-  program
+  const command = program
     .command("serve")
     .description(
       "run the inference sidecar: Open Inference Protocol (KServe V2) over gRPC, ONNX Runtime, dynamic batching",
@@ -88,62 +89,63 @@ export function registerServe(program: Command): void {
       "--log-level <level>",
       "trace, debug, info, warn, error",
       process.env["LOG_LEVEL"] ?? "info",
-    )
-    .addHelpText(
-      "after",
-      `
-Examples:
-  $ sluice serve --model-repository examples/models
-  $ sluice serve --model-repository examples/models --model-control-mode poll --repository-poll-secs 5
-  $ SLUICE_ADMIN_TOKEN=s3cret-token sluice serve --model-repository models --model-control-mode explicit --load-model fraud`,
-    )
-    .action(async (flags: ServeFlags) => {
-      if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
-        throw new Error("--tls-cert and --tls-key go together: give both or neither");
-      }
-      if (flags.tlsClientCa !== undefined && flags.tlsCert === undefined) {
-        throw new Error("--tls-client-ca needs --tls-cert and --tls-key");
-      }
-      const adminToken = flags.adminTokenFile
-        ? (await readFile(flags.adminTokenFile, "utf8")).trim()
-        : process.env["SLUICE_ADMIN_TOKEN"] || undefined;
-      const telemetry = await startTelemetry("sluice-server");
-      const sidecar = await startSidecar({
-        modelRepository: flags.modelRepository,
-        host: flags.host,
-        grpcPort: flags.grpcPort,
-        metricsPort: flags.metricsPort,
-        modelControlMode: flags.modelControlMode,
-        repositoryPollSecs: flags.repositoryPollSecs,
-        loadModels: flags.loadModel,
-        tls: flags.tlsCert
-          ? {
-              cert: await readFile(flags.tlsCert),
-              key: await readFile(flags.tlsKey!),
-              clientCa: flags.tlsClientCa ? await readFile(flags.tlsClientCa) : undefined,
-            }
-          : undefined,
-        adminToken,
-        maxMessageBytes: flags.maxMessageBytes,
-        logLevel: flags.logLevel,
-      });
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        process.stderr.write(`${signal}: draining queued requests, then exiting\n`);
-        void sidecar
-          .close()
-          .then(() => telemetry.shutdown())
-          .then(
-            () => process.exit(0),
-            (error: unknown) => {
-              process.stderr.write(`error: shutdown failed: ${(error as Error).message}\n`);
-              process.exit(1);
-            },
-          );
-      };
-      process.once("SIGTERM", () => stop("SIGTERM"));
-      process.once("SIGINT", () => stop("SIGINT"));
+    );
+  addHelp(command, {
+    notes:
+      "Runs until SIGTERM or SIGINT, then stops taking requests, finishes the queued ones and exits 0.",
+    examples: [
+      "sluice serve --model-repository examples/models",
+      "sluice serve --model-repository examples/models --model-control-mode poll --repository-poll-secs 5",
+      "SLUICE_ADMIN_TOKEN=s3cret-token sluice serve --model-repository examples/models --model-control-mode explicit --load-model fraud",
+    ],
+  });
+  command.action(async (flags: ServeFlags) => {
+    if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
+      throw new Error("--tls-cert and --tls-key go together: give both or neither");
+    }
+    if (flags.tlsClientCa !== undefined && flags.tlsCert === undefined) {
+      throw new Error("--tls-client-ca needs --tls-cert and --tls-key");
+    }
+    const adminToken = flags.adminTokenFile
+      ? (await readFile(flags.adminTokenFile, "utf8")).trim()
+      : process.env["SLUICE_ADMIN_TOKEN"] || undefined;
+    const telemetry = await startTelemetry("sluice-server");
+    const sidecar = await startSidecar({
+      modelRepository: flags.modelRepository,
+      host: flags.host,
+      grpcPort: flags.grpcPort,
+      metricsPort: flags.metricsPort,
+      modelControlMode: flags.modelControlMode,
+      repositoryPollSecs: flags.repositoryPollSecs,
+      loadModels: flags.loadModel,
+      tls: flags.tlsCert
+        ? {
+            cert: await readFile(flags.tlsCert),
+            key: await readFile(flags.tlsKey!),
+            clientCa: flags.tlsClientCa ? await readFile(flags.tlsClientCa) : undefined,
+          }
+        : undefined,
+      adminToken,
+      maxMessageBytes: flags.maxMessageBytes,
+      logLevel: flags.logLevel,
     });
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`${signal}: draining queued requests, then exiting\n`);
+      void sidecar
+        .close()
+        .then(() => telemetry.shutdown())
+        .then(
+          () => process.exit(0),
+          (error: unknown) => {
+            process.stderr.write(`error: shutdown failed: ${(error as Error).message}\n`);
+            process.exit(1);
+          },
+        );
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
 }

@@ -4,14 +4,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvalidArgumentError } from "commander";
-import { captured } from "@sluice/testing";
-import { runSluice } from "../program.js";
+import { sluice as run } from "../test-kit.js";
 import { portFlag } from "./stack.js";
 
 const stateDir = await mkdtemp(join(tmpdir(), "sluice-cli-stack-"));
 after(() => rm(stateDir, { recursive: true, force: true }));
-
-const run = (...args: string[]) => captured((output) => runSluice(args, { output }));
 
 describe("sluice stack --help", () => {
   test("each subcommand documents its flags and shows examples", async () => {

@@ -19,14 +19,10 @@ import {
   stackStatus,
   stopStack,
 } from "@sluice/testing/stack";
-import {
-  UsageError,
-  exitWith,
-  formatTable,
-  parseMilliseconds,
-  print,
-  runAction,
-} from "./common.js";
+import { parseMilliseconds } from "../flags/parsers.js";
+import { UsageError, exitWith, runAction } from "../output/exit.js";
+import { print, printJson } from "../output/print.js";
+import { formatTable } from "../output/table.js";
 
 interface CommonFlags {
   stateDir?: string;
@@ -183,7 +179,7 @@ Examples:
     runAction(self, async () => {
       const result = await usageOnInvalid(stackStatus(stackOptions(flags)));
       if (flags.json === true) {
-        print(self, JSON.stringify(result, null, 2));
+        printJson(self, result);
       } else {
         const rows = [result.kafka, result.redis].map(statusRow);
         print(self, formatTable(["SERVICE", "STATE", "PID", "ADDRESS", "HEALTH", "DETAIL"], rows));

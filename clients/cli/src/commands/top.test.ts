@@ -2,10 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { captured } from "@sluice/testing";
-import { runSluice } from "../program.js";
-
-const runCli = (...args: string[]) => captured((output) => runSluice(args, { output }));
+import { sluice as runCli } from "../test-kit.js";
 
 /** Serves `pages` in turn at /metrics (the last one from then on). */
 async function metricsServer(pages: readonly string[]): Promise<{ url: string; server: Server }> {

@@ -9,7 +9,9 @@ import type { Command } from "commander";
 import { parsePrometheusText } from "@sluice/kit";
 import { MetricsWindow, type Scrape } from "../top/metrics-window.js";
 import { topView } from "../top/top-view.js";
-import { collect, integer, print, runAction, UsageError } from "./common.js";
+import { collect, integer } from "../flags/parsers.js";
+import { UsageError, runAction } from "../output/exit.js";
+import { print } from "../output/print.js";
 
 /** Where `sluice consume` serves metrics by default (pipeline `metrics.port`). */
 const DEFAULT_CONSUMER = "http://127.0.0.1:8003/metrics";
@@ -71,7 +73,7 @@ Exit status: 0 quit, 1 (--once) no endpoint answered, 2 invalid flags.
 Examples:
   $ sluice top
   $ sluice top --consumer 127.0.0.1:8003 --consumer 127.0.0.1:8004 --sidecar 127.0.0.1:8002
-  $ sluice top --once --interval 5000`,
+  $ sluice top --once --interval 2000 --consumer 127.0.0.1:8003 --sidecar 127.0.0.1:8002`,
     )
     .action((flags: TopFlags, self: Command) =>
       runAction(self, async () => {

@@ -5,7 +5,9 @@
  */
 import { InvalidArgumentError, type Command } from "commander";
 import { verifyPipeline, type LatencySummary, type VerifyReport } from "@sluice/demo";
-import { formatTable, print, runAction } from "./common.js";
+import { runAction } from "../output/exit.js";
+import { print, printJson } from "../output/print.js";
+import { formatTable } from "../output/table.js";
 import { addPipelineOptions, loadConfig, type PipelineFlags } from "./consume.js";
 
 interface VerifyFlags extends PipelineFlags {
@@ -103,10 +105,8 @@ Examples:
         ...(flags.expect === undefined ? {} : { expect: flags.expect }),
       });
       const exactlyOnce = config.delivery === "exactly_once";
-      print(
-        self,
-        flags.json === true ? JSON.stringify(report, null, 2) : describe(report, exactlyOnce),
-      );
+      if (flags.json === true) printJson(self, report);
+      else print(self, describe(report, exactlyOnce));
       const problems: string[] = [];
       if (!report.complete) problems.push("the topics were not read to their ends in time");
       if (report.missing.length > 0) problems.push(`${report.missing.length} input events missing`);

@@ -43,6 +43,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -243,6 +244,10 @@ public final class CompatDriver {
                 "dims", List.copyOf(out.getDimsList())));
           }
           line.put("output", outputs);
+          // Free-form parameters as Triton's stubs decode them: Sluice's version labels travel here.
+          Map<String, Object> parameters = new TreeMap<>();
+          c.getParametersMap().forEach((key, value) -> parameters.put(key, value.getStringValue()));
+          line.put("parameters", parameters);
           if (c.hasDynamicBatching()) {
             line.put("dynamic_batching", ordered(
                 "preferred_batch_size", List.copyOf(c.getDynamicBatching().getPreferredBatchSizeList()),

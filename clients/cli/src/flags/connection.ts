@@ -1,10 +1,10 @@
 /**
- * What every client command shares: the connection options, building an InferenceClient from them,
- * usage errors (exit 2) as distinct from failures of the call (exit 1, reported by main.ts), and
- * plain-text tables.
+ * The connection flags of every command that talks to a sidecar, and the client built from them:
+ * a flag the client refuses is a usage error naming the flag, and the failures a CLI user most
+ * often meets (no server, no or wrong token) come with what to check.
  */
 import { readFile } from "node:fs/promises";
-import { type Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import {
   InferenceClient,
   InferenceError,
@@ -12,12 +12,11 @@ import {
   type TlsOptions,
   status,
 } from "@sluice/client";
+import { UsageError, usage } from "../output/exit.js";
+import { parseMilliseconds } from "./parsers.js";
 
 /** Where `sluice serve` listens by default: the gRPC port KServe and Triton use. */
 export const DEFAULT_URL = "127.0.0.1:8001";
-
-/** Exit code for a command line that cannot be run as written (commander uses it too, via main.ts). */
-export const EXIT_USAGE = 2;
 
 /** The connection flags, as commander parses them. */
 export interface ConnectionFlags {
@@ -29,11 +28,6 @@ export interface ConnectionFlags {
   tlsServerName?: string;
   token?: string;
   timeout?: number;
-}
-
-/** A command line that cannot run as written: reported with exit code 2, like commander's own. */
-export class UsageError extends Error {
-  override readonly name = "UsageError";
 }
 
 /** Adds `--url`, the TLS flags, `--token` and `--timeout` to `command`. */
@@ -61,33 +55,6 @@ export function addConnectionOptions(command: Command): Command {
       "deadline of each call in milliseconds, retries included (default: 10000; load: 120000)",
       parseMilliseconds,
     );
-}
-
-/** commander argument parser for `--timeout`. */
-export function parseMilliseconds(value: string): number {
-  const ms = Number(value);
-  if (value.trim() === "" || !Number.isFinite(ms) || ms <= 0) {
-    throw new InvalidArgumentError(`expected a positive number of milliseconds, got "${value}"`);
-  }
-  return ms;
-}
-
-/** commander argument parser for an integer flag from `min` to `max`. */
-export function integer(name: string, min: number, max: number): (value: string) => number {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (value.trim() === "" || !Number.isInteger(parsed) || parsed < min || parsed > max) {
-      throw new InvalidArgumentError(
-        `${name}: expected an integer from ${min} to ${max}, got "${value}"`,
-      );
-    }
-    return parsed;
-  };
-}
-
-/** commander argument parser that collects a repeatable option into an array. */
-export function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }
 
 /** Client options from the connection flags; reads the PEM files. Throws UsageError naming the flag. */
@@ -158,58 +125,6 @@ function withHint(error: unknown, flags: ConnectionFlags): unknown {
     cause: error,
     metadata: error.metadata,
   });
-}
-
-/** Reports a usage error the way commander reports its own (`error: ...`, exit 2) and stops. */
-export function usage(command: Command, message: string): never {
-  return command.error(`error: ${message}`, { exitCode: EXIT_USAGE, code: "sluice.usage" });
-}
-
-/** The commander error code of `exitWith`: main.ts exits with its exit code and prints nothing. */
-export const EXIT_STATUS_CODE = "sluice.exit";
-
-/**
- * Ends the command with `exitCode` and nothing more printed: for commands whose exit code is the
- * answer (`sluice stack status` exits 3 when nothing runs), not a failure to report.
- */
-export function exitWith(exitCode: number): never {
-  throw new CommanderError(exitCode, EXIT_STATUS_CODE, "");
-}
-
-/** Runs an action body, turning a UsageError into a commander usage error (exit 2). */
-export async function runAction(command: Command, body: () => Promise<void>): Promise<void> {
-  try {
-    await body();
-  } catch (error) {
-    if (error instanceof UsageError) usage(command, error.message);
-    throw error;
-  }
-}
-
-/** Writes command output through commander's output configuration, so tests can capture it. */
-export function print(command: Command, text: string): void {
-  const line = text.endsWith("\n") ? text : `${text}\n`;
-  const output = command.configureOutput();
-  if (output.writeOut === undefined) process.stdout.write(line);
-  else output.writeOut(line);
-}
-
-/** A plain-text table: columns padded to their widest cell, two spaces apart. */
-export function formatTable(
-  headers: readonly string[],
-  rows: readonly (readonly string[])[],
-): string {
-  const widths = headers.map((header, column) =>
-    Math.max(header.length, ...rows.map((row) => (row[column] ?? "").length)),
-  );
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((cell, column) =>
-        column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0),
-      )
-      .join("  ")
-      .trimEnd();
-  return [line(headers), ...rows.map(line)].join("\n");
 }
 
 // The client names its options (`address: expected ...`); a CLI user knows the flags.

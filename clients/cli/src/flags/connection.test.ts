@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { InvalidArgumentError } from "commander";
-import { UsageError, clientOptions, formatTable, parseMilliseconds } from "./common.js";
+import { UsageError } from "../output/exit.js";
+import { clientOptions } from "./connection.js";
 
 let dir: string;
 before(async () => {
@@ -14,23 +14,6 @@ before(async () => {
   await writeFile(join(dir, "key.pem"), "KEY PEM");
 });
 after(() => rm(dir, { recursive: true, force: true }));
-
-describe("parseMilliseconds", () => {
-  test("accepts positive numbers, refuses the rest saying what came", () => {
-    assert.equal(parseMilliseconds("250"), 250);
-    assert.equal(parseMilliseconds("1.5"), 1.5);
-    for (const value of ["0", "-5", "abc", "", "Infinity"]) {
-      assert.throws(
-        () => parseMilliseconds(value),
-        (error: unknown) => {
-          assert.ok(error instanceof InvalidArgumentError);
-          assert.equal(error.message, `expected a positive number of milliseconds, got "${value}"`);
-          return true;
-        },
-      );
-    }
-  });
-});
 
 describe("clientOptions", () => {
   test("plaintext by default; token and timeout carried over", async () => {
@@ -73,25 +56,6 @@ describe("clientOptions", () => {
         assert.match(error.message, /^--tls-ca: cannot read ".*missing\.pem": ENOENT/);
         return true;
       },
-    );
-  });
-});
-
-describe("formatTable", () => {
-  test("pads every column but the last to its widest cell", () => {
-    assert.equal(
-      formatTable(
-        ["NAME", "STATE", "REASON"],
-        [
-          ["fraud", "READY", ""],
-          ["fraud-mlp", "UNAVAILABLE", "model.onnx: file not found"],
-        ],
-      ),
-      [
-        "NAME       STATE        REASON",
-        "fraud      READY",
-        "fraud-mlp  UNAVAILABLE  model.onnx: file not found",
-      ].join("\n"),
     );
   });
 });
