@@ -4,5 +4,5 @@ export * from "./adapters/index.js";
 export * from "./features/index.js";
 export * from "./pipeline/index.js";
 export * from "./observability/index.js";
-export { startPipeline, type StartPipelineOptions } from "./start-pipeline.js";
+export { featureStoreOptions, startPipeline, type StartPipelineOptions } from "./start-pipeline.js";
 export { ConsumerError, CONSUMER_ERROR_CODES, type ConsumerErrorCode } from "./errors.js";

@@ -1,16 +1,38 @@
 /**
- * The feature store on Redis: sliding event-time windows, the previous event per entity, and
- * lookups of static records, all in ONE EVALSHA per micro-batch (see `window-script.ts` for the
- * data layout and why a replay changes nothing).
+ * The feature store for partition-owned state, with Redis as its durable copy. Events are keyed
+ * by entity, so the member that owns a partition is the only writer of its entities' state: it
+ * keeps that state in memory (an `EntityLog` per entity and partition, in an `EntityCache`),
+ * answers windows and previous events in JS, and tells Redis only what is new.
  *
- * Standalone Redis (or a primary behind Sentinel) only: the script touches many entities' keys,
- * which Redis Cluster refuses across slots. A cluster store would group the batch by slot and send
- * one EVALSHA per node in a pipeline.
+ * - **In Redis**, per entity and partition, a string of packed records (`entity-log-codec.ts`)
+ *   under `<prefix><layout>:{<entity>}:<partition>`; the layout hash covers the pipeline's group,
+ *   input topic and tracked values, so another pipeline or another spec never reads it.
+ * - **Load**: an entity not in memory is read with GET; all of a micro-batch's misses go in ONE
+ *   pipelined round trip. Nothing is read on assignment: a partition's entities load as they come.
+ * - **Write**: each entity's new records are APPENDed, all in ONE pipelined round trip per
+ *   micro-batch, together with the lookups the batch misses. `apply` resolves only once Redis has
+ *   acknowledged it, so a batch's offsets are never committed before its state is safe.
+ * - **Prune**: memory drops rows no window can reach as it goes. Redis's copy is rewritten
+ *   (REWRITE_SCRIPT, in place of that entity's APPEND) only once its stale bytes outweigh the live
+ *   ones, so writing stays proportional to what is new.
+ * - **Replay**: an event at or below the entity's highest recorded offset was recorded before (the
+ *   uncommitted tail a crash replays, a retried batch): it is answered from the rows up to its
+ *   offset and never recorded again. A load keeps one record per offset.
+ * - **Revoke**: `assigned` drops the entities of partitions this member no longer owns.
+ * - **Verify**: APPEND answers the key's new length. If it is not the length this member expects,
+ *   someone else wrote that key (a member that took the partition while this one was frozen), or
+ *   it expired, or Redis lost it: the entity leaves memory and the batch fails retryably, so the
+ *   retry answers from what Redis holds. A rewrite only happens if the key is still the length
+ *   expected, so it never overwrites what another writer added.
+ *
+ * Standalone Redis (or a primary behind Sentinel): a pipeline's commands go to one server.
  */
 import { createHash } from "node:crypto";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { Redis, type RedisOptions } from "ioredis";
+import { Redis, type ChainableCommander, type RedisOptions } from "ioredis";
+import { errorMessage } from "@sluice/kit";
 import { ConsumerError } from "../errors.js";
+import { EntityLog, layoutOf, type EntityLayout } from "../features/entity-log.js";
 import type {
   FeatureStore,
   StatePlan,
@@ -18,8 +40,8 @@ import type {
   StoreRequest,
   StoreResponse,
 } from "../ports/feature-store.js";
-import { VALUE_SEPARATOR, WINDOW_SCRIPT, WINDOW_SCRIPT_SHA } from "../features/window-script.js";
-import { errorMessage } from "@sluice/kit";
+import { EntityCache, type Ownership } from "./entity-cache.js";
+import { CorruptLogError, decodeLog, encodeRows, recordSize } from "./entity-log-codec.js";
 
 const tracer = trace.getTracer("@sluice/consumer");
 
@@ -27,19 +49,49 @@ const tracer = trace.getTracer("@sluice/consumer");
 export const DEFAULT_KEY_PREFIX = "sluice:features:";
 /**
  * State is kept this long beyond the longest window (and since_previous cap): a replay after a
- * crash, or an event this late, still finds every member it needs, so it gets exact answers.
+ * crash, or an event this late, still finds every row it needs, so it gets exact answers.
  */
 export const DEFAULT_RETENTION_SLACK_MS = 3_600_000;
 /** A batch waits at most this for Redis before failing retryably: a stuck store must not stall a partition silently. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 2_000;
 /** Connecting at start gives up after this. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000;
+/**
+ * Entities held in memory per member, all partitions together. About 1 KB each with a day's
+ * history of a dozen events: ~100 MB. Beyond it the least recently used are reloaded on demand.
+ */
+export const DEFAULT_MAX_CACHED_ENTITIES = 100_000;
+/**
+ * A key is rewritten only once its stale bytes also reach this: below it, the rewrite would cost
+ * more than the few bytes it frees (the key expires anyway).
+ */
+const MIN_STALE_BYTES_TO_REWRITE = 512;
+
+/**
+ * Replaces an entity's log only if it is still `ARGV[1]` bytes long, i.e. nobody wrote it since
+ * this member last did; answers 1 if replaced, 0 if not. Rewrites are rare (a fraction of the
+ * APPENDs), so the script's cost does not matter; the overwrite it prevents would lose events.
+ */
+const REWRITE_SCRIPT = `if redis.call('STRLEN', KEYS[1]) == tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0`;
 
 export interface RedisFeatureStoreOptions {
   /** @default "sluice:features:" */
   readonly keyPrefix?: string;
+  /**
+   * Whose state this is, e.g. the consumer group and input topic: two pipelines over the same
+   * events keep separate state. @default "" (shared by every pipeline with the same spec)
+   */
+  readonly namespace?: string;
   /** Retention beyond the longest window and since_previous cap, in ms. @default 1 hour */
   readonly retentionSlackMs?: number;
+  /** Entities held in memory; 0 holds none (every batch loads). @default 100000 */
+  readonly maxCachedEntities?: number;
+  /** Wall clock for key expiry, in ms. @default Date.now */
+  readonly now?: () => number;
 }
 
 export interface RedisConnectOptions extends RedisFeatureStoreOptions {
@@ -51,7 +103,10 @@ export interface RedisConnectOptions extends RedisFeatureStoreOptions {
 
 interface ResolvedOptions {
   readonly keyPrefix: string;
+  readonly namespace: string;
   readonly retentionSlackMs: number;
+  readonly maxCachedEntities: number;
+  readonly now: () => number;
 }
 
 function resolveOptions(options: RedisFeatureStoreOptions): ResolvedOptions {
@@ -62,37 +117,78 @@ function resolveOptions(options: RedisFeatureStoreOptions): ResolvedOptions {
       `retentionSlackMs: expected an integer ≥ 0, got ${retentionSlackMs}`,
     );
   }
-  return { keyPrefix: options.keyPrefix ?? DEFAULT_KEY_PREFIX, retentionSlackMs };
+  const maxCachedEntities = options.maxCachedEntities ?? DEFAULT_MAX_CACHED_ENTITIES;
+  if (!Number.isInteger(maxCachedEntities) || maxCachedEntities < 0) {
+    throw new ConsumerError(
+      "config_invalid",
+      `maxCachedEntities: expected an integer ≥ 0, got ${maxCachedEntities}`,
+    );
+  }
+  return {
+    keyPrefix: options.keyPrefix ?? DEFAULT_KEY_PREFIX,
+    namespace: options.namespace ?? "",
+    retentionSlackMs,
+    maxCachedEntities,
+    now: options.now ?? Date.now,
+  };
 }
 
-/** Backslash-escapes the separator so a tracked string can never split into two values. */
-function encodeValue(value: number | string): string {
-  if (typeof value === "number") return String(value);
-  return value.includes(VALUE_SEPARATOR) || value.includes("\\")
-    ? value.replaceAll("\\", "\\\\").replaceAll(VALUE_SEPARATOR, "\\u")
-    : value;
+/** What the store knows of one entity in one partition. */
+interface CachedEntity {
+  readonly log: EntityLog;
+  /** Bytes of its Redis key, as this member last read or wrote them. */
+  stored: number;
+  /** When this member last set the key's expiry (wall clock); 0 when it never did. */
+  expirySetAt: number;
 }
 
-/**
- * A short hash of what a member holds: a plan that records other values gets other keys, so it
- * never misreads members written by an older spec (its windows start empty instead).
- */
-function layoutOf(plan: StatePlan): string {
-  return createHash("sha1")
-    .update(`v1\n${plan.trackedFields.join("\n")}`)
-    .digest("hex")
-    .slice(0, 8);
+/** One entity of one partition in a micro-batch. */
+interface Group {
+  readonly owner: Ownership;
+  readonly entity: string;
+  readonly key: string;
+  /** Indices of its events in the request, by ascending offset. */
+  readonly events: number[];
+  state: CachedEntity | undefined;
+  /** Rows this batch recorded: the last `fresh` rows of the log. */
+  fresh: number;
 }
 
-function isNoScript(error: unknown): boolean {
-  return errorMessage(error).startsWith("NOSCRIPT");
+/** The write a batch makes for one entity, and the answer that proves nobody else wrote. */
+type Write =
+  | {
+      readonly kind: "append";
+      readonly group: Group;
+      readonly length: number;
+      readonly expiry: boolean;
+    }
+  | { readonly kind: "rewrite"; readonly group: Group; readonly length: number };
+
+/** What the store did since it started; for tests and benchmarks. */
+export interface FeatureStoreCounts {
+  /** Round trips to Redis: loads and writes. */
+  roundTrips: number;
+  /** Entities read from Redis (cache misses). */
+  loads: number;
+  appends: number;
+  rewrites: number;
+  /** Entities whose Redis copy was not what this member expected (see the module comment). */
+  conflicts: number;
 }
 
 export class RedisFeatureStore implements FeatureStore {
   readonly #client: Redis;
   readonly #owned: boolean;
   readonly #options: ResolvedOptions;
-  readonly #layouts = new WeakMap<StatePlan, string>();
+  readonly #cache: EntityCache<CachedEntity>;
+  readonly #prefixes = new WeakMap<StatePlan, string>();
+  readonly counts: FeatureStoreCounts = {
+    roundTrips: 0,
+    loads: 0,
+    appends: 0,
+    rewrites: 0,
+    conflicts: 0,
+  };
   #closed = false;
 
   /**
@@ -103,6 +199,7 @@ export class RedisFeatureStore implements FeatureStore {
     this.#client = client;
     this.#owned = owned;
     this.#options = resolveOptions(options);
+    this.#cache = new EntityCache(this.#options.maxCachedEntities);
   }
 
   /**
@@ -135,42 +232,302 @@ export class RedisFeatureStore implements FeatureStore {
     return store;
   }
 
+  /** Entities held in memory now. */
+  get cachedEntities(): number {
+    return this.#cache.size;
+  }
+
+  assigned(partitions: readonly number[]): void {
+    this.#cache.retain(partitions);
+  }
+
   async apply(request: StoreRequest): Promise<StoreResponse> {
     const { plan, events, lookups } = request;
     if (this.#closed) throw new ConsumerError("closed", "feature store is closed");
     if (events.length === 0 && lookups.length === 0) {
       return { windowValues: new Float64Array(0), previousEventTimes: [], lookups: [] };
     }
-    const { keys, args } = this.#encode(plan, events, lookups);
-    const reply = await this.#traced(events.length, lookups.length, () => this.#eval(keys, args));
-    return decodeReply(plan, events.length, lookups.length, reply);
+    const offsets = events.map(offsetOf);
+    const groups = this.#group(plan, events, offsets);
+    const partitions = [...new Set(events.map((event) => event.partition))];
+    return this.#cache.exclusive(partitions, () =>
+      this.#applyGroups(plan, events, offsets, groups, lookups),
+    );
   }
 
-  /** The round trip as a CLIENT span, with the database conventions' attributes. */
-  #traced(events: number, lookups: number, call: () => Promise<unknown>): Promise<unknown> {
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#cache.clear();
+    if (this.#owned) await this.#client.quit().catch(() => this.#client.disconnect());
+  }
+
+  /** The batch's events by entity and partition, each group's events in offset order. */
+  #group(plan: StatePlan, events: readonly StoreEvent[], offsets: readonly number[]): Group[] {
+    const prefix = this.#prefix(plan);
+    const byKey = new Map<string, Group>();
+    const groups: Group[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const { entity, partition } = events[i]!;
+      const id = `${partition}:${entity}`;
+      let group = byKey.get(id);
+      if (group === undefined) {
+        group = {
+          owner: this.#cache.ownership(partition),
+          entity,
+          key: `${prefix}{${entity}}:${partition}`,
+          events: [],
+          state: undefined,
+          fresh: 0,
+        };
+        byKey.set(id, group);
+        groups.push(group);
+      }
+      group.events.push(i);
+    }
+    for (const group of groups) {
+      const list = group.events;
+      for (let j = 1; j < list.length; j++) {
+        if (offsets[list[j]!]! < offsets[list[j - 1]!]!) {
+          list.sort((a, b) => offsets[a]! - offsets[b]!);
+          break;
+        }
+      }
+    }
+    return groups;
+  }
+
+  async #applyGroups(
+    plan: StatePlan,
+    events: readonly StoreEvent[],
+    offsets: readonly number[],
+    groups: readonly Group[],
+    lookups: StoreRequest["lookups"],
+  ): Promise<StoreResponse> {
+    const layout = layoutOf(plan);
+    const misses: Group[] = [];
+    for (const group of groups) {
+      group.state = this.#cache.get(group.key);
+      if (group.state === undefined) misses.push(group);
+    }
+    if (misses.length > 0) await this.#load(layout, misses);
+
+    const horizon = plan.windowHorizonMs + this.#options.retentionSlackMs;
+    for (const group of groups) this.#record(group, events, offsets, horizon);
+
+    const nWindows = plan.windows.length;
+    const windowValues = new Float64Array(events.length * nWindows);
+    const previousEventTimes: (number | undefined)[] = plan.sincePrevious
+      ? new Array<number | undefined>(events.length)
+      : [];
+    for (const group of groups) {
+      const log = group.state!.log;
+      for (const i of group.events) {
+        const offset = offsets[i]!;
+        const time = events[i]!.eventTime;
+        if (nWindows > 0) log.answer(offset, time, windowValues, i * nWindows);
+        if (plan.sincePrevious) previousEventTimes[i] = log.previous(offset);
+      }
+    }
+
+    const values = await this.#write(plan, groups, lookups);
+    this.#cache.trim();
+    return { windowValues, previousEventTimes, lookups: values };
+  }
+
+  /** Reads the missed entities in one round trip; a key that does not exist is an empty log. */
+  async #load(layout: EntityLayout, misses: readonly Group[]): Promise<void> {
+    const replies = await this.#roundTrip("BATCH GET", misses.length, 0, (pipeline) => {
+      for (const group of misses) pipeline.getBuffer(group.key);
+    });
+    this.counts.loads += misses.length;
+    misses.forEach((group, i) => {
+      const bytes = replies[i] as Buffer | null;
+      let log: EntityLog;
+      try {
+        log = bytes === null ? new EntityLog(layout) : decodeLog(layout, bytes);
+      } catch (error) {
+        if (!(error instanceof CorruptLogError)) throw error;
+        // Not something a retry fixes, and not something to guess around: whatever wrote there
+        // is not this store. Stopping says so; deleting the key starts the entity over.
+        throw new ConsumerError(
+          "internal",
+          `feature state "${group.key}" is not a log of this pipeline's layout (${error.message}); delete the key to start this entity over`,
+          { cause: error, retryable: false },
+        );
+      }
+      const cached: CachedEntity = { log, stored: bytes?.length ?? 0, expirySetAt: 0 };
+      group.state = cached;
+      this.#cache.set(group.owner, group.key, cached);
+    });
+  }
+
+  /** Pushes the group's new events into its log, then prunes what no event from here on needs. */
+  #record(
+    group: Group,
+    events: readonly StoreEvent[],
+    offsets: readonly number[],
+    horizonMs: number,
+  ): void {
+    const log = group.state!.log;
+    let oldest = Infinity;
+    for (const i of group.events) {
+      const event = events[i]!;
+      const offset = offsets[i]!;
+      if (event.eventTime < oldest) oldest = event.eventTime;
+      if (offset <= log.maxOffset) continue; // recorded before: a replay
+      log.push(offset, event.eventTime, event.values, recordSize(log.layout, event.values));
+      group.fresh++;
+    }
+    // Everything an event of this batch (or a replay of it, up to the slack) can see stays.
+    log.prune(oldest - horizonMs);
+  }
+
+  /**
+   * ONE round trip: each entity's new records (appended, or the whole log when a rewrite is due),
+   * expiries, and the lookups. Resolves with the lookups' values once every write is verified.
+   */
+  async #write(
+    plan: StatePlan,
+    groups: readonly Group[],
+    lookups: StoreRequest["lookups"],
+  ): Promise<(string | null)[]> {
+    const now = this.#options.now();
+    const ttl =
+      Math.max(plan.windowHorizonMs, plan.previousHorizonMs) + this.#options.retentionSlackMs;
+    // Refreshing the expiry every half slack keeps at least horizon + slack/2 ahead of the clock.
+    const refreshEvery = Math.floor(this.#options.retentionSlackMs / 2);
+    const writes: Write[] = [];
+    const pending = groups.filter((group) => group.fresh > 0);
+    if (pending.length === 0 && lookups.length === 0) return [];
+
+    let replies: unknown[];
+    try {
+      replies = await this.#roundTrip(
+        "BATCH APPEND",
+        pending.length,
+        lookups.length,
+        (pipeline) => {
+          for (const group of pending) {
+            const cached = group.state!;
+            const log = cached.log;
+            const appended = encodeRows(log, log.length - group.fresh, log.length);
+            const stale = cached.stored + appended.length - log.size;
+            if (stale >= log.size && stale >= MIN_STALE_BYTES_TO_REWRITE) {
+              pipeline.eval(
+                REWRITE_SCRIPT,
+                1,
+                group.key,
+                cached.stored,
+                encodeRows(log, 0, log.length),
+                ttl,
+              );
+              writes.push({ kind: "rewrite", group, length: log.size });
+            } else {
+              pipeline.append(group.key, appended);
+              const expiry = cached.stored === 0 || now - cached.expirySetAt >= refreshEvery;
+              if (expiry) pipeline.pexpire(group.key, ttl);
+              writes.push({
+                kind: "append",
+                group,
+                length: cached.stored + appended.length,
+                expiry,
+              });
+            }
+          }
+          for (const lookup of lookups) pipeline.hget(lookup.key, lookup.field);
+        },
+      );
+    } catch (error) {
+      // Some writes may have landed: what this member holds for these entities is no longer known
+      // to match Redis. They reload on the retry (a load keeps one record per offset).
+      for (const group of pending) this.#cache.delete(group.key);
+      throw error;
+    }
+
+    const conflicts: string[] = [];
+    let r = 0;
+    for (const write of writes) {
+      const { group } = write;
+      const cached = group.state!;
+      const reply = replies[r++];
+      if (write.kind === "rewrite") {
+        this.counts.rewrites++;
+        if (reply === 1) {
+          cached.stored = write.length;
+          cached.expirySetAt = now;
+          continue;
+        }
+        conflicts.push(`${group.key}: expected ${cached.stored} bytes, found another length`);
+      } else {
+        this.counts.appends++;
+        if (write.expiry) r++;
+        if (reply === write.length) {
+          cached.stored = write.length;
+          if (write.expiry) cached.expirySetAt = now;
+          continue;
+        }
+        conflicts.push(`${group.key}: expected ${write.length} bytes, Redis has ${String(reply)}`);
+      }
+      this.#cache.delete(group.key);
+      this.counts.conflicts++;
+    }
+    if (conflicts.length > 0) {
+      throw new ConsumerError(
+        "store_unavailable",
+        `feature store: the state of ${conflicts.length} entit${conflicts.length === 1 ? "y" : "ies"} changed in Redis under this member (another member wrote it, or it expired or was lost): ${conflicts.slice(0, 3).join("; ")}; reloading them, the batch is retried`,
+        { retryable: true },
+      );
+    }
+    return replies.slice(r).map((value) => (typeof value === "string" ? value : null));
+  }
+
+  /**
+   * One pipelined round trip as a CLIENT span (database conventions), every reply checked:
+   * any error fails the batch with a retryable store_unavailable, and no partial answers.
+   */
+  async #roundTrip(
+    operation: string,
+    entities: number,
+    lookups: number,
+    fill: (pipeline: ChainableCommander) => void,
+  ): Promise<unknown[]> {
     const { host, port, db } = this.#client.options;
+    this.counts.roundTrips++;
     return tracer.startActiveSpan(
-      "EVALSHA",
+      operation,
       {
         kind: SpanKind.CLIENT,
         attributes: {
           "db.system.name": "redis",
-          "db.operation.name": "EVALSHA",
+          "db.operation.name": operation,
           "db.namespace": String(db ?? 0),
           "server.address": host ?? "localhost",
           "server.port": port ?? 6379,
-          "sluice.store.events": events,
+          "sluice.store.entities": entities,
           "sluice.store.lookups": lookups,
         },
       },
       async (span) => {
         try {
-          return await call();
+          const pipeline = this.#client.pipeline();
+          fill(pipeline);
+          span.setAttribute("db.operation.batch.size", pipeline.length);
+          const results = await pipeline.exec();
+          if (results === null) throw new Error("the pipeline was discarded");
+          return results.map(([error, value]) => {
+            if (error !== null) throw error;
+            return value;
+          });
         } catch (error) {
-          const failure = ConsumerError.from(error);
+          const failure = new ConsumerError(
+            "store_unavailable",
+            `feature store (redis ${host ?? "?"}:${port ?? "?"}) failed a batch: ${errorMessage(error)}`,
+            { cause: error, retryable: true },
+          );
           span.setAttribute("error.type", failure.code);
           span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
-          throw error;
+          throw failure;
         } finally {
           span.end();
         }
@@ -178,114 +535,31 @@ export class RedisFeatureStore implements FeatureStore {
     );
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#owned) await this.#client.quit().catch(() => this.#client.disconnect());
-  }
-
-  #encode(
-    plan: StatePlan,
-    events: readonly StoreEvent[],
-    lookups: StoreRequest["lookups"],
-  ): { keys: string[]; args: (string | number)[] } {
-    let layout = this.#layouts.get(plan);
-    if (layout === undefined) {
-      layout = layoutOf(plan);
-      this.#layouts.set(plan, layout);
+  /** `<prefix><layout>:`; the layout hash changes with the namespace and the tracked values. */
+  #prefix(plan: StatePlan): string {
+    let prefix = this.#prefixes.get(plan);
+    if (prefix === undefined) {
+      const layout = createHash("sha1")
+        .update(`log-v1\n${this.#options.namespace}\n${plan.trackedFields.join("\n")}`)
+        .digest("hex")
+        .slice(0, 8);
+      prefix = `${this.#options.keyPrefix}${layout}:`;
+      this.#prefixes.set(plan, prefix);
     }
-    const prefix = `${this.#options.keyPrefix}${layout}:`;
-    const windowKeys = new Map<string, number>();
-    const previousKeys = new Map<string, number>();
-    const wantWindows = plan.windows.length > 0;
-    const eventKeys: [string | undefined, string | undefined][] = events.map((event) => {
-      const tag = `{${event.entity}}`;
-      const w = wantWindows ? `${prefix}w:${tag}` : undefined;
-      const p = plan.sincePrevious ? `${prefix}p:${tag}:${event.partition}` : undefined;
-      if (w !== undefined && !windowKeys.has(w)) windowKeys.set(w, windowKeys.size);
-      if (p !== undefined && !previousKeys.has(p)) previousKeys.set(p, previousKeys.size);
-      return [w, p];
-    });
-    const nWin = windowKeys.size;
-    const nPrev = previousKeys.size;
-    const keys = [...windowKeys.keys(), ...previousKeys.keys()];
-    const lookupKeys = new Map<string, number>();
-    for (const lookup of lookups) {
-      if (!lookupKeys.has(lookup.key)) lookupKeys.set(lookup.key, keys.push(lookup.key));
-    }
-    const slack = this.#options.retentionSlackMs;
-    const args: (string | number)[] = [plan.windows.length];
-    for (const window of plan.windows) {
-      args.push(window.aggregation, (window.field ?? -1) + 1, window.overMs);
-    }
-    args.push(plan.windowHorizonMs + slack, plan.previousHorizonMs + slack, nWin, nPrev);
-    args.push(events.length);
-    events.forEach((event, i) => {
-      const [w, p] = eventKeys[i] ?? [];
-      args.push(
-        w === undefined ? 0 : windowKeys.get(w)! + 1,
-        p === undefined ? 0 : previousKeys.get(p)! + nWin + 1,
-        event.eventTime,
-        event.partition,
-        event.offset,
-        event.values.map(encodeValue).join(VALUE_SEPARATOR),
-      );
-    });
-    args.push(lookups.length);
-    for (const lookup of lookups) args.push(lookupKeys.get(lookup.key)!, lookup.field);
-    return { keys, args };
-  }
-
-  /** EVALSHA; after a Redis restart or SCRIPT FLUSH the script is loaded once more and retried. */
-  async #eval(keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    try {
-      try {
-        return await this.#client.evalsha(WINDOW_SCRIPT_SHA, keys.length, ...keys, ...args);
-      } catch (error) {
-        if (!isNoScript(error)) throw error;
-        await this.#client.script("LOAD", WINDOW_SCRIPT);
-        return await this.#client.evalsha(WINDOW_SCRIPT_SHA, keys.length, ...keys, ...args);
-      }
-    } catch (error) {
-      throw new ConsumerError(
-        "store_unavailable",
-        `feature store (redis ${this.#client.options.host ?? "?"}:${this.#client.options.port ?? "?"}) failed a batch: ${errorMessage(error)}`,
-        { cause: error, retryable: true },
-      );
-    }
+    return prefix;
   }
 }
 
-function decodeReply(
-  plan: StatePlan,
-  nEvents: number,
-  nLookups: number,
-  reply: unknown,
-): StoreResponse {
-  const nWin = plan.windows.length;
-  const perEvent = nWin + (plan.sincePrevious ? 1 : 0);
-  const expected = nEvents * perEvent + nLookups;
-  if (!Array.isArray(reply) || reply.length !== expected) {
+/** A Kafka offset as a number: exact below 2^53 (a million events a second for 285 years). */
+function offsetOf(event: StoreEvent): number {
+  const offset = Number(event.offset);
+  if (!Number.isSafeInteger(offset) || offset < 0) {
     throw new ConsumerError(
-      "store_unavailable",
-      `feature store: expected a reply of ${expected} values, got ${Array.isArray(reply) ? reply.length : typeof reply}`,
-      { retryable: true },
+      "internal",
+      `event offset: expected a decimal integer from 0 to 2^53, got "${event.offset}"`,
     );
   }
-  const values = reply as (string | null)[];
-  const windowValues = new Float64Array(nEvents * nWin);
-  const previousEventTimes: (number | undefined)[] = [];
-  let r = 0;
-  for (let i = 0; i < nEvents; i++) {
-    for (let w = 0; w < nWin; w++) windowValues[i * nWin + w] = Number(values[r++]);
-    if (plan.sincePrevious) {
-      const previous = values[r++];
-      previousEventTimes.push(
-        previous === null || previous === undefined ? undefined : Number(previous),
-      );
-    }
-  }
-  return { windowValues, previousEventTimes, lookups: values.slice(r) };
+  return offset;
 }
 
 /** Keeps passwords out of error messages and logs. */

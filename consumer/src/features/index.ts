@@ -11,3 +11,4 @@ export {
 export type { FeatureDefinition, FeatureSpec } from "./feature-spec.js";
 export { LookupCache } from "./lookup-cache.js";
 export type { LookupCacheOptions } from "./lookup-cache.js";
+export { EntityLayout, EntityLog, layoutOf } from "./entity-log.js";

@@ -92,11 +92,11 @@ export class PipelineHarness {
     await batch.exec();
   }
 
-  /** Every sorted set under `pattern`, members with scores: the feature store's whole state. */
-  async snapshot(pattern: string): Promise<Record<string, string[]>> {
-    const state: Record<string, string[]> = {};
+  /** Every key under `pattern` with its bytes (hex): the feature store's whole state. */
+  async snapshot(pattern: string): Promise<Record<string, string>> {
+    const state: Record<string, string> = {};
     for (const key of (await this.redis.keys(pattern)).sort()) {
-      state[key] = await this.redis.zrange(key, "0", "-1", "WITHSCORES");
+      state[key] = (await this.redis.getBuffer(key))?.toString("hex") ?? "";
     }
     return state;
   }
