@@ -191,7 +191,7 @@ describe("tracing end to end, through Jaeger", { skip, timeout: 5 * 60_000 }, ()
       s.name === `process ${topics.in}` &&
       s.attributes["messaging.batch.message_count"] !== undefined;
     const complete = (spans: StoredSpan[]) =>
-      ["sluice.batch.execute", "BATCH APPEND", `send ${topics.out}`].every((name) =>
+      ["sluice.batch.execute", "EVALSHA", `send ${topics.out}`].every((name) =>
         spans.some((s) => s.name === name),
       );
     const { prediction, spans } = await waitFor(
@@ -275,8 +275,8 @@ describe("tracing end to end, through Jaeger", { skip, timeout: 5 * 60_000 }, ()
     // Features and their Redis round trip.
     const features = one("features span", (s) => s.name === "sluice.features");
     assert.equal(features.parentSpanId, batch.spanId);
-    // The round trip that writes the micro-batch's state (a load before it only on cache misses).
-    const redisCall = one("Redis write span", (s) => s.name === "BATCH APPEND");
+    // The round trip that writes the micro-batch's state (an MGET before it only on cache misses).
+    const redisCall = one("Redis write span", (s) => s.name === "EVALSHA");
     assert.deepEqual(
       [redisCall.parentSpanId, redisCall.kind, redisCall.attributes["db.system.name"]],
       [features.spanId, KIND.client, "redis"],

@@ -7,29 +7,29 @@
  * - **In Redis**, per entity and partition, a string of packed records (`entity-log-codec.ts`)
  *   under `<prefix><layout>:{<entity>}:<partition>`; the layout hash covers the pipeline's group,
  *   input topic and tracked values, so another pipeline or another spec never reads it.
- * - **Load**: an entity not in memory is read with GET; all of a micro-batch's misses go in ONE
- *   pipelined round trip. Nothing is read on assignment: a partition's entities load as they come.
- * - **Write**: each entity's new records are APPENDed, all in ONE pipelined round trip per
- *   micro-batch, together with the lookups the batch misses. `apply` resolves only once Redis has
- *   acknowledged it, so a batch's offsets are never committed before its state is safe.
- * - **Prune**: memory drops rows no window can reach as it goes. Redis's copy is rewritten
- *   (REWRITE_SCRIPT, in place of that entity's APPEND) only once its stale bytes outweigh the live
- *   ones, so writing stays proportional to what is new.
+ * - **Load**: an entity not in memory is read from Redis; all of a micro-batch's misses are one
+ *   MGET. Nothing is read on assignment: a partition's entities load as they come.
+ * - **Write**: each entity's new records are appended; the whole micro-batch's appends and the
+ *   lookups it misses are ONE command (`state-write-script.ts`), all or nothing. `apply`
+ *   resolves only once Redis has acknowledged it, so a batch's offsets are never committed
+ *   before its state is safe.
+ * - **Prune**: memory drops rows no window can reach as it goes. Redis's copy is rewritten (in
+ *   place of that entity's append) only once its stale bytes outweigh the live ones, so writing
+ *   stays proportional to what is new.
  * - **Replay**: an event at or below the entity's highest recorded offset was recorded before (the
  *   uncommitted tail a crash replays, a retried batch): it is answered from the rows up to its
  *   offset and never recorded again. A load keeps one record per offset.
  * - **Revoke**: `assigned` drops the entities of partitions this member no longer owns.
- * - **Verify**: APPEND answers the key's new length. If it is not the length this member expects,
- *   someone else wrote that key (a member that took the partition while this one was frozen), or
- *   it expired, or Redis lost it: the entity leaves memory and the batch fails retryably, so the
- *   retry answers from what Redis holds. A rewrite only happens if the key is still the length
- *   expected, so it never overwrites what another writer added.
+ * - **Verify**: the write goes through only if every key is the length this member expects. If
+ *   one is not, someone else wrote it (a member that took the partition while this one was
+ *   frozen), or it expired, or Redis lost it: nothing is written, the batch's entities leave
+ *   memory and the batch fails retryably, so its retry answers from what Redis holds.
  *
- * Standalone Redis (or a primary behind Sentinel): a pipeline's commands go to one server.
+ * Standalone Redis (or a primary behind Sentinel): a batch's keys must live on one server.
  */
 import { createHash } from "node:crypto";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { Redis, type ChainableCommander, type RedisOptions } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
 import { errorMessage } from "@sluice/kit";
 import { ConsumerError } from "../errors.js";
 import { EntityLog, layoutOf, type EntityLayout } from "../features/entity-log.js";
@@ -42,6 +42,7 @@ import type {
 } from "../ports/feature-store.js";
 import { EntityCache, type Ownership } from "./entity-cache.js";
 import { CorruptLogError, decodeLog, encodeRows, recordSize } from "./entity-log-codec.js";
+import { STATE_WRITE_SCRIPT, STATE_WRITE_SCRIPT_SHA, WRITE_MODES } from "./state-write-script.js";
 
 const tracer = trace.getTracer("@sluice/consumer");
 
@@ -66,17 +67,6 @@ export const DEFAULT_MAX_CACHED_ENTITIES = 100_000;
  * more than the few bytes it frees (the key expires anyway).
  */
 const MIN_STALE_BYTES_TO_REWRITE = 512;
-
-/**
- * Replaces an entity's log only if it is still `ARGV[1]` bytes long, i.e. nobody wrote it since
- * this member last did; answers 1 if replaced, 0 if not. Rewrites are rare (a fraction of the
- * APPENDs), so the script's cost does not matter; the overwrite it prevents would lose events.
- */
-const REWRITE_SCRIPT = `if redis.call('STRLEN', KEYS[1]) == tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  return 1
-end
-return 0`;
 
 export interface RedisFeatureStoreOptions {
   /** @default "sluice:features:" */
@@ -154,15 +144,12 @@ interface Group {
   fresh: number;
 }
 
-/** The write a batch makes for one entity, and the answer that proves nobody else wrote. */
-type Write =
-  | {
-      readonly kind: "append";
-      readonly group: Group;
-      readonly length: number;
-      readonly expiry: boolean;
-    }
-  | { readonly kind: "rewrite"; readonly group: Group; readonly length: number };
+/** What a batch writes for one entity. */
+interface Write {
+  readonly group: Group;
+  readonly mode: (typeof WRITE_MODES)[keyof typeof WRITE_MODES];
+  readonly records: Buffer;
+}
 
 /** What the store did since it started; for tests and benchmarks. */
 export interface FeatureStoreCounts {
@@ -170,9 +157,11 @@ export interface FeatureStoreCounts {
   roundTrips: number;
   /** Entities read from Redis (cache misses). */
   loads: number;
+  /** Entities whose new records were appended. */
   appends: number;
+  /** Entities whose key was rewritten with their live records. */
   rewrites: number;
-  /** Entities whose Redis copy was not what this member expected (see the module comment). */
+  /** Keys that were not what this member expected (see the module comment). */
   conflicts: number;
 }
 
@@ -335,14 +324,15 @@ export class RedisFeatureStore implements FeatureStore {
     return { windowValues, previousEventTimes, lookups: values };
   }
 
-  /** Reads the missed entities in one round trip; a key that does not exist is an empty log. */
+  /** Reads the missed entities in one MGET; a key that does not exist is an empty log. */
   async #load(layout: EntityLayout, misses: readonly Group[]): Promise<void> {
-    const replies = await this.#roundTrip("BATCH GET", misses.length, 0, (pipeline) => {
-      for (const group of misses) pipeline.getBuffer(group.key);
-    });
+    const keys = misses.map((group) => group.key);
+    const replies = await this.#roundTrip("MGET", misses.length, 0, () =>
+      this.#client.mgetBuffer(...keys),
+    );
     this.counts.loads += misses.length;
     misses.forEach((group, i) => {
-      const bytes = replies[i] as Buffer | null;
+      const bytes = replies[i] ?? null;
       let log: EntityLog;
       try {
         log = bytes === null ? new EntityLog(layout) : decodeLog(layout, bytes);
@@ -384,114 +374,128 @@ export class RedisFeatureStore implements FeatureStore {
   }
 
   /**
-   * ONE round trip: each entity's new records (appended, or the whole log when a rewrite is due),
-   * expiries, and the lookups. Resolves with the lookups' values once every write is verified.
+   * ONE command: each entity's new records (appended, or its live records when a rewrite is due),
+   * expiries, and the lookups. Resolves with the lookups' values once the write is acknowledged.
    */
   async #write(
     plan: StatePlan,
     groups: readonly Group[],
     lookups: StoreRequest["lookups"],
   ): Promise<(string | null)[]> {
+    const pending = groups.filter((group) => group.fresh > 0);
+    if (pending.length === 0 && lookups.length === 0) return [];
     const now = this.#options.now();
     const ttl =
       Math.max(plan.windowHorizonMs, plan.previousHorizonMs) + this.#options.retentionSlackMs;
     // Refreshing the expiry every half slack keeps at least horizon + slack/2 ahead of the clock.
     const refreshEvery = Math.floor(this.#options.retentionSlackMs / 2);
-    const writes: Write[] = [];
-    const pending = groups.filter((group) => group.fresh > 0);
-    if (pending.length === 0 && lookups.length === 0) return [];
 
-    let replies: unknown[];
+    const writes = pending.map((group): Write => {
+      const { log, stored, expirySetAt } = group.state!;
+      const appended = encodeRows(log, log.length - group.fresh, log.length);
+      const stale = stored + appended.length - log.size;
+      if (stale >= log.size && stale >= MIN_STALE_BYTES_TO_REWRITE) {
+        return { group, mode: WRITE_MODES.rewrite, records: encodeRows(log, 0, log.length) };
+      }
+      const expiry = stored === 0 || now - expirySetAt >= refreshEvery;
+      return {
+        group,
+        mode: expiry ? WRITE_MODES.appendWithExpiry : WRITE_MODES.append,
+        records: appended,
+      };
+    });
+    const keys: string[] = writes.map((write) => write.group.key);
+    const args: (string | number | Buffer)[] = [ttl, writes.length];
+    for (const write of writes) args.push(write.mode, write.group.state!.stored, write.records);
+    for (const lookup of lookups) {
+      keys.push(lookup.key);
+      args.push(lookup.field);
+    }
+
+    let reply: unknown[];
     try {
-      replies = await this.#roundTrip(
-        "BATCH APPEND",
-        pending.length,
-        lookups.length,
-        (pipeline) => {
-          for (const group of pending) {
-            const cached = group.state!;
-            const log = cached.log;
-            const appended = encodeRows(log, log.length - group.fresh, log.length);
-            const stale = cached.stored + appended.length - log.size;
-            if (stale >= log.size && stale >= MIN_STALE_BYTES_TO_REWRITE) {
-              pipeline.eval(
-                REWRITE_SCRIPT,
-                1,
-                group.key,
-                cached.stored,
-                encodeRows(log, 0, log.length),
-                ttl,
-              );
-              writes.push({ kind: "rewrite", group, length: log.size });
-            } else {
-              pipeline.append(group.key, appended);
-              const expiry = cached.stored === 0 || now - cached.expirySetAt >= refreshEvery;
-              if (expiry) pipeline.pexpire(group.key, ttl);
-              writes.push({
-                kind: "append",
-                group,
-                length: cached.stored + appended.length,
-                expiry,
-              });
-            }
-          }
-          for (const lookup of lookups) pipeline.hget(lookup.key, lookup.field);
-        },
+      reply = await this.#roundTrip("EVALSHA", writes.length, lookups.length, () =>
+        this.#evalWrite(keys, args),
       );
     } catch (error) {
-      // Some writes may have landed: what this member holds for these entities is no longer known
-      // to match Redis. They reload on the retry (a load keeps one record per offset).
+      // The write may have landed after all (a timeout): what this member holds for these
+      // entities is not known to match Redis. They reload on the retry.
       for (const group of pending) this.#cache.delete(group.key);
       throw error;
     }
 
-    const conflicts: string[] = [];
-    let r = 0;
-    for (const write of writes) {
-      const { group } = write;
-      const cached = group.state!;
-      const reply = replies[r++];
-      if (write.kind === "rewrite") {
-        this.counts.rewrites++;
-        if (reply === 1) {
-          cached.stored = write.length;
-          cached.expirySetAt = now;
-          continue;
-        }
-        conflicts.push(`${group.key}: expected ${cached.stored} bytes, found another length`);
-      } else {
-        this.counts.appends++;
-        if (write.expiry) r++;
-        if (reply === write.length) {
-          cached.stored = write.length;
-          if (write.expiry) cached.expirySetAt = now;
-          continue;
-        }
-        conflicts.push(`${group.key}: expected ${write.length} bytes, Redis has ${String(reply)}`);
-      }
-      this.#cache.delete(group.key);
-      this.counts.conflicts++;
-    }
+    const conflicts = (reply[0] ?? []) as number[];
     if (conflicts.length > 0) {
+      // Nothing was written; the memory of every entity of the batch is ahead of Redis.
+      for (const group of pending) this.#cache.delete(group.key);
+      this.counts.conflicts += conflicts.length / 2;
+      const examples: string[] = [];
+      for (let c = 0; c < conflicts.length && examples.length < 3; c += 2) {
+        const write = writes[conflicts[c]! - 1]!;
+        examples.push(
+          `${write.group.key}: expected ${write.group.state!.stored} bytes, Redis has ${conflicts[c + 1]}`,
+        );
+      }
       throw new ConsumerError(
         "store_unavailable",
-        `feature store: the state of ${conflicts.length} entit${conflicts.length === 1 ? "y" : "ies"} changed in Redis under this member (another member wrote it, or it expired or was lost): ${conflicts.slice(0, 3).join("; ")}; reloading them, the batch is retried`,
+        `feature store: the state of ${conflicts.length / 2} entit${conflicts.length === 2 ? "y" : "ies"} changed in Redis under this member (another member wrote it, or it expired or was lost): ${examples.join("; ")}; nothing written, reloading, the batch is retried`,
         { retryable: true },
       );
     }
-    return replies.slice(r).map((value) => (typeof value === "string" ? value : null));
+    for (const write of writes) {
+      const cached = write.group.state!;
+      if (write.mode === WRITE_MODES.rewrite) {
+        this.counts.rewrites++;
+        cached.stored = write.records.length;
+        cached.expirySetAt = now;
+      } else {
+        this.counts.appends++;
+        cached.stored += write.records.length;
+        if (write.mode === WRITE_MODES.appendWithExpiry) cached.expirySetAt = now;
+      }
+    }
+    const values: (string | null)[] = new Array<string | null>(lookups.length);
+    for (let l = 0; l < lookups.length; l++) {
+      const value = reply[l + 1];
+      values[l] = Buffer.isBuffer(value) ? value.toString("utf8") : null;
+    }
+    return values;
+  }
+
+  /** EVALSHA; after a Redis restart or SCRIPT FLUSH the script is loaded and the call sent again. */
+  async #evalWrite(
+    keys: readonly string[],
+    args: readonly (string | number | Buffer)[],
+  ): Promise<unknown[]> {
+    // Buffer replies: lookups come back as bytes, decoded as UTF-8 once here.
+    const call = () =>
+      this.#client.callBuffer(
+        "EVALSHA",
+        STATE_WRITE_SCRIPT_SHA,
+        keys.length,
+        ...keys,
+        ...args,
+      ) as Promise<unknown[]>;
+    try {
+      return await call();
+    } catch (error) {
+      // NOSCRIPT: the script did not run, so nothing was written; sending it again is safe.
+      if (!errorMessage(error).startsWith("NOSCRIPT")) throw error;
+      await this.#client.script("LOAD", STATE_WRITE_SCRIPT);
+      return await call();
+    }
   }
 
   /**
-   * One pipelined round trip as a CLIENT span (database conventions), every reply checked:
-   * any error fails the batch with a retryable store_unavailable, and no partial answers.
+   * One round trip as a CLIENT span (database conventions): any error fails the batch with a
+   * retryable store_unavailable, and no partial answers.
    */
-  async #roundTrip(
+  async #roundTrip<T>(
     operation: string,
     entities: number,
     lookups: number,
-    fill: (pipeline: ChainableCommander) => void,
-  ): Promise<unknown[]> {
+    call: () => Promise<T>,
+  ): Promise<T> {
     const { host, port, db } = this.#client.options;
     this.counts.roundTrips++;
     return tracer.startActiveSpan(
@@ -510,15 +514,7 @@ export class RedisFeatureStore implements FeatureStore {
       },
       async (span) => {
         try {
-          const pipeline = this.#client.pipeline();
-          fill(pipeline);
-          span.setAttribute("db.operation.batch.size", pipeline.length);
-          const results = await pipeline.exec();
-          if (results === null) throw new Error("the pipeline was discarded");
-          return results.map(([error, value]) => {
-            if (error !== null) throw error;
-            return value;
-          });
+          return await call();
         } catch (error) {
           const failure = new ConsumerError(
             "store_unavailable",
