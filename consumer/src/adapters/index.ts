@@ -13,3 +13,4 @@ export type {
   RedisFeatureStoreOptions,
 } from "./redis-feature-store.js";
 export { CorruptLogError, decodeLog } from "./entity-log-codec.js";
+export { RedisLookupWriter } from "./redis-lookup-writer.js";

@@ -32,6 +32,7 @@ import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { Redis, type RedisOptions } from "ioredis";
 import { errorMessage } from "@sluice/kit";
 import { ConsumerError } from "../errors.js";
+import { redactUrl } from "./redis-url.js";
 import { EntityLog, layoutOf, type EntityLayout } from "../features/entity-log.js";
 import type {
   FeatureStore,
@@ -556,15 +557,4 @@ function offsetOf(event: StoreEvent): number {
     );
   }
   return offset;
-}
-
-/** Keeps passwords out of error messages and logs. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "(unparsable redis url)";
-  }
 }

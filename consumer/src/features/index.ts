@@ -12,3 +12,5 @@ export type { FeatureDefinition, FeatureSpec } from "./feature-spec.js";
 export { LookupCache } from "./lookup-cache.js";
 export type { LookupCacheOptions } from "./lookup-cache.js";
 export { EntityLayout, EntityLog, layoutOf } from "./entity-log.js";
+export { LookupTable } from "./lookup-table.js";
+export type { LookupRecord, LookupRow, LookupTableOptions } from "./lookup-table.js";
