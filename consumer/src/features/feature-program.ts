@@ -361,3 +361,8 @@ export function compileSpec(spec: FeatureSpec): FeatureProgram {
     writers,
   };
 }
+
+/** What `spec` asks a feature store to record and answer (e.g. to read the state it wrote). */
+export function statePlan(spec: FeatureSpec): StatePlan {
+  return compileSpec(spec).plan;
+}

@@ -10,6 +10,7 @@ export {
 } from "./feature-spec.js";
 export type { FeatureDefinition, FeatureSpec } from "./feature-spec.js";
 export { LookupCache } from "./lookup-cache.js";
+export { statePlan } from "./feature-program.js";
 export type { LookupCacheOptions } from "./lookup-cache.js";
 export { EntityLayout, EntityLog, layoutOf } from "./entity-log.js";
 export { LookupTable } from "./lookup-table.js";
