@@ -64,6 +64,7 @@ const SCENE_OF: Record<string, "client" | "serve" | "stack" | "pipeline"> = {
   produce: "pipeline",
   verify: "pipeline",
   top: "pipeline",
+  "load-lookups": "pipeline",
 };
 /** A command that ends by itself; the long-running ones are stopped by a signal. */
 const SHORT_TIMEOUT_MS = 90_000;

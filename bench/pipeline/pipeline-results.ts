@@ -237,6 +237,7 @@ export function maxTable(points: readonly MaxPoint[]): string {
       "reader %",
       "redis %",
       "µs/event",
+      "redis µs/event",
     ],
     ...points.map((p) => [
       p.variant,
@@ -247,8 +248,10 @@ export function maxTable(points: readonly MaxPoint[]): string {
       num(p.cpu.consumer, 0),
       num(p.cpu.sidecar, 0),
       num(p.cpu.reader, 0),
-      num(p.cpu.redis, 0),
+      num(p.cpu.redis, 1),
       num(cpuPerEvent(p.cpu, p.eventsPerSecond), 0),
+      // The feature state's cost on the Redis server, beside the consumer's and the sidecar's.
+      num((p.cpu.redis * 10_000) / p.eventsPerSecond, 1),
     ]),
   ]);
 }

@@ -94,6 +94,7 @@ export function reportStagesOnSignal(times: StageTimes): void {
 export function timedStore(store: FeatureStore, times: StageTimes): FeatureStore {
   return {
     apply: (request) => times.time("redis", request.events.length, () => store.apply(request)),
+    assigned: (partitions) => store.assigned?.(partitions),
     close: () => store.close(),
   };
 }

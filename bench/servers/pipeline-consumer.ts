@@ -6,7 +6,13 @@
  *
  *   node --conditions=source --import tsx bench/servers/pipeline-consumer.ts '<VariantSettings JSON>'
  */
-import { KafkajsClient, Pipeline, RedisFeatureStore, SidecarInference } from "@sluice/consumer";
+import {
+  KafkajsClient,
+  Pipeline,
+  RedisFeatureStore,
+  SidecarInference,
+  featureStoreOptions,
+} from "@sluice/consumer";
 import { createLogger } from "@sluice/kit";
 import { announceReady, exitWithParent } from "../lib/child.js";
 import { profileMainThread } from "../lib/main-thread-profile.js";
@@ -42,9 +48,7 @@ async function startSluice(): Promise<() => Promise<void>> {
     log,
   });
   const inference = new SidecarInference(config.model.sidecar);
-  const store = await RedisFeatureStore.connect(config.redis.url, {
-    keyPrefix: config.redis.keyPrefix,
-  });
+  const store = await RedisFeatureStore.connect(config.redis.url, featureStoreOptions(config));
   const pipeline = await Pipeline.start(config, {
     kafka: timedKafka(kafka, times),
     inference: timedInference(inference, times),

@@ -4,7 +4,7 @@
  */
 import { silentLogger, type Logger } from "@sluice/kit";
 import { KafkajsClient } from "./adapters/kafkajs-client.js";
-import { RedisFeatureStore } from "./adapters/redis-feature-store.js";
+import { RedisFeatureStore, type RedisConnectOptions } from "./adapters/redis-feature-store.js";
 import { SidecarInference } from "./adapters/sidecar-inference.js";
 import type { PipelineConfig } from "./config/pipeline-config.js";
 import type { ConsumerMetrics } from "./observability/consumer-metrics.js";
@@ -33,9 +33,7 @@ export async function startPipeline(
   const inference = new SidecarInference(config.model.sidecar);
   let store: RedisFeatureStore | undefined;
   try {
-    store = await RedisFeatureStore.connect(config.redis.url, {
-      keyPrefix: config.redis.keyPrefix,
-    });
+    store = await RedisFeatureStore.connect(config.redis.url, featureStoreOptions(config));
     const opened = store;
     return await Pipeline.start(config, {
       kafka,
@@ -53,4 +51,16 @@ export async function startPipeline(
     await store?.close();
     throw error;
   }
+}
+
+/**
+ * The feature store's options for `config`: its state is the consumer group's, for its input
+ * topic, so two pipelines over the same events (another group, an A/B pair) never share it.
+ */
+export function featureStoreOptions(config: PipelineConfig): RedisConnectOptions {
+  return {
+    keyPrefix: config.redis.keyPrefix,
+    namespace: `${config.kafka.groupId}\n${config.topics.input}`,
+    maxCachedEntities: config.redis.maxCachedEntities,
+  };
 }

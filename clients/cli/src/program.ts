@@ -7,6 +7,7 @@ import { registerConsume } from "./commands/consume.js";
 import { registerHealth } from "./commands/health.js";
 import { registerInfer } from "./commands/infer.js";
 import { registerLoad } from "./commands/load.js";
+import { registerLoadLookups } from "./commands/load-lookups.js";
 import { registerMetadata } from "./commands/metadata.js";
 import { registerModels } from "./commands/models.js";
 import { registerProduce } from "./commands/produce.js";
@@ -41,6 +42,7 @@ export function createProgram(output?: OutputConfiguration): Command {
   registerStack(program);
   registerConsume(program);
   registerProduce(program);
+  registerLoadLookups(program);
   registerVerify(program);
   registerTop(program);
   return program;

@@ -2,5 +2,15 @@
 export { KafkajsClient } from "./kafkajs-client.js";
 export type { KafkajsClientOptions } from "./kafkajs-client.js";
 export { DEFAULT_MAX_RECONNECT_BACKOFF_MS, SidecarInference } from "./sidecar-inference.js";
-export { RedisFeatureStore } from "./redis-feature-store.js";
-export type { RedisConnectOptions, RedisFeatureStoreOptions } from "./redis-feature-store.js";
+export {
+  DEFAULT_MAX_CACHED_ENTITIES,
+  DEFAULT_RETENTION_SLACK_MS,
+  RedisFeatureStore,
+} from "./redis-feature-store.js";
+export type {
+  FeatureStoreCounts,
+  RedisConnectOptions,
+  RedisFeatureStoreOptions,
+} from "./redis-feature-store.js";
+export { CorruptLogError, decodeLog } from "./entity-log-codec.js";
+export { RedisLookupWriter } from "./redis-lookup-writer.js";

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import type { Redis } from "ioredis";
 import { ConsumerError } from "../errors.js";
 import type { StatePlan, StoreEvent, StoreResponse } from "../ports/feature-store.js";
+import { layoutOf } from "../features/entity-log.js";
 import {
   deleteKeys,
   freePort,
@@ -11,6 +12,7 @@ import {
   type TestRedis,
 } from "@sluice/testing";
 import { DEFAULT_RETENTION_SLACK_MS, RedisFeatureStore } from "./redis-feature-store.js";
+import { decodeLog } from "./entity-log-codec.js";
 
 const T0 = Date.parse("2024-03-07T12:00:00Z");
 const MIN = 60_000;
@@ -61,12 +63,33 @@ function answers(response: StoreResponse) {
   });
 }
 
-/** Every key under the prefix with its members and scores: the whole state. */
-async function snapshot(client: Redis, prefix: string): Promise<Record<string, string[]>> {
+/** Every key under the prefix with its bytes (hex): the whole state in Redis. */
+async function snapshot(client: Redis, prefix: string): Promise<Record<string, string>> {
   const keys = await client.keys(`${prefix}*`);
-  const state: Record<string, string[]> = {};
-  for (const key of keys.sort()) state[key] = await client.zrange(key, "0", "-1", "WITHSCORES");
+  const state: Record<string, string> = {};
+  for (const key of keys.sort()) state[key] = (await client.getBuffer(key))?.toString("hex") ?? "";
   return state;
+}
+
+/** The one key of `entity` (any partition) under `prefix`. */
+async function keyOf(client: Redis, prefix: string, entity: string): Promise<string> {
+  const keys = await client.keys(`${prefix}*{${entity}}*`);
+  assert.equal(keys.length, 1, `one key for ${entity}: ${keys.join(", ")}`);
+  return keys[0]!;
+}
+
+/** The rows Redis holds for `entity`: [offset, time, amount, merchant]. */
+async function rowsIn(client: Redis, prefix: string, entity: string, plan = PLAN) {
+  const log = decodeLog(
+    layoutOf(plan),
+    (await client.getBuffer(await keyOf(client, prefix, entity)))!,
+  );
+  return Array.from({ length: log.length }, (_, row) => [
+    log.offset(row),
+    log.time(row),
+    log.value(row, 0),
+    log.value(row, 1),
+  ]);
 }
 
 describe("RedisFeatureStore", () => {
@@ -85,8 +108,13 @@ describe("RedisFeatureStore", () => {
     await redis?.stop();
   });
 
-  const apply = (events: StoreEvent[], plan: StatePlan = PLAN) =>
-    store.apply({ plan, events, lookups: [] });
+  const apply = (events: StoreEvent[], plan: StatePlan = PLAN, on = store) =>
+    on.apply({ plan, events, lookups: [] });
+
+  /** Another member of the group: a store of its own on the same Redis and prefix. */
+  async function member(options: { maxCachedEntities?: number } = {}) {
+    return RedisFeatureStore.connect(redis.url, { keyPrefix: prefix, ...options });
+  }
 
   it("windows are (t − W, t]: an event exactly W old is out, one a millisecond younger is in", async () => {
     const response = await apply([
@@ -141,33 +169,48 @@ describe("RedisFeatureStore", () => {
     const [late] = answers(await apply([event("late", T0 + 8 * MIN, 1, 7)]));
     assert.equal(late?.count5m, 1);
     assert.equal(late?.previous, T0 + 10 * MIN);
+    // And an event after both, out of order in the stream, sees both by time.
+    const [after] = answers(await apply([event("late", T0 + 11 * MIN, 2, 1)]));
+    assert.deepEqual([after?.count5m, after?.sum5m, after?.previous], [3, 13, T0 + 8 * MIN]);
   });
 
   it("replaying the same offsets changes no state and answers exactly as the first time", async () => {
     const first = [0, 1, 2, 3, 4].map((i) =>
-      event("replay", T0 + i * MIN, 100 + i, i + 1, `m${i % 2}`),
+      event("replay", T0 + i * MIN, 100 + i, i + 1.1, `m${i % 2}`),
     );
-    const second = [5, 6, 7].map((i) => event("replay", T0 + i * MIN, 100 + i, i + 1, `m${i}`));
+    const second = [5, 6, 7].map((i) => event("replay", T0 + i * MIN, 100 + i, i + 1.1, `m${i}`));
     const firstAnswers = answers(await apply(first));
     const secondAnswers = answers(await apply(second));
     const state = await snapshot(redis.client, prefix);
 
-    // Crash before commit: both batches come again, the first one split differently.
+    // Crash before commit: both batches come again, the first one split differently...
     assert.deepEqual(answers(await apply(first.slice(0, 2))), firstAnswers.slice(0, 2));
     assert.deepEqual(answers(await apply([...first.slice(2), ...second])), [
       ...firstAnswers.slice(2),
       ...secondAnswers,
     ]);
     assert.deepEqual(await snapshot(redis.client, prefix), state);
+
+    // ...and on another member, which loads the state from Redis.
+    const other = await member();
+    try {
+      assert.deepEqual(answers(await apply([...first, ...second], PLAN, other)), [
+        ...firstAnswers,
+        ...secondAnswers,
+      ]);
+      assert.deepEqual(await snapshot(redis.client, prefix), state);
+    } finally {
+      await other.close();
+    }
   });
 
-  it("sets TTLs of the longest window (or since_previous cap) plus slack on every key", async () => {
-    await apply([event("ttl", T0, 0)]);
+  it("keeps one key per entity and partition, expiring after the longest horizon plus slack", async () => {
+    await apply([event("ttl", T0, 0), event("ttl", T0, 0, 1, "m1", 1)]);
     const keys = await redis.client.keys(`${prefix}*{ttl}*`);
-    assert.equal(keys.length, 2);
+    assert.deepEqual(keys.map((key) => key.slice(key.lastIndexOf(":") + 1)).sort(), ["0", "1"]);
     for (const key of keys) {
       const ttl = await redis.client.pttl(key);
-      const expected = (key.includes(":w:") ? HOUR : 7 * DAY) + DEFAULT_RETENTION_SLACK_MS;
+      const expected = 7 * DAY + DEFAULT_RETENTION_SLACK_MS;
       assert.ok(
         ttl > expected - 10_000 && ttl <= expected,
         `${key}: pttl ${ttl}, expected ≈ ${expected}`,
@@ -175,38 +218,78 @@ describe("RedisFeatureStore", () => {
     }
   });
 
-  it("prunes members no window can reach, but keeps the latest previous event", async () => {
-    const plan: StatePlan = { ...PLAN, previousHorizonMs: HOUR };
-    await apply([event("prune", T0, 0), event("prune", T0 + MIN, 1)], plan);
-    // 3 hours later: the window horizon (1 h + 1 h slack) drops both old members.
-    const [later] = answers(await apply([event("prune", T0 + 3 * HOUR, 2)], plan));
-    assert.equal(later?.previous, T0 + MIN);
-    const [windowKey] = await redis.client.keys(`${prefix}*:w:{prune}`);
-    const [previousKey] = await redis.client.keys(`${prefix}*:p:{prune}:0`);
-    assert.equal(await redis.client.zcard(windowKey!), 1);
-    assert.deepEqual(await redis.client.zrange(previousKey!, "0", "-1"), [`2:${T0 + 3 * HOUR}`]);
-    // Long after: the latest event stays the previous one, however old.
-    const [muchLater] = answers(await apply([event("prune", T0 + 30 * HOUR, 3)], plan));
-    assert.equal(muchLater?.previous, T0 + 3 * HOUR);
-  });
-
-  it("keeps tracked strings intact, separators and all", async () => {
-    const [, second] = answers(
-      await apply([event("text", T0, 0, 1, "a\x1fb"), event("text", T0, 1, 1, "a\\u b:c")]),
-    );
-    assert.equal(second?.distinct1h, 2);
-  });
-
-  it("keeps partitions apart for the previous event and counts other partitions by time", async () => {
+  it("keeps partitions apart: an entity's state is its partition's", async () => {
     const [p0, p1] = answers(
       await apply([event("split", T0, 5, 1, "m", 0), event("split", T0 + 1, 5, 1, "m", 1)]),
     );
-    assert.equal(p0?.previous, undefined);
-    assert.equal(p1?.previous, undefined);
-    assert.equal(p1?.count5m, 2);
+    assert.deepEqual([p0?.count5m, p0?.previous], [1, undefined]);
+    assert.deepEqual([p1?.count5m, p1?.previous], [1, undefined]);
   });
 
-  it("reads lookups in the same script; a missing record is null", async () => {
+  it("appends only what is new, in one command per batch once the entities are in memory", async () => {
+    const monitor = await redis.client.monitor();
+    const seen: string[][] = [];
+    monitor.on("monitor", (_time: string, args: string[], source: string) => {
+      // What the write script runs shows with its source "lua".
+      const name = String(args[0]).toLowerCase();
+      seen.push([source === "lua" ? `lua ${name}` : name, String(args[1]).toLowerCase()]);
+    });
+    let marks = 0;
+    /** The commands `work` sent (and its script ran), by name, between two ECHO marks; and its round trips. */
+    const between = async (work: () => Promise<unknown>) => {
+      const [start, end] = [`start-${++marks}`, `end-${marks}`];
+      const at = (tag: string) => seen.findIndex(([name, arg]) => name === "echo" && arg === tag);
+      await redis.client.echo(start);
+      const roundTrips = store.counts.roundTrips;
+      await work();
+      const trips = store.counts.roundTrips - roundTrips;
+      await redis.client.echo(end);
+      while (at(end) < 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const counts: Record<string, number> = {};
+      for (const [name] of seen.slice(at(start) + 1, at(end))) {
+        counts[name!] = (counts[name!] ?? 0) + 1;
+      }
+      return { counts, roundTrips: trips };
+    };
+    try {
+      const batch = (from: number) =>
+        Array.from({ length: 300 }, (_, i) =>
+          event(`rt${i % 40}`, T0 + (from + i) * 1000, from + i),
+        );
+      // New entities: one MGET loads all 40, one command writes them with the batch's lookup.
+      const cold = await between(() =>
+        store.apply({
+          plan: PLAN,
+          events: batch(1000),
+          lookups: [{ key: `${prefix}user:1`, field: "home_country" }],
+        }),
+      );
+      assert.deepEqual(cold, {
+        counts: {
+          mget: 1,
+          evalsha: 1,
+          "lua strlen": 40,
+          "lua append": 40,
+          "lua pexpire": 40,
+          "lua hget": 1,
+        },
+        roundTrips: 2,
+      });
+      // In memory: one command, one APPEND per entity, the expiry already set.
+      const warm = await between(() => apply(batch(2000)));
+      assert.deepEqual(warm, {
+        counts: { evalsha: 1, "lua strlen": 40, "lua append": 40 },
+        roundTrips: 1,
+      });
+      // A replayed batch writes nothing at all.
+      const replay = await between(() => apply(batch(2000)));
+      assert.deepEqual(replay, { counts: {}, roundTrips: 0 });
+    } finally {
+      monitor.disconnect();
+    }
+  });
+
+  it("reads lookups in the write round trip; a missing record is null", async () => {
     await redis.client.hset(`${prefix}user:1`, { home_country: "NG" });
     const response = await store.apply({
       plan: PLAN,
@@ -221,37 +304,188 @@ describe("RedisFeatureStore", () => {
     assert.equal(response.windowValues[0], 1);
   });
 
-  it("sends one command per batch, whatever its size", async () => {
-    const monitor = await redis.client.monitor();
-    const seen: string[] = [];
-    monitor.on("monitor", (_time: string, args: string[], source: string) => {
-      if (source !== "lua") seen.push(String(args[0]).toLowerCase());
-    });
+  it("keeps tracked strings intact: separators, non-ASCII, longer than 127 bytes", async () => {
+    const long = "é".repeat(200);
+    const [, second, third] = answers(
+      await apply([
+        event("text", T0, 0, 1, "a\x1fb"),
+        event("text", T0, 1, 1, "a\\u b:c"),
+        event("text", T0, 2, 1, long),
+      ]),
+    );
+    assert.deepEqual([second?.distinct1h, third?.distinct1h], [2, 3]);
+    assert.deepEqual(
+      (await rowsIn(redis.client, prefix, "text")).map((row) => row[3]),
+      ["a\x1fb", "a\\u b:c", long],
+    );
+  });
+
+  it("prunes what no window can reach, rewrites the key once it is mostly stale, keeps the previous event", async () => {
+    const plan: StatePlan = { ...PLAN, previousHorizonMs: HOUR };
+    const rewrites = store.counts.rewrites;
+    // 3 days of an event a minute, in batches of 10: windows reach back 1 h (+ 1 h slack).
+    let offset = 0;
+    for (let batch = 0; batch < 3 * 24 * 6; batch++) {
+      const events = Array.from({ length: 10 }, () => event("prune", T0 + offset * MIN, offset++));
+      await apply(events, plan);
+    }
+    assert.ok(store.counts.rewrites > rewrites, "rewritten");
+    const rows = await rowsIn(redis.client, prefix, "prune", plan);
+    const newest = T0 + (offset - 1) * MIN;
+    // Stale rows never more than the live ones (2 h of history), give or take a batch.
+    assert.ok(rows.length <= 2 * (2 * 60 + 1) + 10, `${rows.length} rows in Redis`);
+    assert.ok(rows.every(([, time], i) => i === 0 || Number(time) > newest - 4 * HOUR));
+    // A day later: everything is stale but the last event, which is the next one's previous.
+    const [later] = answers(await apply([event("prune", newest + DAY, offset)], plan));
+    assert.equal(later?.previous, newest);
+    assert.equal(later?.count5m, 1);
+  });
+
+  it("another member taking a partition over loads the state its last owner wrote", async () => {
+    await apply([event("handover", T0, 0, 5, "m1"), event("handover", T0 + MIN, 1, 7, "m2")]);
+    const next = await member();
     try {
-      const events = Array.from({ length: 300 }, (_, i) =>
-        event(`rt${i % 40}`, T0 + i * 1000, 1000 + i),
+      const [answer] = answers(
+        await apply([event("handover", T0 + 2 * MIN, 2, 9, "m3")], PLAN, next),
       );
-      await redis.client.echo("mark-start");
-      await store.apply({
-        plan: PLAN,
-        events,
-        lookups: [{ key: `${prefix}user:1`, field: "home_country" }],
+      assert.deepEqual(answer, {
+        count5m: 3,
+        sum5m: 21,
+        mean1h: 7,
+        min1h: 5,
+        max1h: 9,
+        distinct1h: 3,
+        previous: T0 + MIN,
       });
-      await redis.client.echo("mark-end");
-      while (!seen.includes("echo") || seen.filter((c) => c === "echo").length < 2) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      const between = seen.slice(seen.indexOf("echo") + 1, seen.lastIndexOf("echo"));
-      assert.deepEqual(between, ["evalsha"]);
     } finally {
-      monitor.disconnect();
+      await next.close();
     }
   });
 
-  it("reloads the script after Redis lost it (restart, SCRIPT FLUSH)", async () => {
-    await redis.client.script("FLUSH");
-    const [answer] = answers(await apply([event("flushed", T0, 0)]));
-    assert.equal(answer?.count5m, 1);
+  it("a member whose partition was written by another (it was frozen, say) reloads, never forks the state", async () => {
+    await apply([event("frozen", T0, 0, 1)]);
+    // While this member was frozen, another took the partition and recorded offsets 1 and 2.
+    const other = await member();
+    try {
+      await apply(
+        [event("frozen", T0 + MIN, 1, 2), event("frozen", T0 + 2 * MIN, 2, 3)],
+        PLAN,
+        other,
+      );
+    } finally {
+      await other.close();
+    }
+    // Back, with offset 1's batch in hand: its APPEND finds the key longer than expected.
+    const conflicts = store.counts.conflicts;
+    await assert.rejects(
+      apply([event("frozen", T0 + MIN, 1, 2), event("frozen", T0 + 3 * MIN, 3, 4)]),
+      (error: unknown) => {
+        assert.ok(ConsumerError.is(error, "store_unavailable"), String(error));
+        assert.equal(error.retryable, true);
+        assert.match(error.message, /changed in Redis under this member/);
+        return true;
+      },
+    );
+    assert.equal(store.counts.conflicts, conflicts + 1);
+    // The retry reloads: offset 3 sees 0, 1, 2 and itself, each once.
+    const [, three] = answers(
+      await apply([event("frozen", T0 + MIN, 1, 2), event("frozen", T0 + 3 * MIN, 3, 4)]),
+    );
+    assert.deepEqual([three?.count5m, three?.sum5m, three?.previous], [4, 10, T0 + 2 * MIN]);
+    assert.deepEqual(
+      (await rowsIn(redis.client, prefix, "frozen")).map((row) => row[0]),
+      [0, 1, 2, 3],
+    );
+  });
+
+  it("never rewrites over records another writer appended", async () => {
+    const history = Array.from({ length: 100 }, (_, i) => event("cas", T0 + i * MIN, i));
+    await apply(history);
+    // Another writer records offset 100 behind this member's back.
+    const other = await member();
+    try {
+      await apply([event("cas", T0 + 100 * MIN, 100)], PLAN, other);
+    } finally {
+      await other.close();
+    }
+    // Ten days later: this member's memory keeps 2 of 101 rows, so the batch rewrites the key...
+    const { rewrites, conflicts } = store.counts;
+    const late = event("cas", T0 + 10 * DAY, 101);
+    await assert.rejects(apply([late]), (error: unknown) => {
+      assert.ok(ConsumerError.is(error, "store_unavailable"), String(error));
+      assert.match(error.message, /changed in Redis under this member/);
+      return true;
+    });
+    assert.deepEqual([store.counts.rewrites, store.counts.conflicts], [rewrites, conflicts + 1]);
+    // ...only if nobody wrote since: the other writer's record is still there, and the retry sees it.
+    const offsets = (await rowsIn(redis.client, prefix, "cas")).map((row) => row[0]);
+    assert.ok(offsets.includes(100), `offset 100 kept: ${offsets.join(", ")}`);
+    const [answer] = answers(await apply([late]));
+    assert.equal(answer?.previous, T0 + 100 * MIN);
+    assert.deepEqual(
+      (await rowsIn(redis.client, prefix, "cas")).map((row) => row[0]),
+      [100, 101],
+      "rewritten once it was safe",
+    );
+    assert.equal(store.counts.rewrites, rewrites + 1);
+  });
+
+  it("drops the state of partitions this member no longer owns; reloads them if they come back", async () => {
+    await apply([event("revoked", T0, 0, 1, "m", 3), event("kept", T0, 0, 1, "m", 4)]);
+    const loads = store.counts.loads;
+    store.assigned([4]);
+    await apply([event("kept", T0 + 1, 1, 1, "m", 4)]);
+    assert.equal(store.counts.loads, loads, "partition 4 stayed in memory");
+    const [back] = answers(await apply([event("revoked", T0 + 1, 1, 1, "m", 3)]));
+    assert.equal(store.counts.loads, loads + 1, "partition 3 was loaded again");
+    assert.deepEqual([back?.count5m, back?.previous], [2, T0]);
+    store.assigned([0, 1, 2, 3, 4]);
+  });
+
+  it("holds at most maxCachedEntities in memory and reloads the others", async () => {
+    const small = await member({ maxCachedEntities: 2 });
+    try {
+      const entities = ["lru-a", "lru-b", "lru-c"];
+      await apply(
+        entities.map((e, i) => event(e, T0, i)),
+        PLAN,
+        small,
+      );
+      assert.ok(small.cachedEntities <= 2, `${small.cachedEntities} held`);
+      const loads = small.counts.loads;
+      const answered = answers(
+        await apply(
+          entities.map((e, i) => event(e, T0 + 1, 10 + i)),
+          PLAN,
+          small,
+        ),
+      );
+      assert.ok(small.counts.loads > loads);
+      assert.deepEqual(
+        answered.map((a) => a.count5m),
+        [2, 2, 2],
+      );
+    } finally {
+      await small.close();
+    }
+  });
+
+  it("stops with the key named when what Redis holds is not a log of this layout", async () => {
+    await apply([event("corrupt", T0, 0)]);
+    const key = await keyOf(redis.client, prefix, "corrupt");
+    await redis.client.set(key, "not a log");
+    const fresh = await member();
+    try {
+      await assert.rejects(apply([event("corrupt", T0 + 1, 1)], PLAN, fresh), (error: unknown) => {
+        assert.ok(ConsumerError.is(error, "internal"), String(error));
+        assert.equal(error.retryable, false);
+        assert.ok(error.message.includes(key), error.message);
+        assert.match(error.message, /expected a record of at least 24 bytes, got 9/);
+        return true;
+      });
+    } finally {
+      await fresh.close();
+    }
   });
 
   it("keys state by the plan's layout: a spec recording other values starts fresh", async () => {
@@ -279,11 +513,26 @@ describe("RedisFeatureStore when Redis is down", () => {
     );
   });
 
-  it("fails a batch with a retryable store_unavailable when Redis dies, and recovers when it is back", async () => {
+  /** Applies `events` until Redis answers (ioredis reconnects on its own meanwhile). */
+  async function applyWhenBack(store: RedisFeatureStore, events: StoreEvent[]) {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        return await store.apply({ plan: PLAN, events, lookups: [] });
+      } catch (error) {
+        assert.ok(ConsumerError.is(error, "store_unavailable"), String(error));
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  }
+
+  it("fails a batch with a retryable store_unavailable when Redis dies; a Redis that lost its data is believed", async () => {
     const own = await startTestRedis({ own: true });
     const store = await RedisFeatureStore.connect(own.url, { keyPrefix: uniquePrefix() });
     try {
       await store.apply({ plan: PLAN, events: [event("down", T0, 0)], lookups: [] });
+      await store.apply({ plan: PLAN, events: [event("kept", T0, 0)], lookups: [] });
       await own.kill();
       await assert.rejects(
         store.apply({ plan: PLAN, events: [event("down", T0 + 1, 1)], lookups: [] }),
@@ -294,23 +543,55 @@ describe("RedisFeatureStore when Redis is down", () => {
           return true;
         },
       );
-      // Back on the same port: ioredis reconnects on its own and the retried batch succeeds.
+      // Back on the same port, without persistence: the old state is gone. The entity of the
+      // failed batch was dropped from memory, so its retry loads the empty state...
       await own.restart();
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        try {
-          const response = await store.apply({
-            plan: PLAN,
-            events: [event("down", T0 + 2, 2)],
-            lookups: [],
-          });
-          assert.equal(response.windowValues[0], 1); // a fresh Redis: the old state is gone
-          break;
-        } catch (error) {
-          assert.ok(ConsumerError.is(error, "store_unavailable"), String(error));
-          if (Date.now() > deadline) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
+      const [down] = answers(await applyWhenBack(store, [event("down", T0 + 2, 2)]));
+      assert.equal(down?.count5m, 1);
+      // ...and the one still in memory finds out on its next write and is answered like it.
+      const error = await store
+        .apply({ plan: PLAN, events: [event("kept", T0 + 1, 1)], lookups: [] })
+        .then(
+          () => undefined,
+          (failure: unknown) => failure,
+        );
+      assert.ok(ConsumerError.is(error, "store_unavailable"), String(error));
+      assert.match(error.message, /changed in Redis under this member/);
+      const [retried] = answers(await applyWhenBack(store, [event("kept", T0 + 1, 1)]));
+      assert.equal(retried?.count5m, 1, "offset 0 went with the old Redis; the retry wrote 1");
+      const [kept] = answers(await applyWhenBack(store, [event("kept", T0 + 2, 2)]));
+      assert.equal(kept?.count5m, 2);
+    } finally {
+      await store.close();
+      await own.stop();
+    }
+  });
+
+  it("loses nothing when a persistent Redis is killed and restarted", async () => {
+    const own = await startTestRedis({ own: true, persistent: true });
+    const prefix = uniquePrefix();
+    const store = await RedisFeatureStore.connect(own.url, { keyPrefix: prefix });
+    try {
+      const events = Array.from({ length: 50 }, (_, i) =>
+        event(`p${i % 5}`, T0 + i * 1000, i, i + 0.5, `m${i % 3}`),
+      );
+      await store.apply({ plan: PLAN, events: events.slice(0, 30), lookups: [] });
+      const before = await snapshot(own.client, prefix);
+      await own.kill();
+      await own.restart();
+      const after = await waitForSnapshot(own.client, prefix);
+      assert.deepEqual(after, before);
+      // Both this member (memory intact) and a fresh one answer the rest alike, from 30 events.
+      const rest = answers(await applyWhenBack(store, events.slice(30)));
+      const fresh = await RedisFeatureStore.connect(own.url, { keyPrefix: `${prefix}x` });
+      try {
+        await fresh.apply({ plan: PLAN, events: events.slice(0, 30), lookups: [] });
+        assert.deepEqual(
+          answers(await fresh.apply({ plan: PLAN, events: events.slice(30), lookups: [] })),
+          rest,
+        );
+      } finally {
+        await fresh.close();
       }
     } finally {
       await store.close();
@@ -318,3 +599,16 @@ describe("RedisFeatureStore when Redis is down", () => {
     }
   });
 });
+
+/** The snapshot once the restarted server answers (its client reconnects on its own). */
+async function waitForSnapshot(client: Redis, prefix: string): Promise<Record<string, string>> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await snapshot(client, prefix);
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}

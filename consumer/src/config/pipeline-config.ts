@@ -19,7 +19,10 @@ import { z } from "zod";
 import { ConsumerError } from "../errors.js";
 import { featureSpecSchema, type FeatureSpec } from "../features/feature-spec.js";
 import { describeValue, errorMessage, formatIssues, schemaErrorMap } from "@sluice/kit";
-import { DEFAULT_KEY_PREFIX } from "../adapters/redis-feature-store.js";
+import {
+  DEFAULT_KEY_PREFIX,
+  DEFAULT_MAX_CACHED_ENTITIES,
+} from "../adapters/redis-feature-store.js";
 
 export const DELIVERY_MODES = ["at_least_once", "exactly_once"] as const;
 export type DeliveryMode = (typeof DELIVERY_MODES)[number];
@@ -88,7 +91,12 @@ export interface PipelineConfig {
   readonly delivery: DeliveryMode;
   readonly retry: { readonly initialBackoffMs: number; readonly maxBackoffMs: number };
   readonly review: { readonly confidenceBelow: number };
-  readonly redis: { readonly url: string; readonly keyPrefix: string };
+  readonly redis: {
+    readonly url: string;
+    readonly keyPrefix: string;
+    /** Entities whose window state a consumer keeps in memory; beyond it, reloaded on use. */
+    readonly maxCachedEntities: number;
+  };
   /** Where `sluice consume` serves Prometheus metrics; port 0 picks a free one, -1 serves none. */
   readonly metrics: { readonly host: string; readonly port: number };
   /** The pipeline file's folder: relative hook modules start here. */
@@ -242,8 +250,13 @@ const pipelineSchema = z
       .strictObject({
         url: redisUrl.default(DEFAULT_REDIS_URL),
         key_prefix: z.string().min(1).default(DEFAULT_KEY_PREFIX),
+        max_cached_entities: nonNegativeInt().default(DEFAULT_MAX_CACHED_ENTITIES),
       })
-      .default({ url: DEFAULT_REDIS_URL, key_prefix: DEFAULT_KEY_PREFIX }),
+      .default({
+        url: DEFAULT_REDIS_URL,
+        key_prefix: DEFAULT_KEY_PREFIX,
+        max_cached_entities: DEFAULT_MAX_CACHED_ENTITIES,
+      }),
     metrics: z
       .strictObject({
         port: metricsPort.default(DEFAULT_METRICS_PORT),
@@ -321,7 +334,11 @@ export function parsePipelineConfig(
       maxBackoffMs: p.retry.max_backoff_ms,
     },
     review: { confidenceBelow: p.review.confidence_below },
-    redis: { url: p.redis.url, keyPrefix: p.redis.key_prefix },
+    redis: {
+      url: p.redis.url,
+      keyPrefix: p.redis.key_prefix,
+      maxCachedEntities: p.redis.max_cached_entities,
+    },
     metrics: { host: p.metrics.host, port: p.metrics.port },
     baseDir,
   };

@@ -150,6 +150,11 @@ export class KeyTemplate {
     this.#fields = fields;
   }
 
+  /** The placeholders' field paths, in template order. */
+  get fields(): readonly string[] {
+    return this.#fields.map((field) => field.path);
+  }
+
   render(event: EventObject, errors: string[]): string | undefined {
     let out = this.#literals[0] ?? "";
     for (const [i, field] of this.#fields.entries()) {

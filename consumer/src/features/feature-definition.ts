@@ -22,10 +22,17 @@ export type TimeEncoding = (typeof TIME_ENCODINGS)[number];
 export const COMPARE_OPS = ["equals", "mismatch"] as const;
 export type CompareOp = (typeof COMPARE_OPS)[number];
 export const ENCODING_OUTPUTS = ["one_hot", "index"] as const;
+export const LOOKUP_MISSING_POLICIES = ["default", "dlq", "null"] as const;
+export type LookupMissingPolicy = (typeof LOOKUP_MISSING_POLICIES)[number];
 export type EncodingOutput = (typeof ENCODING_OUTPUTS)[number];
 
 /** A looked-up value is re-read at most this often: profiles change rarely, a minute bounds staleness after an edit. */
 export const DEFAULT_LOOKUP_CACHE_TTL_MS = 60_000;
+/**
+ * What a feature whose lookup missed writes when its spec says nothing: zeros, what a one-hot
+ * writes for a value it does not know. The event is scored and the miss counted, never dropped.
+ */
+export const DEFAULT_LOOKUP_NULL_VALUE = 0;
 
 export type Scalar = number | string | boolean;
 
@@ -63,14 +70,26 @@ export interface LookupSource {
   /** Field of the hash. */
   readonly field: string;
   readonly type: "string" | "number";
-  /** Used when the hash or its field does not exist; without one the event gets a feature_error. */
-  readonly default: string | number | undefined;
+  /** What a missing hash or field means. */
+  readonly missing: LookupMissing;
   readonly cacheTtlMs: number;
   /** Turns the lookup into 0/1: does an event field equal (or differ from) the looked-up value. */
   readonly compare:
     | { readonly op: CompareOp; readonly field: string; readonly default: string | undefined }
     | undefined;
 }
+/**
+ * A lookup that finds no record (or no field):
+ * - `default`: `value` stands for the looked-up value, compare and transforms apply to it;
+ * - `dlq`: the event goes to the dead-letter topic with a feature_error;
+ * - `null`: the feature is unknown, each of its outputs is `value` as is (the model's own
+ *   encoding of "unknown": a sentinel it was trained with, or NaN for models that take it).
+ */
+export type LookupMissing =
+  | { readonly policy: "default"; readonly value: string | number }
+  | { readonly policy: "dlq" }
+  | { readonly policy: "null"; readonly value: number };
+
 export interface HookSource {
   readonly kind: "hook";
   /** Module path, relative to the extractor's `baseDir`. */

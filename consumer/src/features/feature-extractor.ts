@@ -33,8 +33,15 @@ export type FeatureOutcome =
       /** Epoch milliseconds. */
       readonly eventTime: number;
       readonly entity: string;
+      /** The features whose lookup found no record or field; absent when none missed. */
+      readonly lookupMisses?: readonly string[];
     }
-  | { readonly ok: false; readonly error: ConsumerError };
+  | {
+      readonly ok: false;
+      readonly error: ConsumerError;
+      /** As above: a `missing: dlq` lookup that missed is why the event failed. */
+      readonly lookupMisses?: readonly string[];
+    };
 
 export interface FeatureExtractorOptions {
   /** Folder that relative hook module paths start from (the pipeline file's folder). @default process.cwd() */
@@ -158,10 +165,16 @@ export class FeatureExtractor {
     if (hooks.length > 0) accepted = await this.#runHooks(hooks, accepted, outcomes);
 
     const response = await this.#callStore(accepted, lookups);
-    const lookupValues = this.#program.lookups.map(() => null as string | null);
+    const compiled = this.#program.lookups;
+    const lookupValues = compiled.map(() => null as string | null);
     const windows = this.#program.plan.windows.length;
     accepted.forEach((item, i) => {
-      item.lookupHandles.forEach((handle, l) => (lookupValues[l] = lookups.value(handle) ?? null));
+      let misses: string[] | undefined;
+      item.lookupHandles.forEach((handle, l) => {
+        const value = lookups.value(handle) ?? null;
+        lookupValues[l] = value;
+        if (value === null) (misses ??= []).push(...compiled[l]!.features);
+      });
       const state: EventState = {
         slots: item.slots,
         eventTime: item.eventTime,
@@ -175,16 +188,21 @@ export class FeatureExtractor {
       const row = new Float32Array(this.width);
       try {
         for (const write of this.#program.writers) write(state, row);
-        outcomes[item.index] = {
-          ok: true,
-          row,
-          eventTime: item.eventTime,
-          entity: item.entity,
-        };
+        outcomes[item.index] =
+          misses === undefined
+            ? { ok: true, row, eventTime: item.eventTime, entity: item.entity }
+            : {
+                ok: true,
+                row,
+                eventTime: item.eventTime,
+                entity: item.entity,
+                lookupMisses: misses,
+              };
       } catch (error) {
         // A feature that cannot be computed fails its event; anything else is a bug.
         if (!ConsumerError.is(error, "feature_error")) throw error;
-        outcomes[item.index] = { ok: false, error };
+        outcomes[item.index] =
+          misses === undefined ? { ok: false, error } : { ok: false, error, lookupMisses: misses };
       }
     });
     return outcomes;

@@ -38,6 +38,16 @@ export interface CompiledLookup {
   readonly template: KeyTemplate;
   readonly field: string;
   readonly ttlMs: number;
+  /** The features that read it: a miss is counted for each. */
+  readonly features: readonly string[];
+}
+
+/**
+ * A feature whose lookup missed under `missing: null`: it skips compare and transforms, and
+ * every output of the feature is written as `value`.
+ */
+export class NullValue {
+  constructor(readonly value: number) {}
 }
 
 /** Everything one event's row is computed from. */
@@ -66,7 +76,7 @@ function featureFailure(message: string): ConsumerError {
 }
 
 type Writer = (state: EventState, row: Float32Array) => void;
-type Evaluate = (state: EventState) => number | string;
+type Evaluate = (state: EventState) => number | string | NullValue;
 
 export interface FeatureProgram {
   readonly slots: readonly Slot[];
@@ -151,7 +161,7 @@ class Compiler {
     return index;
   }
 
-  lookup(source: LookupSource): number {
+  lookup(name: string, source: LookupSource): number {
     const id = `${source.key}|${source.field}`;
     let index = this.#lookupIds.get(id);
     if (index === undefined) {
@@ -160,11 +170,16 @@ class Compiler {
           template: new KeyTemplate(source.key),
           field: source.field,
           ttlMs: source.cacheTtlMs,
+          features: [name],
         }) - 1;
       this.#lookupIds.set(id, index);
     } else {
       const known = this.lookups[index]!;
-      this.lookups[index] = { ...known, ttlMs: Math.min(known.ttlMs, source.cacheTtlMs) };
+      this.lookups[index] = {
+        ...known,
+        ttlMs: Math.min(known.ttlMs, source.cacheTtlMs),
+        features: known.features.includes(name) ? known.features : [...known.features, name],
+      };
     }
     // Reading the placeholders as slots makes an event missing them invalid before any I/O.
     for (const match of source.key.matchAll(/\{([^{}]*)\}/g))
@@ -177,6 +192,7 @@ class Compiler {
     if (transforms.length === 0) return base;
     return (state) => {
       let value = base(state);
+      if (value instanceof NullValue) return value;
       for (const transform of transforms) {
         value = finite(
           name,
@@ -224,24 +240,30 @@ class Compiler {
         );
         const floor = source.minDenominator;
         return (state) => {
-          const n = numerator(state) as number;
-          const d = Math.max(denominator(state) as number, floor);
-          return finite(name, `ratio ${n} / ${d}`, n / d);
+          const n = numerator(state);
+          if (n instanceof NullValue) return n;
+          const d = denominator(state);
+          if (d instanceof NullValue) return d;
+          const over = Math.max(d as number, floor);
+          return finite(name, `ratio ${n} / ${over}`, (n as number) / over);
         };
       }
     }
   }
 
   lookupSource(name: string, source: LookupSource): Evaluate {
-    const lookup = this.lookup(source);
+    const lookup = this.lookup(name, source);
     const compare = source.compare;
-    const fallback = source.default;
-    const resolve = (state: EventState): string | number => {
+    const missing = source.missing;
+    // One object per feature, not per miss.
+    const unknown = missing.policy === "null" ? new NullValue(missing.value) : undefined;
+    const resolve = (state: EventState): string | number | NullValue => {
       const value = state.lookupValues[lookup];
       if (value === null || value === undefined) {
-        if (fallback !== undefined) return fallback;
+        if (missing.policy === "default") return missing.value;
+        if (unknown !== undefined) return unknown;
         throw featureFailure(
-          `feature "${name}": ${state.lookupKeys[lookup]} → ${source.field}: not found, and the spec gives no default`,
+          `feature "${name}": ${state.lookupKeys[lookup]} → ${source.field}: not found (missing: dlq)`,
         );
       }
       if (source.type === "string") return value;
@@ -256,7 +278,11 @@ class Compiler {
     if (compare === undefined) return resolve;
     const slot = this.slot(compare.field, "string", compare.default);
     const equal = compare.op === "equals" ? 1 : 0;
-    return (state) => (String(resolve(state)) === state.slots[slot] ? equal : 1 - equal);
+    return (state) => {
+      const value = resolve(state);
+      if (value instanceof NullValue) return value;
+      return String(value) === state.slots[slot] ? equal : 1 - equal;
+    };
   }
 
   writer(definition: FeatureSpec["features"][number], offset: number): Writer {
@@ -280,8 +306,13 @@ class Compiler {
         : undefined;
     const evaluate = this.source(name, source);
     const scalars = encoding === undefined ? transforms : transforms.slice(0, -1);
+    const width = definition.outputs.length;
     return (state, row) => {
       let value = evaluate(state);
+      if (value instanceof NullValue) {
+        row.fill(value.value, offset, offset + width);
+        return;
+      }
       if (encoding !== undefined) {
         if (typeof value === "number") {
           for (const transform of scalars) {
@@ -329,4 +360,9 @@ export function compileSpec(spec: FeatureSpec): FeatureProgram {
     hooks: compiler.hooks,
     writers,
   };
+}
+
+/** What `spec` asks a feature store to record and answer (e.g. to read the state it wrote). */
+export function statePlan(spec: FeatureSpec): StatePlan {
+  return compileSpec(spec).plan;
 }

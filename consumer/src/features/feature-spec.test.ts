@@ -165,6 +165,31 @@ describe("feature spec", () => {
         "pipeline.features.vector[0].lookup.compare: compares strings: expected type string, got number",
       ],
       [
+        {
+          name: "a",
+          lookup: { key: "user:{u}", field: "limit", type: "number", missing: "default" },
+        },
+        "pipeline.features.vector[0].lookup.default: expected the value that stands for a missing limit (missing: default), got none",
+      ],
+      [
+        {
+          name: "a",
+          lookup: { key: "user:{u}", field: "limit", type: "number", missing: "dlq", default: 5 },
+        },
+        "pipeline.features.vector[0].lookup.default: is used with missing: default only, got missing: dlq",
+      ],
+      [
+        {
+          name: "a",
+          lookup: { key: "user:{u}", field: "limit", type: "number", default: 5, null_value: 0 },
+        },
+        "pipeline.features.vector[0].lookup.null_value: is used with missing: null only, got missing: default",
+      ],
+      [
+        { name: "a", lookup: { key: "user:{u}", field: "limit", type: "number", missing: "drop" } },
+        'pipeline.features.vector[0].lookup.missing: expected one of default, dlq, null, got "drop"',
+      ],
+      [
         { name: "a", lookup: { key: "user:user_id", field: "home" } },
         'pipeline.features.vector[0].lookup.key: expected a key template with field placeholders like "user:{user_id}", got "user:user_id"',
       ],

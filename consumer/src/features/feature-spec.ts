@@ -14,7 +14,13 @@
  *     - { name: tx_count_5m, window: { agg: count, over: 5m } }
  *     - { name: channel, field: channel, type: string,
  *         transform: { one_hot: { vocabulary: [web, mobile, pos] } } }
+ *     - name: country_mismatch
+ *       lookup: { key: "user:{user_id}", field: home_country,
+ *                 compare: { op: mismatch, field: country }, missing: null, null_value: 0.5 }
  * ```
+ *
+ * A lookup's `missing` says what a missing record means: `default` (with `default:`), `dlq`, or
+ * `null` (each output written as `null_value`, @default 0); without either key it is `null`.
  */
 import { z } from "zod";
 import { ConsumerError } from "../errors.js";

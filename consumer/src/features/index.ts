@@ -10,4 +10,8 @@ export {
 } from "./feature-spec.js";
 export type { FeatureDefinition, FeatureSpec } from "./feature-spec.js";
 export { LookupCache } from "./lookup-cache.js";
+export { statePlan } from "./feature-program.js";
 export type { LookupCacheOptions } from "./lookup-cache.js";
+export { EntityLayout, EntityLog, layoutOf } from "./entity-log.js";
+export { LookupTable } from "./lookup-table.js";
+export type { LookupRecord, LookupRow, LookupTableOptions } from "./lookup-table.js";

@@ -1,9 +1,8 @@
 /**
  * Static per-entity lookups (a field of a Redis hash such as `user:42` → `home_country`) with an
  * in-process TTL cache. Misses are not fetched here: a `LookupBatch` collects them, the feature
- * store reads them inside the same EVALSHA as the windows (zero extra round trips), and the batch
- * fills the cache with the answers. Reading them in a second pipelined call would cost one more
- * round trip per batch for no gain; it would only be needed if lookups lived in another store.
+ * store reads them in the round trip that writes the batch's state (zero extra round trips), and
+ * the batch fills the cache with the answers.
  */
 import type { LookupRequest } from "../ports/feature-store.js";
 

@@ -5,10 +5,12 @@
  */
 import {
   DEFAULT_LOOKUP_CACHE_TTL_MS,
+  DEFAULT_LOOKUP_NULL_VALUE,
   type FeatureDefinition,
   type FeatureSpec,
   type FieldSource,
   type FieldType,
+  type LookupMissing,
   type LookupSource,
   type Operand,
   type OperandSource,
@@ -170,7 +172,7 @@ function operandSource(
         key: lookup.key,
         field: lookup.field,
         type: lookup.type,
-        default: lookup.default,
+        missing: lookupMissing(lookup, lpath, issues),
         cacheTtlMs: lookup.cache_ttl ?? DEFAULT_LOOKUP_CACHE_TTL_MS,
         compare:
           lookup.compare === undefined
@@ -184,6 +186,45 @@ function operandSource(
       const shape = lookup.compare !== undefined || lookup.type === "number" ? NUMBER : STRING;
       return { source, shape };
     }
+  }
+}
+
+/**
+ * The lookup's missing policy: `default` needs a default and `null` may give a null_value; each is
+ * refused beside the other policies. Without `missing`, a default means `default`, and no default
+ * means `null` with zeros: the event is scored, never dropped.
+ */
+function lookupMissing(
+  lookup: NonNullable<RawOperand["lookup"]>,
+  path: Path,
+  issues: Issue[],
+): LookupMissing {
+  const policy = lookup.missing ?? (lookup.default === undefined ? "null" : "default");
+  if (lookup.default !== undefined && policy !== "default") {
+    issues.push({
+      path: [...path, "default"],
+      message: `is used with missing: default only, got missing: ${policy}`,
+    });
+  }
+  if (lookup.null_value !== undefined && policy !== "null") {
+    issues.push({
+      path: [...path, "null_value"],
+      message: `is used with missing: null only, got missing: ${policy}`,
+    });
+  }
+  switch (policy) {
+    case "default":
+      if (lookup.default === undefined) {
+        issues.push({
+          path: [...path, "default"],
+          message: `expected the value that stands for a missing ${lookup.field} (missing: default), got none`,
+        });
+      }
+      return { policy, value: lookup.default ?? "" };
+    case "dlq":
+      return { policy };
+    case "null":
+      return { policy, value: lookup.null_value ?? DEFAULT_LOOKUP_NULL_VALUE };
   }
 }
 

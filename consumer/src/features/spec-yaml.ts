@@ -8,6 +8,7 @@ import {
   COMPARE_OPS,
   ENCODING_OUTPUTS,
   FIELD_TYPES,
+  LOOKUP_MISSING_POLICIES,
   TIME_ENCODINGS,
   TIME_PARTS,
   WINDOW_AGGREGATIONS,
@@ -124,11 +125,21 @@ const rawTime = z.strictObject({
   encoding: z.enum(TIME_ENCODINGS).default("raw"),
 });
 
+/** `missing: null` in YAML is the null value, not the word: both mean the null policy. */
+const missingPolicy = z
+  .union([z.enum(LOOKUP_MISSING_POLICIES), z.null()], {
+    error: (issue) => `expected one of default, dlq, null, got ${describeValue(issue.input)}`,
+  })
+  .transform((value) => value ?? "null");
+
 const rawLookup = z.strictObject({
   key: keyTemplate,
   field: z.string().min(1),
   type: z.enum(["string", "number"]).default("string"),
+  missing: missingPolicy.optional(),
   default: z.union([z.string(), z.number()]).optional(),
+  // NaN (YAML `.nan`) is what tree models take for "unknown".
+  null_value: z.union([z.number(), z.nan()]).optional(),
   cache_ttl: duration.optional(),
   compare: z
     .strictObject({

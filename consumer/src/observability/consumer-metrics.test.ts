@@ -69,6 +69,20 @@ describe("ConsumerMetrics", () => {
     assert.equal(sumSamples(s, "sluice_consumer_model_info", { version: "1" }), 1);
   });
 
+  it("counts lookup misses by feature", async () => {
+    const metrics = new ConsumerMetrics();
+    const p = metrics.forPipeline(IDENTITY, () => NOW);
+    p.delivered(batch());
+    let s = await scrape(metrics);
+    assert.equal(s.filter((x) => x.name === "sluice_consumer_lookup_misses_total").length, 0);
+    p.delivered(batch({ lookupMisses: { country_mismatch: 2 } }));
+    p.delivered(batch({ lookupMisses: { country_mismatch: 1, tier: 3 } }));
+    s = await scrape(metrics);
+    const misses = (feature: string) =>
+      sumSamples(s, "sluice_consumer_lookup_misses_total", { pipeline: "fraud", feature });
+    assert.deepEqual([misses("country_mismatch"), misses("tier")], [3, 3]);
+  });
+
   it("observes every stage, and no commit when the produce step committed", async () => {
     const metrics = new ConsumerMetrics();
     const p = metrics.forPipeline(IDENTITY, () => NOW);

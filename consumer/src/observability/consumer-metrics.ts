@@ -108,6 +108,16 @@ export class ConsumerMetrics {
       },
     );
     this.#counter(
+      "sluice_consumer_lookup_misses_total",
+      "Events whose lookup found no record or field, by feature; each lookup's `missing` policy says what they got",
+      ["pipeline", "feature"],
+      (p, add) => {
+        for (const [feature, count] of p.counts.lookupMisses) {
+          add({ pipeline: p.name, feature }, count);
+        }
+      },
+    );
+    this.#counter(
       "sluice_consumer_retries_total",
       "Micro-batches that failed retryably and were scheduled again, by error code",
       ["pipeline", "code"],

@@ -1,6 +1,7 @@
 /**
  * One pipeline's observer on Prometheus. It keeps the pipeline's counts (events, predictions and
- * reviews by model version, dead letters and retries by code, rebalances) as plain numbers: the
+ * reviews by model version, dead letters and retries by code, lookup misses by feature,
+ * rebalances) as plain numbers: the
  * counters of `/metrics` are rendered from them at scrape time, and `stats` is read from them, so
  * the CLI's progress line and the endpoint can never disagree. Distributions (stage times,
  * micro-batch sizes, end-to-end latency, scores) go to histograms as they are observed.
@@ -53,6 +54,8 @@ export interface PipelineCounts {
   readonly rebalances: number;
   readonly versions: ReadonlyMap<string, Readonly<VersionCounts>>;
   readonly deadLetters: ReadonlyMap<string, number>;
+  /** Events whose lookup found no record, by feature. */
+  readonly lookupMisses: ReadonlyMap<string, number>;
   readonly retries: ReadonlyMap<string, number>;
   readonly lastRetry: PipelineStats["lastRetry"];
 }
@@ -92,6 +95,7 @@ export class PipelineMetrics implements PipelineObserver {
     rebalances: 0,
     versions: new Map<string, VersionCounts>(),
     deadLetters: new Map<string, number>(),
+    lookupMisses: new Map<string, number>(),
     retries: new Map<string, number>(),
     lastRetry: undefined as PipelineStats["lastRetry"],
   };
@@ -189,6 +193,9 @@ export class PipelineMetrics implements PipelineObserver {
     }
     for (const code in batch.deadLetters) {
       add(counts.deadLetters, code, batch.deadLetters[code] ?? 0);
+    }
+    for (const feature in batch.lookupMisses) {
+      add(counts.lookupMisses, feature, batch.lookupMisses[feature] ?? 0);
     }
   }
 

@@ -29,6 +29,8 @@ export interface DeliveredBatch {
   readonly records: readonly { readonly timestamp: string }[];
   /** Dead letters by error code. */
   readonly deadLetters: Readonly<Partial<Record<string, number>>>;
+  /** Events whose lookup found no record, by feature; none when absent. */
+  readonly lookupMisses?: Readonly<Partial<Record<string, number>>> | undefined;
   /** By the model version that answered (one entry, unless a version swap landed mid-batch). */
   readonly versions: ReadonlyMap<string, VersionScores>;
   readonly stages: StageSeconds;

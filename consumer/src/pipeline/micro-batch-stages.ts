@@ -52,6 +52,8 @@ export interface FeatureRows {
   readonly events: EventProgress[];
   readonly rows: Float32Array;
   readonly count: number;
+  /** Events whose lookup found no record, by feature (a lookup's missing policy decided the rest). */
+  readonly lookupMisses: Readonly<Record<string, number>>;
 }
 
 /**
@@ -85,9 +87,13 @@ export async function computeFeatures(
 
   const width = features.width;
   const rows = new Float32Array(outcomes.filter((outcome) => outcome.ok).length * width);
+  const lookupMisses: Record<string, number> = {};
   let count = 0;
   outcomes.forEach((outcome, j) => {
     const i = indices[j]!;
+    for (const feature of outcome.lookupMisses ?? []) {
+      lookupMisses[feature] = (lookupMisses[feature] ?? 0) + 1;
+    }
     if (!outcome.ok) {
       events[i] = { kind: "failed", error: outcome.error };
       return;
@@ -96,7 +102,7 @@ export async function computeFeatures(
     const { value } = inputs[j]!;
     events[i] = { kind: "featured", value, eventTime: outcome.eventTime, row: count++ };
   });
-  return { events, rows, count };
+  return { events, rows, count, lookupMisses };
 }
 
 export interface RecordSettings {

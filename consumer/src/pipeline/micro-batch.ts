@@ -19,6 +19,8 @@ import {
 import type { Scorer } from "./scorer.js";
 
 export interface MicroBatchResult extends MicroBatchOutput {
+  /** Events whose lookup found no record, by feature. */
+  readonly lookupMisses?: Readonly<Record<string, number>>;
   /** Seconds spent in each stage of this micro-batch. */
   readonly seconds: {
     readonly decode: number;
@@ -55,7 +57,7 @@ export class MicroBatchProcessor {
     const startedAt = performance.now();
     const decoded = decodeRecords(records);
     const decodedAt = performance.now();
-    const { events, rows, count } = await computeFeatures(
+    const { events, rows, count, lookupMisses } = await computeFeatures(
       this.#features,
       topic,
       partition,
@@ -69,6 +71,7 @@ export class MicroBatchProcessor {
     const output = buildRecords(this.#settings, sources, events, scores, trace, this.#now());
     return {
       ...output,
+      lookupMisses,
       seconds: {
         decode: (decodedAt - startedAt) / 1000,
         features: (featuresAt - decodedAt) / 1000,

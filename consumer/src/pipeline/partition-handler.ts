@@ -142,6 +142,7 @@ export class PartitionHandler {
     this.#deps.observer.delivered({
       records: chunk,
       deadLetters: result.deadLetters,
+      lookupMisses: result.lookupMisses,
       versions: result.versions,
       stages: { ...result.seconds, produce: times.produce, commit: times.commit },
     });

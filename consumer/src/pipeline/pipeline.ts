@@ -146,6 +146,11 @@ export class Pipeline {
     );
     consumer.onAssignment((assigned) => {
       this.#delivery.assigned(assigned);
+      // The state of partitions that moved away is their new owner's to write now.
+      const input = this.config.topics.input;
+      this.#deps.store.assigned?.(
+        assigned.flatMap((p) => (p.topic === input ? [p.partition] : [])),
+      );
       this.metrics.assigned(assigned);
       this.#log.info(
         {},

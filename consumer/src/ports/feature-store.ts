@@ -1,7 +1,8 @@
 /**
  * The port between the feature extractor and whatever keeps per-entity state. The extractor
- * knows only this interface; `adapters/redis-feature-store.ts` implements it on Redis, and another
- * store (a local RocksDB, Aerospike, an in-memory map for tests) would be one more file.
+ * knows only this interface; `adapters/redis-feature-store.ts` implements it (state in consumer
+ * memory, Redis as its durable copy), and another store (a local RocksDB, Aerospike, an in-memory
+ * map for tests) would be one more file.
  *
  * The contract every implementation must keep:
  * - one call records a whole micro-batch and answers every query of it, so the latency a batch
@@ -10,6 +11,10 @@
  *   again (a replay after a crash) changes nothing and yields the same answers as the first time;
  * - an event's windows hold the entity's events with event time in (t − W, t] that came before
  *   it in the stream (same partition, lower offset), plus itself, wherever they sit in the batch;
+ *   state is the partition's: the input topic is keyed by the entity, so one partition holds all
+ *   of an entity's events, and the member that owns it is the only writer of that state;
+ * - when `apply` resolves, what it recorded is durable: the batch's offsets may be committed;
+ * - calls for one partition are answered in call order, each seeing what the one before recorded;
  * - failures reject with a retryable `store_unavailable` ConsumerError, never with partial answers.
  */
 import type { WindowAggregation } from "../features/feature-definition.js";
@@ -73,8 +78,16 @@ export interface StoreResponse {
 }
 
 export interface FeatureStore {
-  /** Records the events and answers the plan's queries and the lookups, in one round trip. */
+  /**
+   * Records the events and answers the plan's queries and the lookups: one round trip, and one
+   * more before it for state the store must first load.
+   */
   apply(request: StoreRequest): Promise<StoreResponse>;
+  /**
+   * The input partitions this member owns since the latest rebalance. A store that holds state in
+   * memory drops that of every other partition: its new owner writes it from now on.
+   */
+  assigned?(partitions: readonly number[]): void;
   /** Releases connections the store owns. */
   close(): Promise<void>;
 }

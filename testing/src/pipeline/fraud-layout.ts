@@ -30,11 +30,13 @@ features:
     - name: secs_since_prev_log             # 7: ln(1 + min(gap, 7 d)); 7 d for the first event
       since_previous: { cap: 7d, default: 7d }
       transform: log1p
-    - name: country_mismatch                # 8: country != the user's home country
+    - name: country_mismatch                # 8: country != the user's home country; 0.5 unknown
       lookup:
         key: "user:{user_id}"
         field: home_country
         compare: { op: mismatch, field: country }
+        missing: null
+        null_value: 0.5
     - name: hour                            # 9-10: hour_sin, hour_cos (UTC, to the minute)
       time: { part: hour_of_day, encoding: cyclic }
     - name: channel                         # 11-13: channel_web, channel_mobile, channel_pos

@@ -22,7 +22,10 @@ export interface FraudTransaction {
   readonly timestamp: string | number;
 }
 
-/** For each event in stream order, its 20 features from the same user's events before it. */
+/**
+ * For each event in stream order, its 20 features from the same user's events before it. A user
+ * missing from `homes` has no profile: country_mismatch is 0.5, "unknown".
+ */
 export function referenceRows(
   stream: readonly FraudTransaction[],
   homes: ReadonlyMap<string, string>,
@@ -49,7 +52,7 @@ export function referenceRows(
       event.amount / Math.max(mean24, 1),
       new Set(within(HOUR).map((e) => e.merchant)).size,
       Math.log1p(gap),
-      event.country === homes.get(event.user_id) ? 0 : 1,
+      !homes.has(event.user_id) ? 0.5 : event.country === homes.get(event.user_id) ? 0 : 1,
       Math.sin((2 * Math.PI * h) / 24),
       Math.cos((2 * Math.PI * h) / 24),
       ...["web", "mobile", "pos"].map((c) => (event.channel === c ? 1 : 0)),

@@ -8,7 +8,14 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { InferenceClient } from "@sluice/client";
-import { startPipeline, type Pipeline } from "@sluice/consumer";
+import {
+  decodeLog,
+  layoutOf,
+  startPipeline,
+  statePlan,
+  type FeatureSpec,
+  type Pipeline,
+} from "@sluice/consumer";
 import { collectTopics, type ReadRecord } from "../kafka/topic-reader.js";
 import type { Sidecar } from "@sluice/server";
 import type { StackOptions } from "../stack/stack-options.js";
@@ -92,11 +99,42 @@ export class PipelineHarness {
     await batch.exec();
   }
 
-  /** Every sorted set under `pattern`, members with scores: the feature store's whole state. */
-  async snapshot(pattern: string): Promise<Record<string, string[]>> {
-    const state: Record<string, string[]> = {};
+  /** Every key under `pattern` with its bytes (hex): the feature store's whole state. */
+  async snapshot(pattern: string): Promise<Record<string, string>> {
+    const state: Record<string, string> = {};
     for (const key of (await this.redis.keys(pattern)).sort()) {
-      state[key] = await this.redis.zrange(key, "0", "-1", "WITHSCORES");
+      state[key] = (await this.redis.getBuffer(key))?.toString("hex") ?? "";
+    }
+    return state;
+  }
+
+  /**
+   * The feature state under `prefix`, decoded: per `<entity>:<partition>`, its records as
+   * [offset, event time, tracked values...], in offset order (one per offset), from `spec`'s layout.
+   */
+  async featureState(
+    prefix: string,
+    spec: FeatureSpec,
+    redis: Redis = this.redis,
+  ): Promise<Map<string, (number | string)[][]>> {
+    const plan = statePlan(spec);
+    const layout = layoutOf(plan);
+    const state = new Map<string, (number | string)[][]>();
+    for (const key of (await redis.keys(`${prefix}*`)).sort()) {
+      const bytes = await redis.getBuffer(key);
+      if (bytes === null) continue;
+      const log = decodeLog(layout, bytes);
+      // <prefix><layout>:{<entity>}:<partition>
+      const match = /\{(.*)\}:(\d+)$/.exec(key);
+      if (match === null) continue;
+      state.set(
+        `${match[1]}:${match[2]}`,
+        Array.from({ length: log.length }, (_, row) => [
+          log.offset(row),
+          log.time(row),
+          ...plan.trackedFields.map((_, field) => log.value(row, field)),
+        ]),
+      );
     }
     return state;
   }
