@@ -7,7 +7,7 @@
  *
  * Also the child's event-loop delay (perf_hooks): how long ready work waited for the loop.
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import type {
   FeatureStore,
   Inference,
@@ -36,7 +36,9 @@ const LOOP_RESOLUTION_MS = 1;
 
 export class StageTimes {
   readonly #stages = new Map<string, { calls: number; items: number; ms: number; max: number }>();
-  readonly #loop: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  readonly #loop: ReturnType<typeof monitorEventLoopDelay> = monitorEventLoopDelay({
+    resolution: LOOP_RESOLUTION_MS,
+  });
   #since = performance.now();
 
   constructor() {
