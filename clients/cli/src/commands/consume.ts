@@ -9,6 +9,7 @@ import {
   ConsumerError,
   ConsumerMetrics,
   DEFAULT_METRICS_PORT,
+  containerInstanceId,
   loadPipelineConfig,
   startPipeline,
   type PipelineConfig,
@@ -33,6 +34,8 @@ export interface PipelineFlags {
   /** `consume` only. */
   metricsPort?: number;
   metricsHost?: string;
+  /** `consume` only. */
+  instanceId?: string;
 }
 
 /** How often `consume` logs its counters: often enough to watch, rarely enough to read. */
@@ -63,6 +66,8 @@ export async function loadConfig(flags: PipelineFlags): Promise<PipelineConfig> 
       sidecar: flags.sidecar,
       metricsPort: flags.metricsPort,
       metricsHost: flags.metricsHost,
+      instanceId: flags.instanceId,
+      defaultInstanceId: containerInstanceId(),
     });
   } catch (error) {
     if (ConsumerError.is(error, "config_invalid")) throw new UsageError(error.message);
@@ -91,18 +96,28 @@ export function registerConsume(program: Command): void {
       "--metrics-host <address>",
       "address /metrics listens on, instead of the file's (default 127.0.0.1; 0.0.0.0 for all interfaces)",
     )
+    .addOption(
+      new Option(
+        "--instance-id <id>",
+        "static group membership: this process's group instance id, instead of the file's kafka.group_instance_id (default: the pod's name in Kubernetes, the container's in Docker, none elsewhere)",
+      ).env("SLUICE_INSTANCE_ID"),
+    )
     .addHelpText(
       "after",
       `
 Logs are JSON lines on stderr. At start the model's metadata is read and checked against the
-features: a pipeline whose rows do not fit the model's input does not start. Prometheus metrics
+features: a pipeline whose rows do not fit the model's input does not start.
+With a group instance id (static membership), a process killed and started again with the same id
+takes its partitions back at once instead of after the session timeout; two processes of one
+group must never share an id (the one that joined first stops, saying so). Prometheus metrics
 (lag, throughput, stage times, end-to-end latency, scores; see docs/metrics.md) are served at
 http://<metrics host>:<metrics port>/metrics, and sluice top shows them live.
 Exit status: 0 stopped by a signal, 1 failed (Kafka, Redis or the sidecar unreachable at start, or
 a fatal error), 2 invalid pipeline file or flags.
 Examples:
   $ sluice consume --config examples/pipelines/fraud.yaml
-  $ sluice consume --config fraud.yaml --brokers kafka-0:9092,kafka-1:9092 --sidecar 127.0.0.1:8001`,
+  $ sluice consume --config fraud.yaml --brokers kafka-0:9092,kafka-1:9092 --sidecar 127.0.0.1:8001
+  $ sluice consume --config fraud.yaml --instance-id fraud-1`,
     );
   command.action((flags: PipelineFlags & { logLevel: LogLevel }, self: Command) =>
     runAction(self, async () => {
