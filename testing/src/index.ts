@@ -12,6 +12,7 @@ export * from "./wait.js";
 export * from "./read-metric.js";
 export * from "./certs.js";
 export * from "./jaeger.js";
+export * from "./kafka/kafka-admin.js";
 export * from "./kafka/topic-reader.js";
 export * from "./kafka/test-kafka.js";
 export * from "./redis/test-redis.js";
