@@ -96,9 +96,29 @@ export class PlatformaticClient implements KafkaClient {
       // lost with a broker after the commit would be an event lost.
       acks: ProduceAcks.ALL,
       partitioner: keyPartitioner(),
-      ...(transactionalId === undefined ? {} : { transactionalId }),
+      ...(transactionalId === undefined ? {} : transactional(transactionalId)),
     });
   }
+}
+
+/** How often a transactional producer retries while the coordinator finishes an abort. */
+const TRANSACTION_RETRY_DELAY_MS = 100;
+const TRANSACTION_RETRIES = 30;
+
+function transactional(transactionalId: string) {
+  return {
+    transactionalId,
+    // InitProducerId must say "a new producer" (-1, -1): @platformatic/kafka 2.12 sends 0 and 0 by
+    // default, which the coordinator takes for an older epoch of the id's current producer and
+    // refuses (PRODUCER_FENCED) as soon as the id was ever used, e.g. by the process before a
+    // restart. With -1 the coordinator bumps the epoch and aborts what the old one left open.
+    producerId: -1n,
+    producerEpoch: -1,
+    // That abort takes milliseconds; meanwhile the coordinator answers CONCURRENT_TRANSACTIONS.
+    // The library's 1 s between retries would cost a restart a second.
+    retryDelay: TRANSACTION_RETRY_DELAY_MS,
+    retries: TRANSACTION_RETRIES,
+  };
 }
 
 class PlatformaticProducer implements KafkaProducer {
