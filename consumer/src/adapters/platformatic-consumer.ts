@@ -12,6 +12,10 @@
  *   stay in hand and are handed over again on resume. The others go on.
  * - **Bounded memory.** A partition is fetched again only once what was fetched for it has been
  *   handed over: at most one fetch response (1 MiB) waits per partition.
+ * - **Micro-batches that grow with the load.** A partition that has caught up is fetched again only
+ *   once its batch in hand is done, so the next batch holds everything that arrived meanwhile (few
+ *   large batches, not many small ones); a partition with a backlog is fetched ahead while its
+ *   batch runs, so the next one is ready when it ends.
  *
  * Rebalances. Before every (re)join, in the hook @platformatic/kafka calls for the join's protocol
  * metadata, no new batch starts and the batches in hand finish (their transactions end, their
@@ -82,6 +86,8 @@ class AssignedPartition {
   /** Fetched, not handed over yet, in offset order. */
   pending: InputRecord[] = [];
   highWatermark = "0";
+  /** Its last fetch stopped short of the high watermark: a backlog, worth fetching ahead. */
+  behind = false;
   /** The leader epoch of the last fetched batch, sent with commits (KIP-320). */
   leaderEpoch = -1;
   /** A batch of it is being handled. */
@@ -494,7 +500,12 @@ export class PlatformaticConsumer implements KafkaConsumer {
   /** Partitions a fetch may include now. */
   #fetchable(): AssignedPartition[] {
     return [...this.#partitions.values()].filter(
-      (s) => s.position !== undefined && !s.paused && !s.fetching && s.pending.length === 0,
+      (s) =>
+        s.position !== undefined &&
+        !s.paused &&
+        !s.fetching &&
+        s.pending.length === 0 &&
+        (!s.busy || s.behind),
     );
   }
 
@@ -621,10 +632,14 @@ export class PlatformaticConsumer implements KafkaConsumer {
         }
         state.highWatermark = String(partition.highWatermark);
         const batches = partition.records;
-        if (batches === null || batches === undefined || batches.length === 0) continue;
+        if (batches === null || batches === undefined || batches.length === 0) {
+          state.behind = false;
+          continue;
+        }
         const last = batches[batches.length - 1]!;
         state.leaderEpoch = last.partitionLeaderEpoch;
         state.position = appendRecords(batches, from, state.pending);
+        state.behind = state.position < partition.highWatermark;
       }
     }
   }
