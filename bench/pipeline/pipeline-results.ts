@@ -18,7 +18,6 @@ import { percentile } from "../lib/latency.js";
 import { num, table, type Check } from "../lib/report.js";
 import type { PhaseOutputs } from "./output-reader.js";
 import type { StageReport } from "./stage-times.js";
-import type { Variant } from "./variant-settings.js";
 
 /** Share of the offered rate that must come out during the window. */
 export const SUSTAINED_SHARE = 0.95;
@@ -53,7 +52,8 @@ export interface EdgeSample {
 }
 
 export interface RatePoint {
-  readonly variant: Variant;
+  /** The variant and its Kafka client: `sluice/platformatic`, `naive`. */
+  readonly variant: string;
   readonly rate: number;
   readonly eventsPerSecond: number;
   readonly latency: LatencyFigures;
@@ -71,7 +71,8 @@ export interface RatePoint {
 }
 
 export interface MaxPoint {
-  readonly variant: Variant;
+  /** The variant and its Kafka client: `sluice/platformatic`, `naive`. */
+  readonly variant: string;
   readonly backlog: number;
   readonly eventsPerSecond: number;
   /** Length of the window the rate was measured over. */
@@ -100,7 +101,7 @@ export function latencyFigures(samples: Float64Array): LatencyFigures {
 
 /** A fixed-rate phase's figures; `produced` is what the producer sent over the whole phase. */
 export function ratePoint(
-  variant: Variant,
+  variant: string,
   rate: number,
   outputs: PhaseOutputs,
   window: Window,
@@ -283,36 +284,114 @@ export function stageTable(
 }
 
 /** The issue's targets, each from figures of this run. */
-export function pipelineChecks(rates: readonly RatePoint[], maxima: readonly MaxPoint[]): Check[] {
-  const max = (variant: Variant) => maxima.find((p) => p.variant === variant)?.eventsPerSecond;
-  const sluice = max("sluice");
+/** The issue's targets, for each Kafka client with its sluice and passthrough runs. */
+export function pipelineChecks(
+  rates: readonly RatePoint[],
+  maxima: readonly MaxPoint[],
+  clients: readonly string[],
+): Check[] {
+  const max = (label: string) => maxima.find((p) => p.variant === label)?.eventsPerSecond;
   const checks: Check[] = [];
-  for (const [other, factor] of [
-    ["passthrough", 0.7],
-    ["naive", 10],
-  ] as const) {
-    const base = max(other);
-    const target = `pipeline >= ${factor} x ${other} events/s (maximum sustainable rate)`;
+  for (const client of clients) {
+    const sluiceLabel = `sluice/${client}`;
+    const sluice = max(sluiceLabel);
+    for (const [other, factor] of [
+      [`passthrough/${client}`, 0.7],
+      ["naive", 10],
+    ] as const) {
+      const base = max(other);
+      const target = `${sluiceLabel} >= ${factor} x ${other} events/s (maximum sustainable rate)`;
+      checks.push(
+        sluice === undefined || base === undefined
+          ? { target, ratio: undefined, detail: `needs ${sluiceLabel} and ${other}` }
+          : {
+              target,
+              ratio: sluice / (factor * base),
+              detail: `${num(sluice, 0)} / ${num(base, 0)} = ${num(sluice / base)} x (target ${factor})`,
+            },
+      );
+    }
+    const at2k = rates.find((p) => p.variant === sluiceLabel && p.rate === 2000);
+    const target = `${sluiceLabel} p99 <= 25 ms at 2,000 events/s`;
     checks.push(
-      sluice === undefined || base === undefined
-        ? { target, ratio: undefined, detail: `needs --variants sluice,${other}` }
+      at2k === undefined
+        ? { target, ratio: undefined, detail: `needs ${sluiceLabel} and --rates including 2000` }
         : {
             target,
-            ratio: sluice / (factor * base),
-            detail: `${num(sluice, 0)} / ${num(base, 0)} = ${num(sluice / base)} x (target ${factor})`,
+            ratio: at2k.sustained ? 25 / at2k.latency.p99 : 0,
+            detail: `p99 ${num(at2k.latency.p99, 0)} ms (p50 ${num(at2k.latency.p50, 0)}, p95 ${num(at2k.latency.p95, 0)}); sustained: ${at2k.verdict}`,
           },
     );
   }
-  const at2k = rates.find((p) => p.variant === "sluice" && p.rate === 2000);
-  const target = "pipeline p99 <= 25 ms at 2,000 events/s";
-  checks.push(
-    at2k === undefined
-      ? { target, ratio: undefined, detail: "needs --variants sluice and --rates including 2000" }
-      : {
-          target,
-          ratio: at2k.sustained ? 25 / at2k.latency.p99 : 0,
-          detail: `p99 ${num(at2k.latency.p99, 0)} ms (p50 ${num(at2k.latency.p50, 0)}, p95 ${num(at2k.latency.p95, 0)}); sustained: ${at2k.verdict}`,
-        },
-  );
   return checks;
+}
+
+/** µs of the consumer process's CPU (main and other threads) per event. */
+function consumerCpuPerEvent(cpu: CpuFigures, eventsPerSecond: number): number {
+  return (cpu.consumer * 10_000) / eventsPerSecond;
+}
+
+export const CLIENT_LEGEND =
+  "max: events/s draining the backlog; µs/event: the consumer process's CPU per event at that rate (sidecar,\n" +
+  "Redis and reader not included); p99 at 2,000/s in ms; ratios: first client ÷ each other, from this run.";
+
+/** The pipeline and its passthrough side by side for each client, and the ratios between clients. */
+export function clientTable(
+  rates: readonly RatePoint[],
+  maxima: readonly MaxPoint[],
+  clients: readonly string[],
+): string {
+  const figures = clients.map((client) => {
+    const row = (variant: string) => {
+      const point = maxima.find((p) => p.variant === `${variant}/${client}`);
+      return point === undefined
+        ? { max: NaN, cpu: NaN }
+        : {
+            max: point.eventsPerSecond,
+            cpu: consumerCpuPerEvent(point.cpu, point.eventsPerSecond),
+          };
+    };
+    const at2k = rates.find((p) => p.variant === `sluice/${client}` && p.rate === 2000);
+    return {
+      client,
+      sluice: row("sluice"),
+      passthrough: row("passthrough"),
+      p99: at2k?.latency.p99 ?? NaN,
+    };
+  });
+  const rows = figures.map((f) => [
+    f.client,
+    num(f.sluice.max, 0),
+    num(f.sluice.cpu, 1),
+    num(f.p99, 0),
+    num(f.passthrough.max, 0),
+    num(f.passthrough.cpu, 1),
+    num(f.sluice.max / f.passthrough.max),
+  ]);
+  const [first, ...others] = figures;
+  if (first !== undefined) {
+    for (const other of others) {
+      rows.push([
+        `${first.client} ÷ ${other.client}`,
+        num(first.sluice.max / other.sluice.max),
+        num(first.sluice.cpu / other.sluice.cpu),
+        num(first.p99 / other.p99),
+        num(first.passthrough.max / other.passthrough.max),
+        num(first.passthrough.cpu / other.passthrough.cpu),
+        "",
+      ]);
+    }
+  }
+  return table([
+    [
+      "client",
+      "sluice max/s",
+      "µs/event",
+      "p99 @2k ms",
+      "passthrough max/s",
+      "µs/event",
+      "sluice ÷ passthrough",
+    ],
+    ...rows,
+  ]);
 }

@@ -108,10 +108,18 @@ export function timedInference(port: Inference, times: StageTimes): Inference {
 }
 
 export function timedKafka(kafka: KafkaClient, times: StageTimes): KafkaClient {
+  // A transactional producer is made for the adapter's own consumer, not for its timed wrapper.
+  const unwrapped = new WeakMap<KafkaConsumer, KafkaConsumer>();
   return {
-    consumer: (settings) => timedConsumer(kafka.consumer(settings), times),
+    consumer: (settings) => {
+      const consumer = kafka.consumer(settings);
+      const timed = timedConsumer(consumer, times);
+      unwrapped.set(timed, consumer);
+      return timed;
+    },
     producer: () => timedProducer(kafka.producer(), times),
-    transactionalProducer: (id) => kafka.transactionalProducer(id),
+    transactionalProducer: (consumer) =>
+      kafka.transactionalProducer(unwrapped.get(consumer) ?? consumer),
     ensureTopics: (topics) => kafka.ensureTopics(topics),
   };
 }

@@ -1,14 +1,26 @@
 /**
- * What the pipeline benchmark hands a consumer child (as one JSON argument): which variant to run
- * and where everything is. The three variants read the same input and write to the same kind of
- * output topic, so only what they do per event differs.
+ * What the pipeline benchmark hands a consumer child (as one JSON argument): which variant to run,
+ * on which Kafka client, and where everything is. The three variants read the same input and write
+ * to the same kind of output topic, so only what they do per event differs.
  */
+import type { KafkaClientName } from "@sluice/consumer";
 
 export const VARIANTS = ["passthrough", "sluice", "naive"] as const;
 export type Variant = (typeof VARIANTS)[number];
+/** The variants that run on the pipeline's Kafka adapters, once per client asked for. */
+export const CLIENT_VARIANTS: readonly Variant[] = ["passthrough", "sluice"];
+
+/** A variant on a client, and how the tables name it: `sluice/platformatic`, `naive`. */
+export interface VariantRun {
+  readonly variant: Variant;
+  readonly client: KafkaClientName;
+  readonly label: string;
+}
 
 export interface VariantSettings {
   readonly variant: Variant;
+  /** The pipeline's Kafka adapter (passthrough, sluice); naive is always kafkajs. */
+  readonly client: KafkaClientName;
   readonly brokers: readonly string[];
   readonly redisUrl: string;
   /** `host:port` of the sidecar (unused by the passthrough). */
