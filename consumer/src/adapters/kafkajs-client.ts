@@ -133,7 +133,7 @@ export class KafkajsClient implements KafkaClient {
         "KafkajsClient.transactionalProducer: expected a consumer made by a KafkajsClient",
       );
     }
-    return new KafkajsPartitionTransactions(consumer.groupId, (transactionalId) =>
+    return new KafkajsPartitionTransactions(consumer, (transactionalId) =>
       this.#kafka.producer({ ...PRODUCER_SETTINGS, transactionalId }),
     );
   }
@@ -180,10 +180,24 @@ function offsetsByTopic(offsets: readonly TopicPartitionOffset[]) {
 class KafkajsConsumer implements KafkaConsumer {
   readonly groupId: string;
   readonly #consumer: Consumer;
+  /** `topic[partition]` of the partitions assigned at the last join. */
+  #assigned = new Set<string>();
 
   constructor(groupId: string, consumer: Consumer) {
     this.groupId = groupId;
     this.#consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      this.#assigned = new Set(
+        Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) =>
+          partitions.map((partition) => `${topic}[${partition}]`),
+        ),
+      );
+    });
+  }
+
+  /** Whether the last join assigned `partition` of `topic` to this member. */
+  owns(topic: string, partition: number): boolean {
+    return this.#assigned.has(`${topic}[${partition}]`);
   }
 
   connect(): Promise<void> {
@@ -277,12 +291,14 @@ class KafkajsProducer implements KafkaProducer {
  * id, which aborts the previous owner's open transaction and fences it out.
  */
 class KafkajsPartitionTransactions implements KafkaTransactionalProducer {
+  readonly #consumer: KafkajsConsumer;
   readonly #groupId: string;
   readonly #makeProducer: (transactionalId: string) => Producer;
   readonly #producers = new Map<string, Promise<Producer>>();
 
-  constructor(groupId: string, makeProducer: (transactionalId: string) => Producer) {
-    this.#groupId = groupId;
+  constructor(consumer: KafkajsConsumer, makeProducer: (transactionalId: string) => Producer) {
+    this.#consumer = consumer;
+    this.#groupId = consumer.groupId;
     this.#makeProducer = makeProducer;
   }
 
@@ -303,6 +319,10 @@ class KafkajsPartitionTransactions implements KafkaTransactionalProducer {
       throw new TypeError(
         "KafkajsPartitionTransactions: expected the offsets of exactly one partition",
       );
+    }
+    if (!this.#consumer.owns(first.topic, first.partition)) {
+      // The coordinator would take the commit (it checks no ownership): refuse it here.
+      throw new Error(`${first.topic}[${first.partition}] is not assigned to this member any more`);
     }
     const id = this.#transactionalId(first.topic, first.partition);
     const producer = await this.#producer(id);
