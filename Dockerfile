@@ -6,7 +6,7 @@
 #   docker build -t sluice .
 #   docker run --rm -p 127.0.0.1:8001:8001 sluice                     # the sidecar on the example models
 #   docker run --rm sluice consume --config /app/examples/pipelines/fraud.yaml --brokers kafka:9092 …
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.base.json ./
 COPY kit/package.json kit/
@@ -37,7 +37,7 @@ RUN npx tsc -b && npm prune --omit=dev --ignore-scripts \
      done \
   && cp -a clients/cli/bin /out/clients/cli/ && cp -a testing/kafka /out/testing/
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /out /app

@@ -10,9 +10,9 @@ import { once } from "node:events";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
-import { Kafka, logLevel, type Admin } from "kafkajs";
 import {
   ensureStack,
+  KafkaAdmin,
   REPO_ROOT,
   STACK_TIMEOUT_MS,
   stackStatus,
@@ -56,7 +56,7 @@ async function runDemo(
 
 describe("npm run demo", { timeout: 4 * DEMO_TIMEOUT_MS }, () => {
   let before_: StackStatus;
-  let admin: Admin | undefined;
+  let admin: KafkaAdmin | undefined;
 
   before(
     async () => {
@@ -64,20 +64,14 @@ describe("npm run demo", { timeout: 4 * DEMO_TIMEOUT_MS }, () => {
       // With the stack (or KAFKA_BROKERS) up, the test can check the demo's topics are gone.
       if (before_.healthy || process.env["KAFKA_BROKERS"]) {
         const { brokers } = await ensureStack({ progress: () => {} });
-        const kafka = new Kafka({
-          clientId: "sluice-test",
-          brokers: brokers.split(","),
-          logLevel: logLevel.NOTHING,
-        });
-        admin = kafka.admin();
-        await admin.connect();
+        admin = new KafkaAdmin(brokers.split(","), "sluice-test");
       }
     },
     { timeout: STACK_TIMEOUT_MS },
   );
 
   after(async () => {
-    await admin?.disconnect();
+    await admin?.close();
   });
 
   async function assertCleanedUp(demo: DemoRun): Promise<void> {

@@ -80,10 +80,7 @@ describe(
       }
     }
 
-    async function written(topic: string): Promise<number> {
-      const offsets = await h.kafka.admin.fetchTopicOffsets(topic);
-      return offsets.reduce((sum, { high }) => sum + Number(high), 0);
-    }
+    const written = (topic: string): Promise<number> => h.kafka.admin.written(topic);
 
     /** Every prediction on `topic` once each event id is there: id → its scores (replays too). */
     async function scores(topic: string, events: readonly FraudEvent[]) {
@@ -161,10 +158,7 @@ describe(
         // (The group must be empty for that: the killed member's session expires first.)
         await waitFor(
           "the killed member out of the group",
-          async () => {
-            const { groups } = await h.kafka.admin.describeGroups([crash.settings.groupId]);
-            return groups[0]?.state === "Empty";
-          },
+          async () => (await h.kafka.admin.groupState(crash.settings.groupId)) === "Empty",
           { timeoutMs: 30_000, intervalMs: 200 },
         );
         await h.kafka.rewind(crash.settings.groupId, crash.topics.in);

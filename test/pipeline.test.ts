@@ -3,11 +3,18 @@
  * (`ensureStack`, or KAFKA_BROKERS / REDIS_URL), a real sidecar on port 0 serving
  * examples/models/fraud, and fresh UUID topics and group per test. What a user relies on: every
  * event comes out once as a prediction or a dead letter, the features are the model's layout, a
- * replay changes no state, members of a group share the work, a misfit model is refused.
+ * replay changes no state, members of a group share the work, a misfit model is refused. The tests
+ * about the Kafka port (every event once, members sharing partitions) run on both clients.
  */
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
-import { ConsumerError, HEADERS, startPipeline, type Prediction } from "@sluice/consumer";
+import {
+  ConsumerError,
+  HEADERS,
+  KAFKA_CLIENTS,
+  startPipeline,
+  type Prediction,
+} from "@sluice/consumer";
 import {
   type ReadRecord,
   eventMessages,
@@ -31,77 +38,81 @@ describe("Kafka pipeline", { timeout: 4 * 60_000 }, () => {
   afterEach(() => h.stopPipelines());
   after(() => h.close());
 
-  it(
-    "turns N events into exactly N predictions whose features are the README's layout",
-    { timeout: TEST_TIMEOUT_MS },
-    async () => {
-      const { topics, settings } = await h.setup();
-      const { events, homes } = fraudStream(1, 12, 25, `${h.run}-exact`);
-      await h.loadHomes(homes);
-      const pipeline = await h.pipeline(settings);
-      await h.kafka.produce(
-        topics.in,
-        eventMessages(events).map((m, i) => ({
-          ...m,
-          headers:
-            i === 0
-              ? { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }
-              : {},
-        })),
-      );
-      await waitFor("every event processed", () => pipeline.stats.events === events.length);
-      assert.equal(pipeline.stats.predictions, events.length);
-      assert.deepEqual(pipeline.stats.deadLetters, {});
+  for (const client of KAFKA_CLIENTS) {
+    it(
+      `${client}: turns N events into exactly N predictions whose features are the README's layout`,
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        const { topics, settings } = await h.setup(3, { client });
+        const { events, homes } = fraudStream(1, 12, 25, `${h.run}-exact-${client}`);
+        await h.loadHomes(homes);
+        const pipeline = await h.pipeline(settings);
+        await h.kafka.produce(
+          topics.in,
+          eventMessages(events).map((m, i) => ({
+            ...m,
+            headers:
+              i === 0
+                ? { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }
+                : {},
+          })),
+        );
+        await waitFor("every event processed", () => pipeline.stats.events === events.length);
+        assert.equal(pipeline.stats.predictions, events.length);
+        assert.deepEqual(pipeline.stats.deadLetters, {});
 
-      const records = await h.read([topics.out]);
-      const predictions = records.map((record) => parsePrediction(record.value));
-      assert.equal(predictions.length, events.length);
-      assert.deepEqual(
-        predictions.map((p) => p.id).sort(),
-        events.map((e) => e.id).sort(),
-        "every id once",
-      );
+        const records = await h.read([topics.out]);
+        const predictions = records.map((record) => parsePrediction(record.value));
+        assert.equal(predictions.length, events.length);
+        assert.deepEqual(
+          predictions.map((p) => p.id).sort(),
+          events.map((e) => e.id).sort(),
+          "every id once",
+        );
 
-      const expected = await h.expectedProbabilities(referenceRows(events, homes));
-      const byId = new Map<string, { prediction: Prediction; record: ReadRecord }>(
-        predictions.map((prediction, i) => [prediction.id, { prediction, record: records[i]! }]),
-      );
-      events.forEach((event: FraudEvent, i) => {
-        const { prediction, record } = byId.get(event.id)!;
-        assert.equal(prediction.model, "fraud");
-        assert.equal(prediction.model_version, "1");
-        assert.equal(prediction.key, event.user_id);
-        assert.equal(record.key?.toString(), event.user_id);
-        assert.equal(prediction.event_time, event.timestamp);
-        assert.ok(Math.abs(prediction.probabilities[0]! + prediction.probabilities[1]! - 1) < 1e-5);
-        assert.equal(prediction.score, prediction.probabilities[1]);
-        assert.equal(prediction.confidence, Math.max(...prediction.probabilities));
+        const expected = await h.expectedProbabilities(referenceRows(events, homes));
+        const byId = new Map<string, { prediction: Prediction; record: ReadRecord }>(
+          predictions.map((prediction, i) => [prediction.id, { prediction, record: records[i]! }]),
+        );
+        events.forEach((event: FraudEvent, i) => {
+          const { prediction, record } = byId.get(event.id)!;
+          assert.equal(prediction.model, "fraud");
+          assert.equal(prediction.model_version, "1");
+          assert.equal(prediction.key, event.user_id);
+          assert.equal(record.key?.toString(), event.user_id);
+          assert.equal(prediction.event_time, event.timestamp);
+          assert.ok(
+            Math.abs(prediction.probabilities[0]! + prediction.probabilities[1]! - 1) < 1e-5,
+          );
+          assert.equal(prediction.score, prediction.probabilities[1]);
+          assert.equal(prediction.confidence, Math.max(...prediction.probabilities));
+          assert.equal(
+            prediction.label,
+            prediction.probabilities[1]! > prediction.probabilities[0]! ? 1 : 0,
+          );
+          // The model scored what the README's layout gives for this event and its user's history.
+          assert.ok(
+            Math.abs(prediction.score - expected[i]![1]!) < 1e-5,
+            `event ${i} ${event.id}: pipeline score ${prediction.score}, reference ${expected[i]![1]}`,
+          );
+          assert.equal(header(record.headers, HEADERS.modelVersion), "1");
+          assert.equal(header(record.headers, HEADERS.sourceTopic), topics.in);
+        });
+        const first = byId.get(events[0]!.id)!.record;
         assert.equal(
-          prediction.label,
-          prediction.probabilities[1]! > prediction.probabilities[0]! ? 1 : 0,
+          header(first.headers, "traceparent"),
+          "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
         );
-        // The model scored what the README's layout gives for this event and its user's history.
-        assert.ok(
-          Math.abs(prediction.score - expected[i]![1]!) < 1e-5,
-          `event ${i} ${event.id}: pipeline score ${prediction.score}, reference ${expected[i]![1]}`,
-        );
-        assert.equal(header(record.headers, HEADERS.modelVersion), "1");
-        assert.equal(header(record.headers, HEADERS.sourceTopic), topics.in);
-      });
-      const first = byId.get(events[0]!.id)!.record;
-      assert.equal(
-        header(first.headers, "traceparent"),
-        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-      );
 
-      const review = await h.read([topics.review]);
-      const unsure = predictions
-        .filter((p) => p.confidence < 0.6)
-        .map((p) => p.id)
-        .sort();
-      assert.deepEqual(review.map((r) => parsePrediction(r.value).id).sort(), unsure);
-    },
-  );
+        const review = await h.read([topics.review]);
+        const unsure = predictions
+          .filter((p) => p.confidence < 0.6)
+          .map((p) => p.id)
+          .sort();
+        assert.deepEqual(review.map((r) => parsePrediction(r.value).id).sort(), unsure);
+      },
+    );
+  }
 
   it(
     "sends malformed events to the dead-letter topic with reasons, and the partition flows on",
@@ -212,36 +223,38 @@ describe("Kafka pipeline", { timeout: 4 * 60_000 }, () => {
     },
   );
 
-  it(
-    "shares partitions between two members and loses nothing when one leaves mid-stream",
-    { timeout: TEST_TIMEOUT_MS },
-    async () => {
-      const { topics, settings } = await h.setup(4);
-      const { events, homes } = fraudStream(5, 16, 25, `${h.run}-group`);
-      await h.loadHomes(homes);
-      const a = await h.pipeline(settings);
-      const b = await h.pipeline(settings);
-      const messages = eventMessages(events);
-      const producing = (async () => {
-        for (let i = 0; i < messages.length; i += 20) {
-          await h.kafka.produce(topics.in, messages.slice(i, i + 20));
-          await new Promise((resolve) => setTimeout(resolve, 40));
-        }
-      })();
-      await waitFor("both members working", () => a.stats.events > 0 && b.stats.events > 0);
-      await a.stop();
-      await producing;
-      const records = await h.read([topics.out], (r) => {
-        const ids = new Set(r.map((record) => parsePrediction(record.value).id));
-        return events.every((e) => ids.has(e.id));
-      });
-      assert.deepEqual(
-        [...new Set(records.map((r) => parsePrediction(r.value).id))].sort(),
-        events.map((e) => e.id).sort(),
-      );
-      assert.ok(a.stats.events < events.length && b.stats.events > 0, "the work was shared");
-    },
-  );
+  for (const client of KAFKA_CLIENTS) {
+    it(
+      `${client}: shares partitions between two members and loses nothing when one leaves mid-stream`,
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        const { topics, settings } = await h.setup(4, { client });
+        const { events, homes } = fraudStream(5, 16, 25, `${h.run}-group-${client}`);
+        await h.loadHomes(homes);
+        const a = await h.pipeline(settings);
+        const b = await h.pipeline(settings);
+        const messages = eventMessages(events);
+        const producing = (async () => {
+          for (let i = 0; i < messages.length; i += 20) {
+            await h.kafka.produce(topics.in, messages.slice(i, i + 20));
+            await new Promise((resolve) => setTimeout(resolve, 40));
+          }
+        })();
+        await waitFor("both members working", () => a.stats.events > 0 && b.stats.events > 0);
+        await a.stop();
+        await producing;
+        const records = await h.read([topics.out], (r) => {
+          const ids = new Set(r.map((record) => parsePrediction(record.value).id));
+          return events.every((e) => ids.has(e.id));
+        });
+        assert.deepEqual(
+          [...new Set(records.map((r) => parsePrediction(r.value).id))].sort(),
+          events.map((e) => e.id).sort(),
+        );
+        assert.ok(a.stats.events < events.length && b.stats.events > 0, "the work was shared");
+      },
+    );
+  }
 
   it(
     "refuses a pipeline whose features do not fit the model's input",

@@ -1,6 +1,6 @@
 /**
  * The worked example's pipeline (examples/pipelines/fraud.yaml) pointed at the benchmark's topics,
- * group, broker, sidecar and Redis key prefix. Everything else (features, model, micro-batch size
+ * group, broker, sidecar and Redis key prefix, on the Kafka client asked for. Everything else (features, model, micro-batch size
  * and linger, at-least-once delivery, retries, review threshold) is the file's.
  */
 import { readFile } from "node:fs/promises";
@@ -20,6 +20,7 @@ export async function fraudConfig(settings: VariantSettings): Promise<PipelineCo
   const pipeline = document.pipeline;
   pipeline["kafka"] = {
     ...(pipeline["kafka"] as Record<string, unknown>),
+    client: settings.client,
     brokers: [...settings.brokers],
     client_id: settings.groupId,
     group_id: settings.groupId,

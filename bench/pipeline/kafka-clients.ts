@@ -1,7 +1,7 @@
 /**
- * The Kafka clients of the passthrough and naive variants, with the pipeline's settings: an
- * idempotent producer (one request in flight, Java's murmur2 partitioner) and a group consumer with
- * the pipeline's fetch wait, so the variants differ only in what they do per event.
+ * The kafkajs clients of the naive variant, with the pipeline's settings: an idempotent producer
+ * (one request in flight, Java's murmur2 partitioner) and a group consumer with the pipeline's
+ * fetch wait, so it differs from the pipeline only in what it does per event.
  */
 import { Kafka, Partitioners, logLevel, type Consumer, type Producer } from "kafkajs";
 import { DEFAULT_FETCH_MAX_WAIT_MS } from "@sluice/consumer";

@@ -53,7 +53,8 @@ export interface EdgeSample {
 }
 
 export interface RatePoint {
-  readonly variant: Variant;
+  /** The variant and its Kafka client: `sluice/platformatic`, `naive`. */
+  readonly variant: string;
   readonly rate: number;
   readonly eventsPerSecond: number;
   readonly latency: LatencyFigures;
@@ -71,7 +72,8 @@ export interface RatePoint {
 }
 
 export interface MaxPoint {
-  readonly variant: Variant;
+  /** The variant and its Kafka client: `sluice/platformatic`, `naive`. */
+  readonly variant: string;
   readonly backlog: number;
   readonly eventsPerSecond: number;
   /** Length of the window the rate was measured over. */
@@ -100,7 +102,7 @@ export function latencyFigures(samples: Float64Array): LatencyFigures {
 
 /** A fixed-rate phase's figures; `produced` is what the producer sent over the whole phase. */
 export function ratePoint(
-  variant: Variant,
+  variant: string,
   rate: number,
   outputs: PhaseOutputs,
   window: Window,
@@ -289,59 +291,70 @@ export function stageTable(
 }
 
 /** The issue's targets, each from figures of this run. */
-export function pipelineChecks(rates: readonly RatePoint[], maxima: readonly MaxPoint[]): Check[] {
-  const max = (variant: Variant) => maxima.find((p) => p.variant === variant)?.eventsPerSecond;
-  const sluice = max("sluice");
+/** The issue's targets, for each Kafka client with its sluice and passthrough runs. */
+export function pipelineChecks(
+  rates: readonly RatePoint[],
+  maxima: readonly MaxPoint[],
+  clients: readonly string[],
+): Check[] {
+  const max = (label: string) => maxima.find((p) => p.variant === label)?.eventsPerSecond;
   const checks: Check[] = [];
-  for (const [other, factor] of [
-    ["passthrough", 0.7],
-    ["naive", 10],
-  ] as const) {
-    const base = max(other);
-    const target = `pipeline >= ${factor} x ${other} events/s (maximum sustainable rate)`;
+  for (const client of clients) {
+    const sluiceLabel = `sluice/${client}`;
+    const sluice = max(sluiceLabel);
+    for (const [other, factor] of [
+      [`passthrough/${client}`, 0.7],
+      ["naive", 10],
+    ] as const) {
+      const base = max(other);
+      const target = `${sluiceLabel} >= ${factor} x ${other} events/s (maximum sustainable rate)`;
+      checks.push(
+        sluice === undefined || base === undefined
+          ? { target, ratio: undefined, detail: `needs ${sluiceLabel} and ${other}` }
+          : {
+              target,
+              ratio: sluice / (factor * base),
+              detail: `${num(sluice, 0)} / ${num(base, 0)} = ${num(sluice / base)} x (target ${factor})`,
+            },
+      );
+    }
+    const at2k = rates.find((p) => p.variant === sluiceLabel && p.rate === 2000);
+    const target = `${sluiceLabel} p99 <= 25 ms at 2,000 events/s`;
     checks.push(
-      sluice === undefined || base === undefined
-        ? { target, ratio: undefined, detail: `needs --variants sluice,${other}` }
+      at2k === undefined
+        ? { target, ratio: undefined, detail: `needs ${sluiceLabel} and --rates including 2000` }
         : {
             target,
-            ratio: sluice / (factor * base),
-            detail: `${num(sluice, 0)} / ${num(base, 0)} = ${num(sluice / base)} x (target ${factor})`,
+            ratio: at2k.sustained ? 25 / at2k.latency.p99 : 0,
+            detail: `p99 ${num(at2k.latency.p99, 0)} ms (p50 ${num(at2k.latency.p50, 0)}, p95 ${num(at2k.latency.p95, 0)}); sustained: ${at2k.verdict}`,
           },
     );
   }
-  const at2k = rates.find((p) => p.variant === "sluice" && p.rate === 2000);
-  const target = "pipeline p99 <= 25 ms at 2,000 events/s";
-  checks.push(
-    at2k === undefined
-      ? { target, ratio: undefined, detail: "needs --variants sluice and --rates including 2000" }
-      : {
-          target,
-          ratio: at2k.sustained ? 25 / at2k.latency.p99 : 0,
-          detail: `p99 ${num(at2k.latency.p99, 0)} ms (p50 ${num(at2k.latency.p50, 0)}, p95 ${num(at2k.latency.p95, 0)}); sustained: ${at2k.verdict}`,
-        },
-  );
   return checks;
 }
 
 /**
  * Sluice against each other variant of the run: maximum drain rate (sluice ÷ other, above 1 when
  * Sluice drains faster) and p99 at each fixed rate both were offered (sluice ÷ other, below 1 when
- * Sluice's tail is shorter). A variant not run shows what to add to `--variants`.
+ * Sluice's tail is shorter). `sluice` is the label of the Sluice run compared (`sluice/platformatic`
+ * when several clients ran); a variant not run shows what to add to `--variants`.
  */
-export function ratioTable(rates: readonly RatePoint[], maxima: readonly MaxPoint[]): string {
+export function ratioTable(
+  rates: readonly RatePoint[],
+  maxima: readonly MaxPoint[],
+  sluice: string,
+): string {
   const rows: string[][] = [["sluice ÷", "measure", "sluice", "other", "ratio", "sustained"]];
-  const sluiceMax = maxima.find((p) => p.variant === "sluice");
-  const sluiceRates = rates.filter((p) => p.variant === "sluice");
-  for (const other of VARIANTS.filter((variant) => variant !== "sluice")) {
+  const sluiceMax = maxima.find((p) => p.variant === sluice);
+  const sluiceRates = rates.filter((p) => p.variant === sluice);
+  const ran = [...new Set([...maxima, ...rates].map((p) => p.variant))].filter((v) => v !== sluice);
+  const missing = VARIANTS.filter(
+    (variant: Variant) =>
+      variant !== "sluice" && !ran.some((label) => label.split("/")[0] === variant),
+  );
+  for (const other of ran) {
     const otherMax = maxima.find((p) => p.variant === other);
     const otherRates = rates.filter((p) => p.variant === other);
-    const measured =
-      (sluiceMax !== undefined && otherMax !== undefined) ||
-      sluiceRates.some((point) => otherRates.some((p) => p.rate === point.rate));
-    if (!measured) {
-      rows.push([other, "-", "-", "-", "n/a", `needs --variants sluice,${other}`]);
-      continue;
-    }
     if (sluiceMax !== undefined && otherMax !== undefined) {
       rows.push([
         other,
@@ -365,9 +378,82 @@ export function ratioTable(rates: readonly RatePoint[], maxima: readonly MaxPoin
       ]);
     }
   }
+  for (const other of missing) {
+    rows.push([other, "-", "-", "-", "n/a", `needs --variants sluice,${other}`]);
+  }
   return table(rows);
 }
 
 export const RATIO_LEGEND =
   "max drain: above 1 x when Sluice drains the backlog faster; p99: below 1 x when Sluice's tail is shorter;\n" +
   "sustained: Sluice / the other variant at that rate (an unsustained rate's p99 is its backlog's age).";
+
+/** µs of the consumer process's CPU (main and other threads) per event. */
+function consumerCpuPerEvent(cpu: CpuFigures, eventsPerSecond: number): number {
+  return (cpu.consumer * 10_000) / eventsPerSecond;
+}
+
+export const CLIENT_LEGEND =
+  "max: events/s draining the backlog; µs/event: the consumer process's CPU per event at that rate (sidecar,\n" +
+  "Redis and reader not included); p99 at 2,000/s in ms; ratios: first client ÷ each other, from this run.";
+
+/** The pipeline and its passthrough side by side for each client, and the ratios between clients. */
+export function clientTable(
+  rates: readonly RatePoint[],
+  maxima: readonly MaxPoint[],
+  clients: readonly string[],
+): string {
+  const figures = clients.map((client) => {
+    const row = (variant: string) => {
+      const point = maxima.find((p) => p.variant === `${variant}/${client}`);
+      return point === undefined
+        ? { max: NaN, cpu: NaN }
+        : {
+            max: point.eventsPerSecond,
+            cpu: consumerCpuPerEvent(point.cpu, point.eventsPerSecond),
+          };
+    };
+    const at2k = rates.find((p) => p.variant === `sluice/${client}` && p.rate === 2000);
+    return {
+      client,
+      sluice: row("sluice"),
+      passthrough: row("passthrough"),
+      p99: at2k?.latency.p99 ?? NaN,
+    };
+  });
+  const rows = figures.map((f) => [
+    f.client,
+    num(f.sluice.max, 0),
+    num(f.sluice.cpu, 1),
+    num(f.p99, 0),
+    num(f.passthrough.max, 0),
+    num(f.passthrough.cpu, 1),
+    num(f.sluice.max / f.passthrough.max),
+  ]);
+  const [first, ...others] = figures;
+  if (first !== undefined) {
+    for (const other of others) {
+      rows.push([
+        `${first.client} ÷ ${other.client}`,
+        num(first.sluice.max / other.sluice.max),
+        num(first.sluice.cpu / other.sluice.cpu),
+        num(first.p99 / other.p99),
+        num(first.passthrough.max / other.passthrough.max),
+        num(first.passthrough.cpu / other.passthrough.cpu),
+        "",
+      ]);
+    }
+  }
+  return table([
+    [
+      "client",
+      "sluice max/s",
+      "µs/event",
+      "p99 @2k ms",
+      "passthrough max/s",
+      "µs/event",
+      "sluice ÷ passthrough",
+    ],
+    ...rows,
+  ]);
+}

@@ -7,7 +7,7 @@
  *
  * Also the child's event-loop delay (perf_hooks): how long ready work waited for the loop.
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import type {
   FeatureStore,
   Inference,
@@ -37,7 +37,9 @@ const LOOP_RESOLUTION_MS = 1;
 
 export class StageTimes {
   readonly #stages = new Map<string, { calls: number; items: number; ms: number; max: number }>();
-  readonly #loop: IntervalHistogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  readonly #loop: ReturnType<typeof monitorEventLoopDelay> = monitorEventLoopDelay({
+    resolution: LOOP_RESOLUTION_MS,
+  });
   #since = performance.now();
 
   constructor() {
@@ -108,10 +110,18 @@ export function timedInference(port: Inference, times: StageTimes): Inference {
 }
 
 export function timedKafka(kafka: KafkaClient, times: StageTimes): KafkaClient {
+  // A transactional producer is made for the adapter's own consumer, not for its timed wrapper.
+  const unwrapped = new WeakMap<KafkaConsumer, KafkaConsumer>();
   return {
-    consumer: (settings) => timedConsumer(kafka.consumer(settings), times),
+    consumer: (settings) => {
+      const consumer = kafka.consumer(settings);
+      const timed = timedConsumer(consumer, times);
+      unwrapped.set(timed, consumer);
+      return timed;
+    },
     producer: () => timedProducer(kafka.producer(), times),
-    transactionalProducer: (id) => kafka.transactionalProducer(id),
+    transactionalProducer: (consumer) =>
+      kafka.transactionalProducer(unwrapped.get(consumer) ?? consumer),
     ensureTopics: (topics) => kafka.ensureTopics(topics),
   };
 }

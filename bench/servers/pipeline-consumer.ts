@@ -7,7 +7,6 @@
  *   node --conditions=source --import tsx bench/servers/pipeline-consumer.ts '<VariantSettings JSON>'
  */
 import {
-  KafkajsClient,
   Pipeline,
   RedisFeatureStore,
   SidecarInference,
@@ -18,7 +17,7 @@ import { announceReady, exitWithParent } from "../lib/child.js";
 import { profileMainThread } from "../lib/main-thread-profile.js";
 import { fraudConfig } from "../pipeline/fraud-config.js";
 import { startNaiveConsumer } from "../pipeline/naive-consumer.js";
-import { startPassthrough } from "../pipeline/passthrough.js";
+import { benchKafkaClient, startPassthrough } from "../pipeline/passthrough.js";
 import {
   StageTimes,
   reportStagesOnSignal,
@@ -35,18 +34,14 @@ const times = new StageTimes();
 reportStagesOnSignal(times);
 
 /**
- * What `startPipeline` does, with each port timed: the same kafkajs, sidecar and Redis adapters
- * and the same Pipeline.
+ * What `startPipeline` does, with each port timed: the same Kafka (the run's client), sidecar and
+ * Redis adapters and the same Pipeline.
  */
 async function startSluice(): Promise<() => Promise<void>> {
   const config = await fraudConfig(settings);
-  // Warnings (retries, kafkajs trouble) reach the benchmark's --verbose output.
+  // Warnings (retries, Kafka client trouble) reach the benchmark's --verbose output.
   const log = createLogger({ name: "sluice-consumer", level: "warn" });
-  const kafka = new KafkajsClient({
-    brokers: config.kafka.brokers,
-    clientId: config.kafka.clientId,
-    log,
-  });
+  const kafka = benchKafkaClient(settings, log);
   const inference = new SidecarInference(config.model.sidecar);
   const store = await RedisFeatureStore.connect(config.redis.url, featureStoreOptions(config));
   const pipeline = await Pipeline.start(config, {

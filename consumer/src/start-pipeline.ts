@@ -1,9 +1,11 @@
 /**
  * Where the pipeline meets the real world: `startPipeline` wires a `Pipeline` (which knows only
- * the ports) to the adapters, kafkajs, the sidecar over gRPC and the Redis feature store.
+ * the ports) to the adapters: the Kafka client the config names, the sidecar over gRPC and the
+ * Redis feature store.
  */
 import { silentLogger, type Logger } from "@sluice/kit";
 import { KafkajsClient } from "./adapters/kafkajs-client.js";
+import { PlatformaticClient } from "./adapters/platformatic-client.js";
 import { RedisFeatureStore, type RedisConnectOptions } from "./adapters/redis-feature-store.js";
 import { SidecarInference } from "./adapters/sidecar-inference.js";
 import type { PipelineConfig } from "./config/pipeline-config.js";
@@ -17,19 +19,19 @@ export interface StartPipelineOptions {
 }
 
 /**
- * Starts `config` with the real clients: kafkajs, the sidecar over gRPC, the Redis feature store.
- * `stop()` closes all of them.
+ * Starts `config` with the real clients: @platformatic/kafka (or kafkajs, `kafka.client`), the
+ * sidecar over gRPC, the Redis feature store. `stop()` closes all of them.
  */
 export async function startPipeline(
   config: PipelineConfig,
   options: StartPipelineOptions = {},
 ): Promise<Pipeline> {
   const log = options.log ?? silentLogger;
-  const kafka = new KafkajsClient({
-    brokers: config.kafka.brokers,
-    clientId: config.kafka.clientId,
-    log,
-  });
+  const { client, brokers, clientId } = config.kafka;
+  const kafka =
+    client === "kafkajs"
+      ? new KafkajsClient({ brokers, clientId, log })
+      : new PlatformaticClient({ brokers, clientId, log });
   const inference = new SidecarInference(config.model.sidecar);
   let store: RedisFeatureStore | undefined;
   try {

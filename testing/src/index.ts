@@ -13,6 +13,7 @@ export * from "./read-metric.js";
 export * from "./seeded-random.js";
 export * from "./certs.js";
 export * from "./jaeger.js";
+export * from "./kafka/kafka-admin.js";
 export * from "./kafka/topic-reader.js";
 export * from "./kafka/test-kafka.js";
 export * from "./redis/test-redis.js";

@@ -13,7 +13,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { Kafka, logLevel } from "kafkajs";
 import { parse, stringify } from "yaml";
 import { startCli } from "./demo/cli-process.mjs";
 import { watchPipeline } from "./demo/live-figures.mjs";
@@ -81,8 +80,10 @@ if (!(durationS > 0) || !(rate > 0) || !Number.isInteger(users) || users < 1) {
 
 let stack;
 let verifyPipeline;
+let KafkaAdmin;
 try {
   stack = await import("@sluice/testing/stack");
+  ({ KafkaAdmin } = await import("@sluice/testing"));
   ({ verifyPipeline } = await import("@sluice/demo"));
 } catch {
   console.error("error: the workspaces are not built: run `npm ci` (or `npm run build`) first");
@@ -153,15 +154,10 @@ try {
     deadLetter: pipeline.topics.dead_letter,
     review: pipeline.topics.review,
   };
-  s.kafka = new Kafka({ clientId: "sluice-demo", brokers, logLevel: logLevel.NOTHING });
-  s.admin = s.kafka.admin();
-  await s.admin.connect();
+  s.admin = new KafkaAdmin(brokers, "sluice-demo");
   s.topics = Object.values(topics);
   s.groups = [pipeline.kafka.group_id, `${pipeline.kafka.group_id}-view`];
-  await s.admin.createTopics({
-    waitForLeaders: true,
-    topics: s.topics.map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
-  });
+  await s.admin.createTopics(s.topics, PARTITIONS);
   s.dir = await mkdtemp(join(tmpdir(), "sluice-demo-"));
   const file = join(s.dir, "fraud.yaml");
   await writeFile(file, stringify(document));
@@ -211,6 +207,7 @@ try {
 
   s.figures = await watchPipeline({
     brokers,
+    admin: s.admin,
     topics,
     groupId: pipeline.kafka.group_id,
     viewGroupId: `${pipeline.kafka.group_id}-view`,
@@ -355,8 +352,8 @@ async function shutdown() {
   if (s.admin !== undefined) {
     await step("deleting the demo's topics and groups", async () => {
       await s.admin.deleteGroups(s.groups).catch(() => {}); // a group never joined does not exist
-      await s.admin.deleteTopics({ topics: s.topics });
-      await s.admin.disconnect();
+      await s.admin.deleteTopics(s.topics);
+      await s.admin.close();
       say(`  kafka: deleted topics sluice-demo-${run}-* and their groups`);
     });
   }

@@ -9,10 +9,11 @@
 import { randomUUID } from "node:crypto";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
 import { Redis } from "ioredis";
-import { Kafka, Partitioners, logLevel } from "kafkajs";
+import { Producer, ProduceAcks, serializersFrom } from "@platformatic/kafka";
 import {
   CONSUMER_TRACER,
   injectTraceContext,
+  keyPartitioner,
   messagingAttributes,
   messagingSpanName,
   tracePropagationEnabled,
@@ -50,6 +51,12 @@ export interface ProduceReport {
 const TICK_MS = 20;
 const PROGRESS_EVERY_MS = 1_000;
 const CLIENT_ID = "sluice-produce";
+
+type Bytes = string | Buffer;
+/** Text as UTF-8 (keys, JSON values, trace headers), bytes as they are (malformed values). */
+const bytes = serializersFrom<Bytes>((data?: Bytes) =>
+  typeof data === "string" ? Buffer.from(data) : data,
+);
 
 const tracer = trace.getTracer(CONSUMER_TRACER);
 
@@ -89,17 +96,15 @@ export async function produceSyntheticEvents(options: ProduceOptions): Promise<P
   const generator = new SyntheticFraud({ ...options, runId });
   await writeHomes(options.redisUrl, generator.homes());
 
-  const kafka = new Kafka({
+  const producer = new Producer({
     clientId: CLIENT_ID,
-    brokers: [...options.brokers],
-    logLevel: logLevel.ERROR,
-  });
-  const producer = kafka.producer({
+    bootstrapBrokers: [...options.brokers],
     idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
+    acks: ProduceAcks.ALL,
+    serializers: bytes,
+    // Java's murmur2 partitioning: a user's events land where any other producer's would.
+    partitioner: keyPartitioner(),
   });
-  await producer.connect();
   // Checked once: without an SDK no span is made and no header written.
   const traced = tracePropagationEnabled();
   const started = Date.now();
@@ -133,14 +138,15 @@ export async function produceSyntheticEvents(options: ProduceOptions): Promise<P
           const value = record.kind === "malformed" ? record.value : JSON.stringify(record.event);
           if (record.kind === "malformed") malformed++;
           else if (record.fraud) fraud++;
-          if (!traced) return { key: record.key, value };
+          const { topic } = options;
+          if (!traced) return { topic, key: record.key, value };
           const headers: RecordHeaders = {};
           const id = record.kind === "event" ? record.event.id : undefined;
-          spans.push(startSendSpan(options.topic, record.key, id, headers));
-          return { key: record.key, value, headers };
+          spans.push(startSendSpan(topic, record.key, id, headers));
+          return { topic, key: record.key, value, headers: headers as Record<string, Bytes> };
         });
         try {
-          await producer.send({ topic: options.topic, messages, acks: -1 });
+          await producer.send({ messages });
         } catch (error) {
           for (const span of spans) {
             span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
@@ -158,7 +164,7 @@ export async function produceSyntheticEvents(options: ProduceOptions): Promise<P
       await sleep(TICK_MS);
     }
   } finally {
-    await producer.disconnect();
+    await producer.close();
   }
   const final = report();
   options.progress?.(final);

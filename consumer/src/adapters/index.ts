@@ -1,4 +1,7 @@
-/** The ports on real technology: kafkajs, the sidecar over @sluice/client, Redis. */
+/** The ports on real technology: @platformatic/kafka or kafkajs, the sidecar over @sluice/client, Redis. */
+export { PlatformaticClient } from "./platformatic-client.js";
+export type { PlatformaticClientOptions } from "./platformatic-client.js";
+export { keyPartitioner } from "./platformatic-records.js";
 export { KafkajsClient } from "./kafkajs-client.js";
 export type { KafkajsClientOptions } from "./kafkajs-client.js";
 export { DEFAULT_MAX_RECONNECT_BACKOFF_MS, SidecarInference } from "./sidecar-inference.js";

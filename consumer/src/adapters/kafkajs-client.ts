@@ -1,7 +1,12 @@
 /**
- * The Kafka ports (`KafkaClient` and the consumer and producers it makes) on kafkajs 2.2. The consumer runs `eachBatch` with auto-resolve and auto-commit
+ * The Kafka ports (`KafkaClient` and the consumer and producers it makes) on kafkajs 2.2, selected
+ * with `kafka.client: kafkajs`. The consumer runs `eachBatch` with auto-resolve and auto-commit
  * off, so offsets move only when the pipeline says so; producers are idempotent with acks from
  * all in-sync replicas and one request in flight (kafkajs requires that for idempotence).
+ *
+ * kafkajs has no static membership (a restarted member waits out the dead one's session), no
+ * cooperative rebalancing and no KIP-447: exactly-once fences zombies with one transactional id
+ * per input partition instead (`KafkajsPartitionTransactions`).
  */
 import {
   Kafka,
@@ -29,7 +34,7 @@ import { SendCoalescer } from "./send-coalescer.js";
 export interface KafkajsClientOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
-  /** kafkajs's own log lines (warnings and errors) go here. @default dropped */
+  /** kafkajs's own log lines (warnings and errors) and this adapter's go here. @default dropped */
   readonly log?: Logger;
 }
 
@@ -61,9 +66,11 @@ const KAFKAJS_LEVELS: Partial<Record<logLevel, "error" | "warn" | "info" | "debu
 
 export class KafkajsClient implements KafkaClient {
   readonly #kafka: Kafka;
+  readonly #log: Logger;
 
   constructor(options: KafkajsClientOptions) {
     const log = options.log ?? silentLogger;
+    this.#log = log;
     this.#kafka = new Kafka({
       clientId: options.clientId,
       brokers: [...options.brokers],
@@ -79,7 +86,14 @@ export class KafkajsClient implements KafkaClient {
   }
 
   consumer(settings: ConsumerSettings): KafkaConsumer {
+    if (settings.groupInstanceId !== undefined) {
+      this.#log.warn(
+        { groupInstanceId: settings.groupInstanceId },
+        "kafkajs has no static membership: group instance id ignored; a restarted member waits out the session timeout",
+      );
+    }
     return new KafkajsConsumer(
+      settings.groupId,
       this.#kafka.consumer({
         groupId: settings.groupId,
         maxWaitTimeInMs: settings.maxWaitTimeMs,
@@ -113,8 +127,13 @@ export class KafkajsClient implements KafkaClient {
     }
   }
 
-  transactionalProducer(transactionalId: string): KafkaTransactionalProducer {
-    return new KafkajsTransactionalProducer(
+  transactionalProducer(consumer: KafkaConsumer): KafkaTransactionalProducer {
+    if (!(consumer instanceof KafkajsConsumer)) {
+      throw new TypeError(
+        "KafkajsClient.transactionalProducer: expected a consumer made by a KafkajsClient",
+      );
+    }
+    return new KafkajsPartitionTransactions(consumer, (transactionalId) =>
       this.#kafka.producer({ ...PRODUCER_SETTINGS, transactionalId }),
     );
   }
@@ -159,10 +178,26 @@ function offsetsByTopic(offsets: readonly TopicPartitionOffset[]) {
 }
 
 class KafkajsConsumer implements KafkaConsumer {
+  readonly groupId: string;
   readonly #consumer: Consumer;
+  /** `topic[partition]` of the partitions assigned at the last join. */
+  #assigned = new Set<string>();
 
-  constructor(consumer: Consumer) {
+  constructor(groupId: string, consumer: Consumer) {
+    this.groupId = groupId;
     this.#consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      this.#assigned = new Set(
+        Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) =>
+          partitions.map((partition) => `${topic}[${partition}]`),
+        ),
+      );
+    });
+  }
+
+  /** Whether the last join assigned `partition` of `topic` to this member. */
+  owns(topic: string, partition: number): boolean {
+    return this.#assigned.has(`${topic}[${partition}]`);
   }
 
   connect(): Promise<void> {
@@ -250,37 +285,105 @@ class KafkajsProducer implements KafkaProducer {
   }
 }
 
-class KafkajsTransactionalProducer implements KafkaTransactionalProducer {
-  readonly #producer: Producer;
+/**
+ * Exactly-once without KIP-447: one transactional producer per input partition, with the id
+ * `<group>-<topic>-<partition>`. Whoever processes a partition next starts a producer with the same
+ * id, which aborts the previous owner's open transaction and fences it out.
+ */
+class KafkajsPartitionTransactions implements KafkaTransactionalProducer {
+  readonly #consumer: KafkajsConsumer;
+  readonly #groupId: string;
+  readonly #makeProducer: (transactionalId: string) => Producer;
+  readonly #producers = new Map<string, Promise<Producer>>();
 
-  constructor(producer: Producer) {
-    this.#producer = producer;
+  constructor(consumer: KafkajsConsumer, makeProducer: (transactionalId: string) => Producer) {
+    this.#consumer = consumer;
+    this.#groupId = consumer.groupId;
+    this.#makeProducer = makeProducer;
   }
 
+  /** Producers connect on the first transaction of their partition. */
   connect(): Promise<void> {
-    return this.#producer.connect();
+    return Promise.resolve();
   }
 
   async sendWithOffsets(
     records: readonly OutputRecord[],
-    groupId: string,
     offsets: readonly TopicPartitionOffset[],
   ): Promise<void> {
-    const transaction = await this.#producer.transaction();
+    const first = offsets[0];
+    if (
+      first === undefined ||
+      offsets.some((o) => o.topic !== first.topic || o.partition !== first.partition)
+    ) {
+      throw new TypeError(
+        "KafkajsPartitionTransactions: expected the offsets of exactly one partition",
+      );
+    }
+    if (!this.#consumer.owns(first.topic, first.partition)) {
+      // The coordinator would take the commit (it checks no ownership): refuse it here.
+      throw new Error(`${first.topic}[${first.partition}] is not assigned to this member any more`);
+    }
+    const id = this.#transactionalId(first.topic, first.partition);
+    const producer = await this.#producer(id);
+    const transaction = await producer.transaction().catch((error: unknown) => {
+      this.#drop(id);
+      throw error;
+    });
     try {
       if (records.length > 0) {
         await transaction.sendBatch({ topicMessages: byTopic(records), acks: ACKS_ALL });
       }
-      await transaction.sendOffsets({ consumerGroupId: groupId, topics: offsetsByTopic(offsets) });
+      await transaction.sendOffsets({
+        consumerGroupId: this.#groupId,
+        topics: offsetsByTopic(offsets),
+      });
       await transaction.commit();
     } catch (error) {
       // Aborting may fail too (a fenced producer cannot); the first error is the one to report.
       if (transaction.isActive()) await transaction.abort().catch(() => {});
+      // A fenced or broken producer cannot go on; the retry starts a fresh one with the same id.
+      this.#drop(id);
       throw error;
     }
   }
 
-  disconnect(): Promise<void> {
-    return this.#producer.disconnect();
+  assigned(partitions: readonly { topic: string; partition: number }[]): void {
+    const keep = new Set(
+      partitions.map(({ topic, partition }) => this.#transactionalId(topic, partition)),
+    );
+    for (const id of [...this.#producers.keys()]) if (!keep.has(id)) this.#drop(id);
+  }
+
+  async disconnect(): Promise<void> {
+    const producers = [...this.#producers.values()];
+    this.#producers.clear();
+    await Promise.all(
+      producers.map((pending) => pending.then((producer) => producer.disconnect()).catch(() => {})),
+    );
+  }
+
+  #transactionalId(topic: string, partition: number): string {
+    return `${this.#groupId}-${topic}-${partition}`;
+  }
+
+  #producer(id: string): Promise<Producer> {
+    let pending = this.#producers.get(id);
+    if (pending === undefined) {
+      const producer = this.#makeProducer(id);
+      const connecting = producer.connect().then(() => producer);
+      connecting.catch(() => {
+        if (this.#producers.get(id) === connecting) this.#producers.delete(id);
+      });
+      this.#producers.set(id, connecting);
+      pending = connecting;
+    }
+    return pending;
+  }
+
+  #drop(id: string): void {
+    const pending = this.#producers.get(id);
+    this.#producers.delete(id);
+    void pending?.then((producer) => producer.disconnect()).catch(() => {});
   }
 }

@@ -1,9 +1,11 @@
 /** Pipeline files: one YAML per pipeline, validated with paths in every message. */
 export {
+  containerInstanceId,
   DEFAULT_BROKERS,
   DEFAULT_DEADLINE_MS,
   DEFAULT_ID_FIELD,
   DEFAULT_INITIAL_BACKOFF_MS,
+  DEFAULT_KAFKA_CLIENT,
   DEFAULT_LINGER_MS,
   DEFAULT_MAX_BACKOFF_MS,
   DEFAULT_MAX_EVENTS,
@@ -13,8 +15,14 @@ export {
   DEFAULT_REVIEW_CONFIDENCE_BELOW,
   DEFAULT_SESSION_TIMEOUT_MS,
   DELIVERY_MODES,
+  KAFKA_CLIENTS,
   loadPipelineConfig,
   parsePipelineConfig,
   parsePipelineYaml,
 } from "./pipeline-config.js";
-export type { DeliveryMode, PipelineConfig, PipelineOverrides } from "./pipeline-config.js";
+export type {
+  DeliveryMode,
+  KafkaClientName,
+  PipelineConfig,
+  PipelineOverrides,
+} from "./pipeline-config.js";

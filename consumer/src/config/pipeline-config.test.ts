@@ -6,8 +6,10 @@ import { parse as parseYaml } from "yaml";
 import { ConsumerError } from "../errors.js";
 import { FRAUD_FEATURE_NAMES, FRAUD_FEATURES_YAML } from "@sluice/testing";
 import {
+  containerInstanceId,
   DEFAULT_LINGER_MS,
   DEFAULT_MAX_EVENTS,
+  DEFAULT_SESSION_TIMEOUT_MS,
   loadPipelineConfig,
   parsePipelineConfig,
   parsePipelineYaml,
@@ -45,10 +47,12 @@ describe("pipeline config", () => {
   it("fills every default from named constants", () => {
     const config = parsePipelineConfig(document());
     assert.deepEqual(config.kafka, {
+      client: "platformatic",
       brokers: ["127.0.0.1:9092"],
       clientId: "sluice-fraud",
       groupId: "sluice-fraud",
-      sessionTimeoutMs: 45_000,
+      groupInstanceId: undefined,
+      sessionTimeoutMs: DEFAULT_SESSION_TIMEOUT_MS,
     });
     assert.deepEqual(config.batch, { maxEvents: DEFAULT_MAX_EVENTS, lingerMs: DEFAULT_LINGER_MS });
     assert.equal(config.delivery, "at_least_once");
@@ -125,6 +129,55 @@ describe("pipeline config", () => {
     assert.deepEqual(problems(document({ kafka: { brokers: "nohost" } })), [
       'pipeline.kafka.brokers[0]: expected a broker as "host:port" such as "127.0.0.1:9092", got "nohost"',
     ]);
+  });
+
+  it("picks the Kafka client and the group instance id: flag over file over the container's name", () => {
+    assert.equal(
+      parsePipelineConfig(document({ kafka: { client: "kafkajs" } })).kafka.client,
+      "kafkajs",
+    );
+    assert.deepEqual(problems(document({ kafka: { client: "rdkafka" } })), [
+      'pipeline.kafka.client: expected "platformatic" or "kafkajs", got "rdkafka"',
+    ]);
+    const file = document({ kafka: { group_instance_id: "fraud-a" } });
+    assert.equal(parsePipelineConfig(file).kafka.groupInstanceId, "fraud-a");
+    assert.equal(
+      parsePipelineConfig(file, { instanceId: "fraud-b", defaultInstanceId: "pod-1" }).kafka
+        .groupInstanceId,
+      "fraud-b",
+    );
+    assert.equal(
+      parsePipelineConfig(file, { defaultInstanceId: "pod-1" }).kafka.groupInstanceId,
+      "fraud-a",
+    );
+    assert.equal(
+      parsePipelineConfig(document(), { defaultInstanceId: "pod-1" }).kafka.groupInstanceId,
+      "pod-1",
+    );
+    assert.deepEqual(problems(document({ kafka: { group_instance_id: "two words" } })), [
+      'pipeline.kafka.group_instance_id: expected an id of letters, digits, ".", "_", ":" or "-" (at most 200) like "fraud-0", got "two words"',
+    ]);
+  });
+
+  it("takes the host name as instance id only inside a container", () => {
+    const pod = { HOSTNAME: "fraud-7d9f-x2x4q", KUBERNETES_SERVICE_HOST: "10.0.0.1" };
+    assert.equal(
+      containerInstanceId(pod, () => false),
+      "fraud-7d9f-x2x4q",
+    );
+    assert.equal(
+      containerInstanceId({ HOSTNAME: "3f2a9c0d1e4b" }, () => true),
+      "3f2a9c0d1e4b",
+    );
+    // On a plain host two processes would share the name and fence each other out.
+    assert.equal(
+      containerInstanceId({ HOSTNAME: "laptop" }, () => false),
+      undefined,
+    );
+    assert.equal(
+      containerInstanceId({ KUBERNETES_SERVICE_HOST: "10.0.0.1" }, () => false),
+      undefined,
+    );
   });
 
   it("says which file is not YAML and where", () => {

@@ -12,6 +12,7 @@
  *   model: { sidecar: "127.0.0.1:8001", name: fraud }
  * ```
  */
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
@@ -27,16 +28,28 @@ import {
 export const DELIVERY_MODES = ["at_least_once", "exactly_once"] as const;
 export type DeliveryMode = (typeof DELIVERY_MODES)[number];
 
+/**
+ * The Kafka client libraries a pipeline can run on (adapters/). @platformatic/kafka is the default:
+ * the cheapest per event in docs/benchmarks.md ("Kafka clients"), with static membership,
+ * cooperative rebalancing and KIP-447 fencing; kafkajs has none of the three.
+ */
+export const KAFKA_CLIENTS = ["platformatic", "kafkajs"] as const;
+export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
+export const DEFAULT_KAFKA_CLIENT: KafkaClientName = "platformatic";
+
 /** The local stack's broker (`sluice stack up`): a pipeline file works on a laptop as written. */
 export const DEFAULT_BROKERS: readonly string[] = ["127.0.0.1:9092"];
 /** The local stack's Redis, for the same reason. */
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 /**
- * Kafka's own default: a member that stops heartbeating (killed, frozen) loses its partitions
- * after this long. Lower means faster takeover after a crash, and more false alarms on long GC
- * pauses; the broker refuses less than its group.min.session.timeout.ms (6 s by default).
+ * How long the group waits for a silent member before its partitions go to the others. With
+ * static membership a restarted process takes its partitions back at once whatever this is, so it
+ * only decides how long the partitions of a member that does not come back (a lost node, a frozen
+ * or crash-looping process) stand still: 15 s is five 3-second heartbeats, enough for seconds-long
+ * event-loop or GC pauses and a container restart, and a third of Kafka's 45 s default. The broker
+ * refuses less than its group.min.session.timeout.ms (6 s by default).
  */
-export const DEFAULT_SESSION_TIMEOUT_MS = 45_000;
+export const DEFAULT_SESSION_TIMEOUT_MS = 15_000;
 /** The example models' `max_batch_size`: one full micro-batch is one sidecar execution. */
 export const DEFAULT_MAX_EVENTS = 256;
 /**
@@ -63,9 +76,13 @@ export const DEFAULT_METRICS_HOST = "127.0.0.1";
 export interface PipelineConfig {
   readonly name: string;
   readonly kafka: {
+    /** The client library (adapters/) the pipeline runs on. */
+    readonly client: KafkaClientName;
     readonly brokers: readonly string[];
     readonly clientId: string;
     readonly groupId: string;
+    /** Static membership (KIP-345); none: a new dynamic member at each start. */
+    readonly groupInstanceId: string | undefined;
     readonly sessionTimeoutMs: number;
   };
   readonly topics: {
@@ -113,6 +130,10 @@ export interface PipelineOverrides {
   readonly metricsHost?: string | undefined;
   /** `host:port`. */
   readonly sidecar?: string | undefined;
+  /** The group instance id, instead of the file's (`--instance-id`, `SLUICE_INSTANCE_ID`). */
+  readonly instanceId?: string | undefined;
+  /** The group instance id when the file has none (e.g. the pod's name, see `containerInstanceId`). */
+  readonly defaultInstanceId?: string | undefined;
 }
 
 // Scalars with messages that say what was expected.
@@ -158,6 +179,15 @@ const topic = z
   .string()
   .regex(TOPIC_RE, expected(`a topic name of letters, digits, ".", "_" or "-" (at most 249)`));
 
+/** Kafka takes any text; no spaces keeps it usable in a transactional id and on a command line. */
+const INSTANCE_ID_RE = /^[A-Za-z0-9._:-]{1,200}$/;
+const instanceId = z
+  .string()
+  .regex(
+    INSTANCE_ID_RE,
+    expected(`an id of letters, digits, ".", "_", ":" or "-" (at most 200) like "fraud-0"`),
+  );
+
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const name = z
   .string()
@@ -192,12 +222,16 @@ const pipelineSchema = z
     name,
     kafka: z
       .strictObject({
+        client: z
+          .enum(KAFKA_CLIENTS, expected(KAFKA_CLIENTS.map((c) => `"${c}"`).join(" or ")))
+          .default(DEFAULT_KAFKA_CLIENT),
         brokers: brokers.optional(),
         client_id: z.string().min(1).optional(),
         group_id: z.string().min(1).optional(),
+        group_instance_id: instanceId.optional(),
         session_timeout_ms: positiveInt().default(DEFAULT_SESSION_TIMEOUT_MS),
       })
-      .default({ session_timeout_ms: DEFAULT_SESSION_TIMEOUT_MS }),
+      .default({ client: DEFAULT_KAFKA_CLIENT, session_timeout_ms: DEFAULT_SESSION_TIMEOUT_MS }),
     topics: z.strictObject({
       input: topic,
       output: topic,
@@ -306,10 +340,12 @@ export function parsePipelineConfig(
   return {
     name: p.name,
     kafka: {
+      client: p.kafka.client,
       brokers: p.kafka.brokers ?? DEFAULT_BROKERS,
       // Named after the pipeline, so two pipelines on one cluster never share a group by accident.
       clientId: p.kafka.client_id ?? `sluice-${p.name}`,
       groupId: p.kafka.group_id ?? `sluice-${p.name}`,
+      groupInstanceId: p.kafka.group_instance_id ?? overrides.defaultInstanceId,
       sessionTimeoutMs: p.kafka.session_timeout_ms,
     },
     topics: {
@@ -390,20 +426,39 @@ export async function loadPipelineConfig(
   return parsePipelineYaml(text, path, overrides, dirname(resolve(path)));
 }
 
+/**
+ * The group instance id a process gets by default when nothing names one: in a container, its
+ * host name, which is the pod's name in Kubernetes (kept across restarts of the container, unique
+ * per replica) and the container's id in Docker (kept across `docker restart`). Outside a
+ * container none: two processes on one host would share the host name, and two members with one
+ * instance id fence each other out; give each its own with `--instance-id` or `SLUICE_INSTANCE_ID`.
+ */
+export function containerInstanceId(
+  env: NodeJS.ProcessEnv = process.env,
+  inDocker: () => boolean = () => existsSync("/.dockerenv"),
+): string | undefined {
+  const host = env["HOSTNAME"];
+  if (host === undefined || !INSTANCE_ID_RE.test(host)) return undefined;
+  return env["KUBERNETES_SERVICE_HOST"] !== undefined || inDocker() ? host : undefined;
+}
+
 /** The overrides written into the document, so they are validated with the same paths. */
 function applyOverrides(document: unknown, overrides: PipelineOverrides): unknown {
-  const { brokers, redisUrl, sidecar, metricsPort, metricsHost } = overrides;
+  const { brokers, redisUrl, sidecar, metricsPort, metricsHost, instanceId } = overrides;
   if (
     brokers === undefined &&
     redisUrl === undefined &&
     sidecar === undefined &&
     metricsPort === undefined &&
-    metricsHost === undefined
+    metricsHost === undefined &&
+    instanceId === undefined
   )
     return document;
   if (!isMapping(document) || !isMapping(document["pipeline"])) return document;
   const pipeline = { ...document["pipeline"] };
   if (brokers !== undefined) pipeline["kafka"] = { ...asMapping(pipeline["kafka"]), brokers };
+  if (instanceId !== undefined)
+    pipeline["kafka"] = { ...asMapping(pipeline["kafka"]), group_instance_id: instanceId };
   if (redisUrl !== undefined)
     pipeline["redis"] = { ...asMapping(pipeline["redis"]), url: redisUrl };
   if (sidecar !== undefined) pipeline["model"] = { ...asMapping(pipeline["model"]), sidecar };

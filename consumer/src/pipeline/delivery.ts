@@ -6,15 +6,14 @@
  * records appear twice, none is ever missing.
  *
  * exactly-once: one transaction per micro-batch holds the records and the offset commit, so a
- * read-committed reader sees each batch's records once or not at all. kafkajs lacks KIP-447
- * (fencing by consumer group generation), so zombies are fenced the older way: one transactional
- * id per input partition, `<group>-<topic>-<partition>`. Whoever processes a partition next
- * starts a producer with the same id, which aborts the previous owner's open transaction and
- * fences it out.
+ * read-committed reader sees each batch's records once or not at all. The member's transactional
+ * producer (`KafkaClient.transactionalProducer`) fences zombies: a member that lost its partitions
+ * cannot commit their offsets any more, so its transaction aborts and its records stay invisible.
+ * How it fences is the adapter's business (the group's generation with the offsets, KIP-447, or
+ * one transactional id per input partition where the client lacks KIP-447).
  */
 import { ConsumerError } from "../errors.js";
 import type {
-  KafkaClient,
   OutputRecord,
   KafkaProducer,
   KafkaConsumer,
@@ -99,18 +98,10 @@ export class AtLeastOnceDelivery implements Delivery {
 }
 
 export class ExactlyOnceDelivery implements Delivery {
-  readonly #kafka: KafkaClient;
-  readonly #groupId: string;
-  readonly #producers = new Map<string, Promise<KafkaTransactionalProducer>>();
+  readonly #producer: KafkaTransactionalProducer;
 
-  constructor(kafka: KafkaClient, groupId: string) {
-    this.#kafka = kafka;
-    this.#groupId = groupId;
-  }
-
-  /** The transactional id of an input partition's producer. */
-  transactionalId(topic: string, partition: number): string {
-    return `${this.#groupId}-${topic}-${partition}`;
+  constructor(producer: KafkaTransactionalProducer) {
+    this.#producer = producer;
   }
 
   async deliver(
@@ -120,20 +111,9 @@ export class ExactlyOnceDelivery implements Delivery {
     nextOffset: string,
   ): Promise<DeliveryTimes> {
     const startedAt = performance.now();
-    const id = this.transactionalId(topic, partition);
-    let producer: KafkaTransactionalProducer;
     try {
-      producer = await this.#producer(id);
+      await this.#producer.sendWithOffsets(records, [{ topic, partition, offset: nextOffset }]);
     } catch (error) {
-      throw failure("produce_failed", `starting transactional producer "${id}"`, error);
-    }
-    try {
-      await producer.sendWithOffsets(records, this.#groupId, [
-        { topic, partition, offset: nextOffset },
-      ]);
-    } catch (error) {
-      // A fenced or broken producer cannot go on; the retry starts a fresh one with the same id.
-      this.#drop(id);
       throw failure(
         "produce_failed",
         `transaction of ${records.length} records and ${topic}[${partition}] offset ${nextOffset}`,
@@ -145,37 +125,10 @@ export class ExactlyOnceDelivery implements Delivery {
   }
 
   assigned(partitions: readonly { topic: string; partition: number }[]): void {
-    const keep = new Set(
-      partitions.map(({ topic, partition }) => this.transactionalId(topic, partition)),
-    );
-    for (const id of [...this.#producers.keys()]) if (!keep.has(id)) this.#drop(id);
+    this.#producer.assigned(partitions);
   }
 
-  async close(): Promise<void> {
-    const producers = [...this.#producers.values()];
-    this.#producers.clear();
-    await Promise.all(
-      producers.map((pending) => pending.then((producer) => producer.disconnect()).catch(() => {})),
-    );
-  }
-
-  #producer(id: string): Promise<KafkaTransactionalProducer> {
-    let pending = this.#producers.get(id);
-    if (pending === undefined) {
-      const producer = this.#kafka.transactionalProducer(id);
-      const connecting = producer.connect().then(() => producer);
-      connecting.catch(() => {
-        if (this.#producers.get(id) === connecting) this.#producers.delete(id);
-      });
-      this.#producers.set(id, connecting);
-      pending = connecting;
-    }
-    return pending;
-  }
-
-  #drop(id: string): void {
-    const pending = this.#producers.get(id);
-    this.#producers.delete(id);
-    void pending?.then((producer) => producer.disconnect()).catch(() => {});
+  close(): Promise<void> {
+    return this.#producer.disconnect();
   }
 }

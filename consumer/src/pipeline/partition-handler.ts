@@ -20,7 +20,10 @@ import {
   type MicroBatchTraceSettings,
 } from "../observability/micro-batch-trace.js";
 
-/** kafkajs heartbeats only once its interval (3 s) has passed, so asking every second costs nothing. */
+/**
+ * For clients that heartbeat from the processing loop (kafkajs): it heartbeats only once its
+ * interval (3 s) has passed, so asking every second costs nothing.
+ */
 const HEARTBEAT_EVERY_MS = 1_000;
 
 export interface PartitionHandlerSettings {
@@ -148,11 +151,16 @@ export class PartitionHandler {
     });
   }
 
-  /** Heartbeats while `work` runs, so a slow sidecar or a retrying producer never costs the assignment. */
+  /**
+   * Heartbeats while `work` runs, so a slow sidecar or a retrying producer never costs the
+   * assignment; nothing to do (no timer) for a client that heartbeats on its own.
+   */
   async #keepAlive<T>(batch: PartitionBatch, work: Promise<T>): Promise<T> {
+    const { heartbeat } = batch;
+    if (heartbeat === undefined) return work;
     const timer = setInterval(() => {
-      // A rebalance shows up here as an error; kafkajs rejoins after this batch, nothing to do.
-      batch.heartbeat().catch(() => {});
+      // A rebalance shows up here as an error; the client rejoins after this batch, nothing to do.
+      heartbeat().catch(() => {});
     }, HEARTBEAT_EVERY_MS);
     try {
       return await work;
@@ -167,6 +175,12 @@ export class PartitionHandler {
       log.error({ code: error.code }, `${key}: ${error.code}: ${error.message}; stopping`);
       this.#halted = true;
       this.#deps.onFatal(error);
+      return;
+    }
+    if (batch.isStale()) {
+      // A rebalance took or rewound the partition meanwhile: whoever owns it now reads these records
+      // again from the group's committed offset. Retrying them here would be a duplicate.
+      log.info({ code: error.code }, `${key}: ${error.code} on records no longer ours; dropped`);
       return;
     }
     const state = this.#retrying.get(key) ?? { attempts: 0 };

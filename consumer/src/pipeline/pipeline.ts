@@ -115,6 +115,7 @@ export class Pipeline {
     await ensureTopics(config, deps.kafka, log);
     const consumer = deps.kafka.consumer({
       groupId: config.kafka.groupId,
+      groupInstanceId: config.kafka.groupInstanceId,
       maxWaitTimeMs: DEFAULT_FETCH_MAX_WAIT_MS,
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
     });
@@ -127,7 +128,12 @@ export class Pipeline {
       throw error;
     }
     log.info(
-      { model: binding.model, delivery: config.delivery },
+      {
+        model: binding.model,
+        delivery: config.delivery,
+        client: config.kafka.client,
+        groupInstanceId: config.kafka.groupInstanceId ?? null,
+      },
       `pipeline "${config.name}" consuming ${config.topics.input}`,
     );
     return pipeline;
@@ -182,7 +188,7 @@ export class Pipeline {
         errors.push(error);
       }
     };
-    // kafkajs's disconnect waits for the batch in hand; the handler starts no new micro-batch.
+    // The consumer's disconnect waits for the batch in hand; the handler starts no new micro-batch.
     await attempt(() => this.#consumer.disconnect());
     this.#handler.halt();
     this.metrics.stopped();
@@ -257,14 +263,16 @@ async function ensureTopics(
   }
 }
 
-/** The delivery the config asks for, its producer connected (exactly-once connects one per partition, later). */
+/** The delivery the config asks for, its producer connected. */
 async function openDelivery(
   config: PipelineConfig,
   kafka: KafkaClient,
   consumer: KafkaConsumer,
 ): Promise<Delivery> {
   if (config.delivery === "exactly_once") {
-    return new ExactlyOnceDelivery(kafka, config.kafka.groupId);
+    const producer = kafka.transactionalProducer(consumer);
+    await producer.connect();
+    return new ExactlyOnceDelivery(producer);
   }
   const producer = kafka.producer();
   await producer.connect();

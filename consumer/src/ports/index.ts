@@ -6,9 +6,10 @@
  * `KafkaClient`, `KafkaConsumer`, `KafkaProducer`, `KafkaTransactionalProducer`: Kafka is the
  * protocol every implementation speaks, so it stays in the role). An adapter is named
  * `<Technology><Role>`, the technology it is built on in front of the role and in place of the
- * protocol, in a file of the same name in kebab-case: `KafkajsClient` (adapters/kafkajs-client.ts),
- * `SidecarInference`, `RedisFeatureStore`. A librdkafka-based client would be `RdkafkaClient` in
- * adapters/rdkafka-client.ts, and nothing else would change.
+ * protocol, in a file of the same name in kebab-case: `PlatformaticClient`
+ * (adapters/platformatic-client.ts, on @platformatic/kafka), `KafkajsClient`
+ * (adapters/kafkajs-client.ts), `SidecarInference`, `RedisFeatureStore`. A librdkafka-based client
+ * would be `RdkafkaClient` in adapters/rdkafka-client.ts, and nothing else would change.
  */
 export type {
   ConsumerRunOptions,

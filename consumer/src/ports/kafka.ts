@@ -1,8 +1,9 @@
 /**
  * The pipeline's view of Kafka: a consumer group that hands over one partition's fetched records
- * at a time, an idempotent producer, and transactional producers. Nothing here names a Kafka
- * library; `adapters/kafkajs-client.ts` is the one implementation, and a librdkafka-based one
- * would be another file in adapters/ implementing the same interfaces.
+ * at a time, an idempotent producer, and a transactional producer bound to the consumer. Nothing
+ * here names a Kafka library: `adapters/platformatic-client.ts` (the default) and
+ * `adapters/kafkajs-client.ts` implement it, and a librdkafka-based client would be one more file
+ * in adapters/.
  */
 
 export type HeaderValue = Buffer | string;
@@ -47,11 +48,18 @@ export interface PartitionBatch {
    * Records not resolved are fetched again.
    */
   resolveOffset(offset: string): void;
-  /** Tells the group this member is alive; throws when the group is rebalancing. */
-  heartbeat(): Promise<void>;
+  /**
+   * Tells the group this member is alive; throws when the group is rebalancing. Present only when
+   * the client heartbeats from the processing loop (kafkajs): the caller then calls it every second
+   * or so while a micro-batch runs. Absent when the client heartbeats on its own timer.
+   */
+  readonly heartbeat?: () => Promise<void>;
   /** False once the consumer is stopping: finish the micro-batch in hand, start no other. */
   isRunning(): boolean;
-  /** True when the records are outdated (a seek, a lost assignment): process no more of them. */
+  /**
+   * True when the records are outdated (a seek, a rebalance that took the partition or rewound it):
+   * process no more of them, and do not retry them; they come again from where the group committed.
+   */
   isStale(): boolean;
   /** Stops fetching this partition; the returned function (or `KafkaConsumer.resume`) restarts it. */
   pause(): () => void;
@@ -87,25 +95,40 @@ export interface KafkaProducer {
   disconnect(): Promise<void>;
 }
 
+/**
+ * Transactions of one consumer's outputs and offsets. Zombies (a member that lost its partitions
+ * but does not know it yet: frozen, partitioned, replaced after a crash) must not commit: the
+ * adapter fences them the way its client can, by the consumer group's generation and member id
+ * sent with the offsets (KIP-447), or by one transactional id per input partition (kafkajs).
+ */
 export interface KafkaTransactionalProducer {
   connect(): Promise<void>;
   /**
-   * Produces `records` and commits `offsets` for `groupId` in one transaction: a read-committed
-   * reader sees all of it or none, and the offsets move only if the records are visible.
+   * Produces `records` and commits `offsets` (of the consumer this producer was made for, in its
+   * group) in one transaction: a read-committed reader sees all of it or none, and the offsets move
+   * only if the records are visible. Rejects, committing nothing, when the consumer no longer owns
+   * the partitions or a newer member has fenced this one.
    */
   sendWithOffsets(
     records: readonly OutputRecord[],
-    groupId: string,
     offsets: readonly TopicPartitionOffset[],
   ): Promise<void>;
+  /** The partitions the consumer owns after a rebalance: resources held for others can go. */
+  assigned(partitions: readonly { topic: string; partition: number }[]): void;
   disconnect(): Promise<void>;
 }
 
 export interface ConsumerSettings {
   readonly groupId: string;
+  /**
+   * Static group membership (KIP-345): a member that restarts with the same id takes its
+   * partitions back at once, without a rebalance, instead of waiting out the dead member's
+   * session. Unique per process in the group. None: a new dynamic member at each start.
+   */
+  readonly groupInstanceId: string | undefined;
   /** Longest wait of a fetch for new data when there is none. */
   readonly maxWaitTimeMs: number;
-  /** A member silent this long loses its partitions. */
+  /** A member silent this long loses its partitions (a static member: its place in the group). */
   readonly sessionTimeoutMs: number;
 }
 
@@ -114,8 +137,11 @@ export interface KafkaClient {
   consumer(settings: ConsumerSettings): KafkaConsumer;
   /** Idempotent, acks from all in-sync replicas, one request in flight. */
   producer(): KafkaProducer;
-  /** Idempotent and transactional with `transactionalId`. */
-  transactionalProducer(transactionalId: string): KafkaTransactionalProducer;
+  /**
+   * Idempotent and transactional, committing offsets for `consumer` (made by this client): one
+   * per pipeline member, whatever the number of partitions it owns.
+   */
+  transactionalProducer(consumer: KafkaConsumer): KafkaTransactionalProducer;
   /**
    * Creates those of `topics` that do not exist, with the cluster's default partitions and
    * replication; changes none that exist. Resolves with the names it created.

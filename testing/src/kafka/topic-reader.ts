@@ -5,8 +5,9 @@
  * `sluice verify` and the tests.
  */
 import { randomUUID } from "node:crypto";
-import { Kafka, logLevel, type Admin, type Consumer } from "kafkajs";
-import type { RecordHeaders } from "@sluice/consumer";
+import { Consumer, FetchIsolationLevels, type Message } from "@platformatic/kafka";
+import type { HeaderValue, RecordHeaders } from "@sluice/consumer";
+import { KafkaAdmin } from "./kafka-admin.js";
 
 export interface ReadRecord {
   readonly topic: string;
@@ -39,85 +40,88 @@ export interface Collected {
 }
 
 const DEFAULT_POLL_MS = 250;
+/** The broker's minimum: a reader that dies leaves its fresh group soon. */
+const SESSION_TIMEOUT_MS = 6_000;
 
 /** Reads `topics` from their beginnings until caught up and `until` is satisfied, or time is out. */
 export async function collectTopics(options: CollectOptions): Promise<Collected> {
-  const kafka = new Kafka({
-    clientId: options.clientId ?? "sluice-reader",
-    brokers: [...options.brokers],
-    logLevel: logLevel.NOTHING,
-  });
+  const clientId = options.clientId ?? "sluice-reader";
   const groupId = `sluice-reader-${randomUUID()}`;
-  const admin = kafka.admin();
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, readUncommitted: false });
-  const records: ReadRecord[] = [];
-  /** Per `topic:partition`, the next offset to read. */
-  const positions = new Map<string, bigint>();
-  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    positions.set(`${payload.topic}:${payload.partition}`, BigInt(payload.lastOffset) + 1n);
+  const admin = new KafkaAdmin(options.brokers, clientId);
+  const consumer = new Consumer({
+    clientId,
+    groupId,
+    bootstrapBrokers: [...options.brokers],
+    isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+    sessionTimeout: SESSION_TIMEOUT_MS,
+    heartbeatInterval: 1_000,
+    maxWaitTime: 100,
   });
+  const records: ReadRecord[] = [];
   const deadline = Date.now() + options.timeoutMs;
   let complete = false;
+  let stream: Awaited<ReturnType<typeof consumer.consume>> | undefined;
   try {
-    await admin.connect();
     // A topic nobody wrote to yet may not exist: it is empty, not an error.
     const existing = new Set(await admin.listTopics());
     const topics = options.topics.filter((topic) => existing.has(topic));
-    await consumer.connect();
-    if (topics.length > 0) await consumer.subscribe({ topics, fromBeginning: true });
     if (topics.length > 0) {
-      await consumer.run({
-        autoCommit: false,
-        eachBatch: async ({ batch }) => {
-          for (const message of batch.messages) {
-            records.push({
-              topic: batch.topic,
-              partition: batch.partition,
-              offset: message.offset,
-              key: message.key,
-              value: message.value,
-              headers: message.headers ?? {},
-              timestamp: message.timestamp,
-            });
-          }
-          return Promise.resolve();
-        },
-      });
+      stream = await consumer.consume({ topics, mode: "earliest", autocommit: false });
+      stream.on("data", (message: Message) => records.push(toReadRecord(message)));
+      stream.on("error", () => {});
     }
     const until = options.until ?? (() => true);
     while (Date.now() < deadline) {
-      if ((await caughtUp(admin, topics, positions)) && until(records)) {
+      if ((await caughtUp(admin, topics, stream?.offsetsToFetch)) && until(records)) {
         complete = true;
         break;
       }
       await sleep(Math.min(options.pollMs ?? DEFAULT_POLL_MS, Math.max(deadline - Date.now(), 1)));
     }
   } finally {
-    await stop(consumer, admin, groupId);
+    await stream?.close().catch(() => {});
+    await consumer.close(true).catch(() => {});
+    // The group committed nothing, but the broker keeps its empty record until it expires.
+    await admin.deleteGroups([groupId]).catch(() => {});
+    await admin.close().catch(() => {});
   }
   return { records, complete };
 }
 
+function toReadRecord(message: Message): ReadRecord {
+  const headers: Record<string, HeaderValue | HeaderValue[]> = {};
+  for (const [name, value] of message.headers) {
+    const key = name.toString();
+    const seen = headers[key];
+    if (seen === undefined) headers[key] = value;
+    else if (Array.isArray(seen)) seen.push(value);
+    else headers[key] = [seen, value];
+  }
+  return {
+    topic: message.topic,
+    partition: message.partition,
+    offset: String(message.offset),
+    key: message.key ?? null,
+    value: message.value ?? null,
+    headers,
+    timestamp: String(message.timestamp),
+  };
+}
+
+/** Whether the reader has passed every partition's high watermark: transactions resolved, markers read. */
 async function caughtUp(
-  admin: Admin,
+  admin: KafkaAdmin,
   topics: readonly string[],
-  positions: ReadonlyMap<string, bigint>,
+  positions: ReadonlyMap<string, bigint> | undefined,
 ): Promise<boolean> {
   for (const topic of topics) {
-    for (const { partition, high, low } of await admin.fetchTopicOffsets(topic)) {
+    for (const { partition, high, low } of await admin.topicEnds(topic)) {
       if (high === low) continue;
-      const position = positions.get(`${topic}:${partition}`);
+      const position = positions?.get(`${topic}:${partition}`);
       if (position === undefined || position < BigInt(high)) return false;
     }
   }
   return true;
-}
-
-async function stop(consumer: Consumer, admin: Admin, groupId: string): Promise<void> {
-  await consumer.disconnect().catch(() => {});
-  // The group committed nothing, but the broker keeps its empty record until it expires.
-  await admin.deleteGroups([groupId]).catch(() => {});
-  await admin.disconnect().catch(() => {});
 }
 
 function sleep(ms: number): Promise<void> {

@@ -9,6 +9,7 @@ import { parse as parseYaml } from "yaml";
 import {
   parsePipelineConfig,
   type DeliveryMode,
+  type KafkaClientName,
   type PipelineConfig,
   type Prediction,
 } from "@sluice/consumer";
@@ -27,6 +28,10 @@ export interface FixtureSettings {
   readonly keyPrefix: string;
   readonly groupId: string;
   readonly delivery?: DeliveryMode;
+  /** The pipeline's Kafka client. @default the pipeline's default (platformatic) */
+  readonly client?: KafkaClientName;
+  /** Static membership. @default none */
+  readonly groupInstanceId?: string;
   readonly maxEvents?: number;
   readonly lingerMs?: number;
   /** Merged into `pipeline:` last. */
@@ -42,9 +47,13 @@ export async function fraudDocument(
   };
   const pipeline = document.pipeline;
   pipeline["kafka"] = {
+    ...(settings.client === undefined ? {} : { client: settings.client }),
     brokers: [...settings.brokers],
     client_id: `sluice-test-${settings.groupId}`,
     group_id: settings.groupId,
+    ...(settings.groupInstanceId === undefined
+      ? {}
+      : { group_instance_id: settings.groupInstanceId }),
     // The broker's minimum: a killed consumer's partitions move on within seconds.
     session_timeout_ms: 6_000,
   };

@@ -9,6 +9,7 @@ import {
   ConsumerError,
   ConsumerMetrics,
   DEFAULT_METRICS_PORT,
+  containerInstanceId,
   loadPipelineConfig,
   startPipeline,
   type PipelineConfig,
@@ -34,6 +35,8 @@ export interface PipelineFlags {
   /** `consume` only. */
   metricsPort?: number;
   metricsHost?: string;
+  /** `consume` only. */
+  instanceId?: string;
 }
 
 /** How often `consume` logs its counters: often enough to watch, rarely enough to read. */
@@ -64,6 +67,8 @@ export async function loadConfig(flags: PipelineFlags): Promise<PipelineConfig> 
       sidecar: flags.sidecar,
       metricsPort: flags.metricsPort,
       metricsHost: flags.metricsHost,
+      instanceId: flags.instanceId,
+      defaultInstanceId: containerInstanceId(),
     });
   } catch (error) {
     if (ConsumerError.is(error, "config_invalid")) throw new UsageError(error.message);
@@ -92,11 +97,20 @@ export function registerConsume(program: Command): void {
       "--metrics-host <address>",
       "address /metrics listens on, instead of the file's (default 127.0.0.1; 0.0.0.0 for all interfaces)",
     )
+    .addOption(
+      new Option(
+        "--instance-id <id>",
+        "static group membership: this process's group instance id, instead of the file's kafka.group_instance_id (default: the pod's name in Kubernetes, the container's in Docker, none elsewhere)",
+      ).env("SLUICE_INSTANCE_ID"),
+    )
     .addHelpText(
       "after",
       `
 Logs are JSON lines on stderr. At start the model's metadata is read and checked against the
-features: a pipeline whose rows do not fit the model's input does not start. Prometheus metrics
+features: a pipeline whose rows do not fit the model's input does not start.
+With a group instance id (static membership), a process killed and started again with the same id
+takes its partitions back at once instead of after the session timeout; two processes of one
+group must never share an id (the one that joined first stops, saying so). Prometheus metrics
 (lag, throughput, stage times, end-to-end latency, scores; see docs/metrics.md) are served at
 http://<metrics host>:<metrics port>/metrics, and sluice top shows them live.
 Exit status: 0 stopped by a signal, 1 failed (Kafka, Redis or the sidecar unreachable at start, or
@@ -105,7 +119,7 @@ A second consumer of the same pipeline on the same machine needs its own --metri
 the group and takes half of the partitions.
 Examples:
   $ sluice consume --config examples/pipelines/fraud.yaml
-  $ sluice consume --config examples/pipelines/fraud.yaml --brokers 127.0.0.1:9092 --sidecar 127.0.0.1:8001 --metrics-port 8004`,
+  $ sluice consume --config examples/pipelines/fraud.yaml --brokers 127.0.0.1:9092 --sidecar 127.0.0.1:8001 --metrics-port 8004 --instance-id fraud-2`,
     );
   command.action((flags: PipelineFlags & { logLevel: LogLevel }, self: Command) =>
     runAction(self, async () => {

@@ -2,7 +2,7 @@
 // processes' own counters: the topics' ends (records produced, predicted, dead-lettered, sent for
 // review), the pipeline group's committed offsets (lag), and the prediction records themselves
 // (latency, samples), read by a group of the demo's own that commits nothing.
-import { Kafka, logLevel } from "kafkajs";
+import { Consumer } from "@platformatic/kafka";
 
 /** Rates are averaged over this long: one second alone jitters with the producer's ticks. */
 const RATE_WINDOW_MS = 5_000;
@@ -13,16 +13,25 @@ const REMEMBERED_INPUTS = 20_000;
 const SAMPLES = 5;
 
 /**
- * Starts reading the pipeline's topics. `topics` = { input, output, deadLetter, review };
- * `groupId` is the pipeline's group (for its lag); `viewGroupId` the reader's own.
+ * Starts reading the pipeline's topics. `admin` is a KafkaAdmin of @sluice/testing (the caller's,
+ * left open); `topics` = { input, output, deadLetter, review }; `groupId` is the pipeline's group
+ * (for its lag); `viewGroupId` the reader's own.
  */
-export async function watchPipeline({ brokers, topics, groupId, viewGroupId }) {
-  const kafka = new Kafka({ clientId: "sluice-demo", brokers, logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  const reader = kafka.consumer({ groupId: viewGroupId, maxWaitTimeInMs: 100 });
-  await admin.connect();
-  await reader.connect();
-  await reader.subscribe({ topics: [topics.input, topics.output], fromBeginning: true });
+export async function watchPipeline({ brokers, admin, topics, groupId, viewGroupId }) {
+  const reader = new Consumer({
+    clientId: "sluice-demo",
+    groupId: viewGroupId,
+    bootstrapBrokers: brokers,
+    maxWaitTime: 100,
+    // The broker's minimum: the view's group goes soon after the demo.
+    sessionTimeout: 6_000,
+    heartbeatInterval: 1_000,
+  });
+  const stream = await reader.consume({
+    topics: [topics.input, topics.output],
+    mode: "earliest",
+    autocommit: false,
+  });
 
   /** `partition:offset` of input records → what the samples show of them. */
   const inputs = new Map();
@@ -32,50 +41,43 @@ export async function watchPipeline({ brokers, topics, groupId, viewGroupId }) {
   const history = [];
   let lastFraud;
 
-  await reader.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      const now = Date.now();
-      for (const message of batch.messages) {
-        if (batch.topic === topics.input) {
-          rememberInput(inputs, `${batch.partition}:${message.offset}`, message.value);
-          continue;
-        }
-        const prediction = parse(message.value);
-        if (prediction === undefined) continue;
-        const header = (name) => message.headers?.[name]?.toString();
-        const entry = {
-          at: now,
-          // The prediction record's Kafka timestamp (when the consumer produced it) minus the
-          // event's own time (when the load generator made and sent it).
-          latencyMs: Number(message.timestamp) - Date.parse(prediction.event_time),
-          prediction,
-          source: `${header("sluice-source-partition")}:${header("sluice-source-offset")}`,
-        };
-        recent.push(entry);
-        if (prediction.label === 1) lastFraud = entry;
-      }
-      while (recent.length > 0 && recent[0].at < now - LATENCY_WINDOW_MS) recent.shift();
-      return Promise.resolve();
-    },
+  stream.on("error", () => {});
+  stream.on("data", (message) => {
+    const now = Date.now();
+    if (message.topic === topics.input) {
+      rememberInput(inputs, `${message.partition}:${message.offset}`, message.value);
+      return;
+    }
+    const prediction = parse(message.value);
+    if (prediction === undefined) return;
+    const header = (name) =>
+      [...message.headers].find(([key]) => key.toString() === name)?.[1]?.toString();
+    const entry = {
+      at: now,
+      // The prediction record's Kafka timestamp (when the consumer produced it) minus the
+      // event's own time (when the load generator made and sent it).
+      latencyMs: Number(message.timestamp) - Date.parse(prediction.event_time),
+      prediction,
+      source: `${header("sluice-source-partition")}:${header("sluice-source-offset")}`,
+    };
+    recent.push(entry);
+    if (prediction.label === 1) lastFraud = entry;
+    while (recent.length > 0 && recent[0].at < now - LATENCY_WINDOW_MS) recent.shift();
   });
 
-  async function total(topic) {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return offsets.reduce((sum, { high }) => sum + Number(high), 0);
-  }
+  const total = (topic) => admin.written(topic);
 
   /** Σ over the input's partitions of (end − the group's committed offset). */
   async function lag() {
-    const [ends, [committed]] = await Promise.all([
-      admin.fetchTopicOffsets(topics.input),
-      admin.fetchOffsets({ groupId, topics: [topics.input] }),
+    const [ends, committed] = await Promise.all([
+      admin.topicEnds(topics.input),
+      admin.committedOffsets(groupId, topics.input),
     ]);
     return ends.reduce((sum, { partition, high, low }) => {
-      const offset = committed?.partitions.find((p) => p.partition === partition)?.offset;
+      const offset = committed.get(partition) ?? -1;
       // -1: the group has committed nothing there yet, so everything from the start is behind.
-      const from = offset === undefined || offset === "-1" ? Number(low) : Number(offset);
-      return sum + Math.max(Number(high) - from, 0);
+      const from = offset < 0 ? low : offset;
+      return sum + Math.max(high - from, 0);
     }, 0);
   }
 
@@ -111,8 +113,8 @@ export async function watchPipeline({ brokers, topics, groupId, viewGroupId }) {
       return (await lag()) === 0;
     },
     async close() {
-      await reader.disconnect().catch(() => {});
-      await admin.disconnect().catch(() => {});
+      await stream.close().catch(() => {});
+      await reader.close(true).catch(() => {});
     },
   };
 }

@@ -1,0 +1,115 @@
+/**
+ * Records between the pipeline's shapes and @platformatic/kafka's: fetched record batches to
+ * `InputRecord`s (no intermediate message object, no Map of headers), and `OutputRecord`s to the
+ * messages its producer takes, placed on partitions the way Java, librdkafka and kafkajs place them.
+ */
+import { IS_CONTROL, murmur2, type MessageToProduce, type RecordsBatch } from "@platformatic/kafka";
+import type { HeaderValue, InputRecord, OutputRecord, RecordHeaders } from "../ports/kafka.js";
+
+/** Shared by every record without headers: the pipeline only reads input headers. */
+const NO_HEADERS: RecordHeaders = Object.freeze({});
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Appends the records of `batches` at or after `from` to `into`, skipping transaction markers.
+ * Returns the offset after the last batch (markers included): where the next fetch starts.
+ * Offsets and timestamps are numbers here (exact below 2^53) and decimal text in the records.
+ */
+export function appendRecords(
+  batches: readonly RecordsBatch[],
+  from: bigint,
+  into: InputRecord[],
+): bigint {
+  let next = from;
+  const first = Number(from);
+  for (const batch of batches) {
+    const end = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
+    // A fetch returns whole batches: the first may start before the requested offset.
+    if (end <= from) continue;
+    next = end;
+    if ((batch.attributes & IS_CONTROL) !== 0) continue;
+    const base = Number(batch.firstOffset);
+    const time = Number(batch.firstTimestamp);
+    for (const record of batch.records) {
+      const offset = base + record.offsetDelta;
+      if (offset < first) continue;
+      into.push({
+        offset: String(offset),
+        key: record.key,
+        value: record.value,
+        headers: record.headers.length === 0 ? NO_HEADERS : toHeaders(record.headers),
+        timestamp: String(time + Number(record.timestampDelta)),
+      });
+    }
+  }
+  return next;
+}
+
+/** Kafka's header list as the ports' object; a name that repeats gets an array of its values. */
+function toHeaders(raw: readonly (readonly [Buffer | null, Buffer | null])[]): RecordHeaders {
+  const headers: Record<string, HeaderValue | HeaderValue[]> = {};
+  for (const [name, value] of raw) {
+    if (name === null) continue;
+    const key = name.toString();
+    const item = value ?? EMPTY;
+    const seen = headers[key];
+    if (seen === undefined) headers[key] = item;
+    else if (Array.isArray(seen)) seen.push(item);
+    else headers[key] = [seen, item];
+  }
+  return headers;
+}
+
+/** Header names repeat on every record (sluice-source-topic, …): one Buffer each, reused. */
+const NAMES = new Map<string, Buffer>();
+const MAX_CACHED_NAMES = 256;
+
+function headerName(name: string): Buffer {
+  let buffer = NAMES.get(name);
+  if (buffer === undefined) {
+    buffer = Buffer.from(name);
+    if (NAMES.size < MAX_CACHED_NAMES) NAMES.set(name, buffer);
+  }
+  return buffer;
+}
+
+function toBuffer(value: Buffer | string): Buffer {
+  return typeof value === "string" ? Buffer.from(value) : value;
+}
+
+/**
+ * The producer's message for `record`. Header values are Buffers (its default serializers pass
+ * bytes through); a name with several values gets one entry per value: Map keys are compared by
+ * identity, so each repeat gets its own Buffer.
+ */
+export function toMessage(record: OutputRecord): MessageToProduce {
+  let headers: Map<Buffer, Buffer> | undefined;
+  for (const name in record.headers) {
+    const value = record.headers[name];
+    if (value === undefined) continue;
+    headers ??= new Map();
+    if (Array.isArray(value)) {
+      for (const item of value) headers.set(Buffer.from(name), toBuffer(item));
+    } else {
+      headers.set(headerName(name), toBuffer(value));
+    }
+  }
+  return {
+    topic: record.topic,
+    key: record.key === null ? undefined : toBuffer(record.key),
+    value: record.value === null ? undefined : toBuffer(record.value),
+    ...(headers === undefined ? {} : { headers }),
+  };
+}
+
+/**
+ * Java's default partitioner for keyed records (murmur2 of the key, made positive, modulo the
+ * partition count, which the producer applies): a key lands on the partition a Java, librdkafka
+ * or kafkajs producer would pick, so per-key order holds across clients and a switch of client.
+ * Records without a key rotate over the partitions instead of all landing on the first.
+ */
+export function keyPartitioner(): (message: unknown, key: Buffer | undefined) => number {
+  let next = 0;
+  return (_message, key) =>
+    Buffer.isBuffer(key) ? murmur2(key) & 0x7fffffff : (next = (next + 1) & 0x7fffffff);
+}

@@ -1,0 +1,243 @@
+/**
+ * The Kafka port's contract, on both adapters (`PlatformaticClient`, `KafkajsClient`) and a real
+ * broker, without the rest of the pipeline: what PartitionHandler relies on. Records come in
+ * per-partition batches, in offset order, one batch at a time per partition; a paused partition
+ * gets nothing while the others go on, and on resume its unresolved records come again; a new
+ * member of the group starts at the committed offset; a transaction's outputs and offsets are
+ * visible together to a read_committed reader.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import {
+  DEFAULT_FETCH_MAX_WAIT_MS,
+  KAFKA_CLIENTS,
+  KafkajsClient,
+  keyPartitioner,
+  PlatformaticClient,
+  type KafkaClient,
+  type KafkaClientName,
+  type KafkaConsumer,
+  type PartitionBatch,
+} from "@sluice/consumer";
+import {
+  collectTopics,
+  STACK_TIMEOUT_MS,
+  startTestKafka,
+  waitFor,
+  type TestKafka,
+} from "@sluice/testing";
+
+const TEST_TIMEOUT_MS = 60_000;
+
+function client(name: KafkaClientName, brokers: readonly string[]): KafkaClient {
+  const options = { brokers, clientId: `sluice-port-test-${name}` };
+  return name === "kafkajs" ? new KafkajsClient(options) : new PlatformaticClient(options);
+}
+
+describe("the Kafka port, on each client", { timeout: 4 * 60_000 }, () => {
+  let kafka: TestKafka;
+  const open: { disconnect(): Promise<void> }[] = [];
+
+  before(async () => (kafka = await startTestKafka()), { timeout: STACK_TIMEOUT_MS });
+  after(async () => {
+    await Promise.all(open.splice(0).map((c) => c.disconnect().catch(() => {})));
+    await kafka?.close();
+  });
+
+  function consumer(name: KafkaClientName, groupId: string): KafkaConsumer {
+    const made = client(name, kafka.brokers).consumer({
+      groupId,
+      groupInstanceId: undefined,
+      maxWaitTimeMs: DEFAULT_FETCH_MAX_WAIT_MS,
+      sessionTimeoutMs: 6_000,
+    });
+    open.push(made);
+    return made;
+  }
+
+  /** `count` records per partition, values `p<partition>-<i>`, on a fresh topic. */
+  async function topicWith(partitions: number, count: number): Promise<string> {
+    const { input } = await kafka.topics(["input"], partitions);
+    for (let p = 0; p < partitions; p++) {
+      const key = keyFor(p, partitions);
+      await kafka.produce(
+        input,
+        Array.from({ length: count }, (_, i) => ({ key, value: `p${p}-${i}` })),
+      );
+    }
+    return input;
+  }
+
+  for (const name of KAFKA_CLIENTS) {
+    it(
+      `${name}: per-partition batches in order; a paused partition waits while the others go on, and gets its records again`,
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        const topic = await topicWith(2, 30);
+        const c = consumer(name, `sluice-port-${randomUUID()}`);
+        const seen = new Map<number, string[]>([
+          [0, []],
+          [1, []],
+        ]);
+        const running = new Set<number>();
+        let paused = false;
+        let resumedAt = 0;
+        let overlap = false;
+        await c.connect();
+        await c.subscribe(topic);
+        await c.run({
+          concurrency: 2,
+          eachBatch: async (batch: PartitionBatch) => {
+            if (running.has(batch.partition)) overlap = true;
+            running.add(batch.partition);
+            try {
+              const values = batch.records.map((r) => r.value?.toString() ?? "");
+              if (batch.partition === 0 && !paused) {
+                // The first batch of partition 0 fails: pause it, resolve nothing.
+                paused = true;
+                batch.pause();
+                setTimeout(() => {
+                  resumedAt = Date.now();
+                  c.resume(topic, 0);
+                }, 1_500);
+                return;
+              }
+              await new Promise((resolve) => setTimeout(resolve, 5));
+              seen.get(batch.partition)!.push(...values);
+              batch.resolveOffset(batch.records[batch.records.length - 1]!.offset);
+            } finally {
+              running.delete(batch.partition);
+            }
+          },
+        });
+        await waitFor("partition 1 done while 0 is paused", () => seen.get(1)!.length === 30);
+        assert.equal(resumedAt, 0, "partition 1 finished before partition 0 resumed");
+        assert.deepEqual(seen.get(0), [], "nothing of the paused partition meanwhile");
+        await waitFor("partition 0 done after resuming", () => seen.get(0)!.length === 30);
+        const expected = (p: number) => Array.from({ length: 30 }, (_, i) => `p${p}-${i}`);
+        assert.deepEqual(seen.get(0), expected(0), "every record, once, in order");
+        assert.deepEqual(seen.get(1), expected(1));
+        assert.equal(overlap, false, "one batch at a time per partition");
+      },
+    );
+
+    it(
+      `${name}: a new member starts at the committed offset`,
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        const topic = await topicWith(1, 20);
+        const groupId = `sluice-port-${randomUUID()}`;
+        const first = consumer(name, groupId);
+        const firstSeen: string[] = [];
+        await first.connect();
+        await first.subscribe(topic);
+        await first.run({
+          concurrency: 1,
+          eachBatch: async (batch) => {
+            for (const record of batch.records) {
+              if (firstSeen.length === 12) return;
+              firstSeen.push(record.value!.toString());
+              if (firstSeen.length === 12) {
+                await first.commit([
+                  { topic, partition: 0, offset: String(Number(record.offset) + 1) },
+                ]);
+                batch.resolveOffset(record.offset);
+              }
+            }
+          },
+        });
+        await waitFor("12 records, committed", () => firstSeen.length === 12);
+        await first.disconnect();
+
+        const second = consumer(name, groupId);
+        const secondSeen: string[] = [];
+        await second.connect();
+        await second.subscribe(topic);
+        await second.run({
+          concurrency: 1,
+          eachBatch: (batch) => {
+            secondSeen.push(...batch.records.map((r) => r.value!.toString()));
+            batch.resolveOffset(batch.records[batch.records.length - 1]!.offset);
+            return Promise.resolve();
+          },
+        });
+        await waitFor("the rest", () => secondSeen.length >= 8);
+        assert.deepEqual(
+          secondSeen,
+          Array.from({ length: 8 }, (_, i) => `p0-${i + 12}`),
+        );
+      },
+    );
+
+    it(
+      `${name}: a transaction's outputs and its offset commit show together, or not at all`,
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        const topic = await topicWith(1, 5);
+        const { out } = await kafka.topics(["out"], 1);
+        const groupId = `sluice-port-${randomUUID()}`;
+        const kafkaClient = client(name, kafka.brokers);
+        const c = kafkaClient.consumer({
+          groupId,
+          groupInstanceId: `port-${randomUUID().slice(0, 8)}`,
+          maxWaitTimeMs: DEFAULT_FETCH_MAX_WAIT_MS,
+          sessionTimeoutMs: 6_000,
+        });
+        open.push(c);
+        const transactions = kafkaClient.transactionalProducer(c);
+        open.push(transactions);
+        await transactions.connect();
+        let done = false;
+        let failedOnce = false;
+        await c.connect();
+        await c.subscribe(topic);
+        await c.run({
+          concurrency: 1,
+          eachBatch: async (batch) => {
+            const last = batch.records[batch.records.length - 1]!;
+            const outputs = batch.records.map((r) => ({
+              topic: out,
+              key: r.key,
+              value: r.value,
+              headers: {},
+            }));
+            const offsets = [{ topic, partition: 0, offset: String(Number(last.offset) + 1) }];
+            if (!failedOnce) {
+              // Offsets for a partition of another topic this member does not own: refused, and
+              // nothing of the transaction may become visible.
+              failedOnce = true;
+              await assert.rejects(
+                transactions.sendWithOffsets(outputs, [{ ...offsets[0]!, topic: out }]),
+              );
+            }
+            await transactions.sendWithOffsets(outputs, offsets);
+            batch.resolveOffset(last.offset);
+            done = true;
+          },
+        });
+        await waitFor("the transaction committed", () => done);
+        const read = await collectTopics({
+          brokers: kafka.brokers,
+          topics: [out],
+          timeoutMs: 20_000,
+          until: (records) => records.length >= 5,
+        });
+        assert.deepEqual(
+          read.records.map((r) => r.value?.toString()),
+          Array.from({ length: 5 }, (_, i) => `p0-${i}`),
+          "the committed transaction's records, once",
+        );
+        assert.equal((await kafka.admin.committedOffsets(groupId, topic)).get(0), 5);
+      },
+    );
+  }
+});
+
+/** A key that Java's partitioner (and so every producer here) puts on `partition` of `partitions`. */
+function keyFor(partition: number, partitions: number): string {
+  const place = keyPartitioner();
+  for (let i = 0; ; i++) {
+    if (place(undefined, Buffer.from(`k${i}`)) % partitions === partition) return `k${i}`;
+  }
+}
