@@ -23,6 +23,13 @@ if (port === null) throw new Error("onnx-worker must run in a worker thread");
 const init = workerData as WorkerInit;
 const utf8 = new TextDecoder("utf-8");
 
+// onnxruntime-node 1.30 reads every float16 tensor as empty ("not enough space: expected 8, got
+// 0"), Uint16Array or Float16Array alike, once the runtime defines Float16Array (Node.js 24;
+// upstream microsoft/onnxruntime#32323). It looks the global up when a tensor is made, and this
+// thread holds nothing but the session, so it goes: FP16 elements stay raw 16-bit words
+// (Uint16Array) here as on the wire. The protocol tests' FP16 round trips pin it.
+delete (globalThis as { Float16Array?: unknown }).Float16Array;
+
 function toOrt(tensor: WireTensor): ort.Tensor {
   if (tensor.type === "string") {
     const strings = (tensor.data as Uint8Array[]).map((bytes) => utf8.decode(bytes));
