@@ -43,9 +43,15 @@ import {
   writeModelConfig,
 } from "@sluice/testing";
 
-/** Full 4096-row batches of slow-fp32, one at a time: each takes milliseconds, so a queue of them drains visibly. */
-const SLOW_CONFIG =
-  "max_batch_size: 4096\ninstance_count: 1\nwarmup: { batch_sizes: [1] }\nonnxruntime: { intra_op_threads: 1 }\n";
+/**
+ * Rows of each slow request, one request per batch, run one at a time. A batch takes ~30 ms of
+ * compute (10 ms per 4096 rows on one thread) while its 3 MB arrive in a few (and its answer stays
+ * under gRPC's default 4 MB): requests queue behind the running one whatever the runtime's speed.
+ * (4096-row requests stopped queueing on Node.js 24, whose main thread turns a request around
+ * ~20 ms faster than Node 20's.)
+ */
+const SLOW_ROWS = 12_288;
+const SLOW_CONFIG = `max_batch_size: ${SLOW_ROWS}\ninstance_count: 1\nwarmup: { batch_sizes: [1] }\nonnxruntime: { intra_op_threads: 1 }\n`;
 /** Requests wait for a batch of 8 that never fills: only the drain sends them to the model. */
 const HELD_CONFIG = `max_batch_size: 8\ndynamic_batching: { max_queue_delay_microseconds: ${HOLD_QUEUE_MICROS} }\n`;
 const SLOW_REQUESTS = 16;
@@ -53,7 +59,7 @@ const HELD_REQUESTS = 5;
 /**
  * Slow batches still queued when shutdown starts: the drain then lasts several batches, long enough
  * for the probes sent with close() to be answered by the draining server rather than a closed one.
- * Requests reach the server far faster than batches of 4096 rows run, so the queue is this deep.
+ * Requests reach the server far faster than batches of SLOW_ROWS rows run, so the queue is this deep.
  */
 const MIN_QUEUED_AT_SHUTDOWN = 6;
 
@@ -72,16 +78,29 @@ interface InFlight {
   readonly held: Promise<ModelInferResponse>[];
 }
 
-/** Sends the slow and the held requests, and resolves once the server holds every one of them. */
+/**
+ * Sends the slow and the held requests, and resolves once the server holds every one of them.
+ * Each slow request goes on a connection of its own, so the requests arrive side by side: on one
+ * connection HTTP/2 flow control hands them over one after another, about as fast as the model
+ * runs them, and no queue forms.
+ */
 async function sendAndWaitUntilAtServer(
   client: ProtocolClient,
+  target: string,
   metricsPort: number,
 ): Promise<InFlight> {
+  const connections = Array.from(
+    { length: SLOW_REQUESTS },
+    () => new ProtocolClient(target, undefined, { "grpc.use_local_subchannel_pool": 1 }),
+  );
   const inFlight: InFlight = {
-    slow: Array.from(
-      { length: SLOW_REQUESTS },
-      (_, caller) => startInfer(client, fp32Request("slow", 4096, { width: 64, caller })).response,
-    ),
+    slow: connections.map((connection, caller) => {
+      const { response } = startInfer(
+        connection,
+        fp32Request("slow", SLOW_ROWS, { width: 64, caller }),
+      );
+      return response.finally(() => connection.close());
+    }),
     held: Array.from(
       { length: HELD_REQUESTS },
       (_, caller) => startInfer(client, fp32Request("held", 1, { caller })).response,
@@ -115,7 +134,9 @@ async function sendAndWaitUntilAtServer(
 
 async function assertAllSucceed(inFlight: InFlight): Promise<void> {
   const slow = await Promise.all(inFlight.slow);
-  slow.forEach((response) => assert.deepEqual(response.outputs[0]?.shape.map(Number), [4096, 64]));
+  slow.forEach((response) =>
+    assert.deepEqual(response.outputs[0]?.shape.map(Number), [SLOW_ROWS, 64]),
+  );
   const held = await Promise.all(inFlight.held);
   held.forEach((response, caller) =>
     assert.deepEqual(
@@ -187,7 +208,7 @@ describe("in process: close()", () => {
     // The probe connects now, so during the drain it asks over an open connection.
     assert.equal(await probe.check(""), SERVING);
     assert.equal(await probe.check(INFERENCE_SERVICE), SERVING);
-    const inFlight = await sendAndWaitUntilAtServer(client, sidecar.metricsPort);
+    const inFlight = await sendAndWaitUntilAtServer(client, target, sidecar.metricsPort);
 
     const closing = sidecar.close();
     // Sent at once, answered while the slow queue drains (each of its batches takes milliseconds).
@@ -300,7 +321,7 @@ describe("the sluice serve process: SIGTERM", () => {
 
     const client = new ProtocolClient(`127.0.0.1:${grpcPort}`);
     try {
-      const inFlight = await sendAndWaitUntilAtServer(client, metricsPort);
+      const inFlight = await sendAndWaitUntilAtServer(client, `127.0.0.1:${grpcPort}`, metricsPort);
       const signalledAt = performance.now();
       serve.kill("SIGTERM");
       await assertAllSucceed(inFlight);
