@@ -138,6 +138,47 @@ function assertClean(load: LoadGenerator): void {
   assert.deepEqual(load.regressions(), []);
 }
 
+/**
+ * Runs `change` under load, with REQUESTS_AROUND answers before and after it; the load is stopped
+ * however it ends, then asserted clean. Resolves with the stopped load.
+ */
+async function underLoad(
+  harness: Harness,
+  change: (load: LoadGenerator) => Promise<void>,
+): Promise<LoadGenerator> {
+  const load = startLoad(harness);
+  try {
+    await load.waitForMore(REQUESTS_AROUND);
+    await change(load);
+    await load.waitForMore(REQUESTS_AROUND);
+  } finally {
+    await load.stop();
+  }
+  assertClean(load);
+  return load;
+}
+
+/** Waits until `version` was unloaded (UNAVAILABLE, reason "unloaded…"). */
+async function waitForRelease(models: ModelClient, version: number): Promise<void> {
+  const released = await waitForEntry(
+    models,
+    version,
+    "released",
+    (entry) => entry.state === "UNAVAILABLE",
+  );
+  assert.match(released.reason, /^unloaded/);
+}
+
+/** `version` is READY in the index, with no failed reload to report. */
+async function assertReady(models: ModelClient, version: number): Promise<void> {
+  assert.deepEqual(await models.indexEntry(MODEL, String(version)), {
+    name: MODEL,
+    version: String(version),
+    state: "READY",
+    reason: "",
+  });
+}
+
 async function waitForEntry(
   models: ModelClient,
   version: number,
@@ -194,13 +235,7 @@ describe("poll mode: versions change in the repository under load", () => {
         return entry?.state === "READY";
       });
       await load.waitUntilEveryLoopSaw("2");
-      const released = await waitForEntry(
-        models,
-        1,
-        "released",
-        (entry) => entry.state === "UNAVAILABLE",
-      );
-      assert.match(released.reason, /^unloaded/);
+      await waitForRelease(models, 1);
       await load.waitForMore(REQUESTS_AROUND);
     } finally {
       await load.stop();
@@ -232,9 +267,7 @@ describe("poll mode: versions change in the repository under load", () => {
 
   it("keeps serving version 2 when version 3 is corrupt, and picks up a valid version 3 later", async () => {
     const { models } = harness;
-    let load = startLoad(harness);
-    try {
-      await load.waitForMore(REQUESTS_AROUND);
+    let load = await underLoad(harness, async () => {
       await putVersion(harness.repository.dir, MODEL, 3, GARBAGE);
       const failed = await waitForEntry(
         models,
@@ -245,45 +278,19 @@ describe("poll mode: versions change in the repository under load", () => {
       assert.match(failed.reason, /failed to load: .*slow\/3\/model\.onnx/);
       // A later poll does not retry the same broken file (and does not drop version 2).
       await waitForFullPoll(harness.repository.dir, models);
-      await load.waitForMore(REQUESTS_AROUND);
-    } finally {
-      await load.stop();
-    }
-    assertClean(load);
+    });
     assert.deepEqual([...load.versionCounts().keys()], ["2"]);
     assert.equal(await models.ready(MODEL, "3"), false);
     assert.equal(await models.ready(MODEL, "2"), true);
-    assert.deepEqual(await models.indexEntry(MODEL, "2"), {
-      name: MODEL,
-      version: "2",
-      state: "READY",
-      reason: "",
-    });
+    await assertReady(models, 2);
     assert.equal(await loads(harness, 3, "failure"), 1);
 
-    load = startLoad(harness);
-    try {
-      await load.waitForMore(REQUESTS_AROUND);
+    load = await underLoad(harness, async (load) => {
       await putVersion(harness.repository.dir, MODEL, 3, SLOW_FP32);
       await load.waitUntilEveryLoopSaw("3");
-      const released = await waitForEntry(
-        models,
-        2,
-        "released",
-        (entry) => entry.state === "UNAVAILABLE",
-      );
-      assert.match(released.reason, /^unloaded/);
-      await load.waitForMore(REQUESTS_AROUND);
-    } finally {
-      await load.stop();
-    }
-    assertClean(load);
-    assert.deepEqual(await models.indexEntry(MODEL, "3"), {
-      name: MODEL,
-      version: "3",
-      state: "READY",
-      reason: "",
+      await waitForRelease(models, 2);
     });
+    await assertReady(models, 3);
     assert.equal(await loads(harness, 3, "success"), 1);
     assert.equal(await unloads(harness, 2), 1);
   });
@@ -291,9 +298,7 @@ describe("poll mode: versions change in the repository under load", () => {
   it("keeps serving when a config change contradicts the model, and applies the config once it is fixed", async () => {
     const { models } = harness;
     const failuresBefore = await loads(harness, 3, "failure");
-    let load = startLoad(harness);
-    try {
-      await load.waitForMore(REQUESTS_AROUND);
+    let load = await underLoad(harness, async () => {
       await writeModelConfig(
         harness.repository.dir,
         MODEL,
@@ -308,17 +313,11 @@ describe("poll mode: versions change in the repository under load", () => {
       assert.equal(kept.state, "READY");
       assert.match(kept.reason, /dims \[32\] contradict the model's \[64\]/);
       assert.match(kept.reason, /keeps serving/);
-      await load.waitForMore(REQUESTS_AROUND);
-    } finally {
-      await load.stop();
-    }
-    assertClean(load);
+    });
     assert.deepEqual([...load.versionCounts().keys()], ["3"]);
     assert.equal(await loads(harness, 3, "failure"), failuresBefore + 1);
 
-    load = startLoad(harness);
-    try {
-      await load.waitForMore(REQUESTS_AROUND);
+    load = await underLoad(harness, async () => {
       await writeModelConfig(harness.repository.dir, MODEL, `${SLOW_CONFIG}labels:\n  stable: 3\n`);
       // The version reloaded with the new config: its label resolves, and the old instance went.
       await waitFor("the fixed config to be applied", () => models.ready(MODEL, "stable"));
@@ -326,26 +325,15 @@ describe("poll mode: versions change in the repository under load", () => {
         "the previous load of version 3 to be released",
         async () => (await unloads(harness, 3)) === 1,
       );
-      await load.waitForMore(REQUESTS_AROUND);
-    } finally {
-      await load.stop();
-    }
-    assertClean(load);
-    assert.deepEqual([...load.versionCounts().keys()], ["3"]);
-    assert.deepEqual(await models.indexEntry(MODEL, "3"), {
-      name: MODEL,
-      version: "3",
-      state: "READY",
-      reason: "",
     });
+    assert.deepEqual([...load.versionCounts().keys()], ["3"]);
+    await assertReady(models, 3);
   });
 
   it("keeps serving the loaded file when the serving version's file is replaced with a corrupt one", async () => {
     const { models } = harness;
     const failuresBefore = await loads(harness, 3, "failure");
-    const load = startLoad(harness);
-    try {
-      await load.waitForMore(REQUESTS_AROUND);
+    const load = await underLoad(harness, async () => {
       await putVersion(harness.repository.dir, MODEL, 3, GARBAGE);
       const kept = await waitForEntry(models, 3, "to report the corrupt file", (entry) =>
         /slow\/3\/model\.onnx/.test(entry.reason),
@@ -355,11 +343,7 @@ describe("poll mode: versions change in the repository under load", () => {
         kept.reason,
         /^reload from the new file failed to load: .*; the previously loaded version keeps serving$/,
       );
-      await load.waitForMore(REQUESTS_AROUND);
-    } finally {
-      await load.stop();
-    }
-    assertClean(load);
+    });
     // Every response came from version 3 and passed the output check: the old file computed them.
     assert.deepEqual([...load.versionCounts().keys()], ["3"]);
     assert.equal(await models.ready(MODEL, "3"), true);
@@ -368,9 +352,7 @@ describe("poll mode: versions change in the repository under load", () => {
 
   it("never replaces the serving version with one whose warm-up fails", async () => {
     const { models } = harness;
-    const load = startLoad(harness);
-    try {
-      await load.waitForMore(REQUESTS_AROUND);
+    const load = await underLoad(harness, async () => {
       // Loads fine, but its first warm-up run (batch 1, zeros [1, 1]) fails: [1, 1] @ [4, 4].
       await putVersion(harness.repository.dir, MODEL, 4, matMulModel());
       const failed = await waitForEntry(
@@ -381,11 +363,7 @@ describe("poll mode: versions change in the repository under load", () => {
       );
       // The runtime's own error, as the reason: ONNX Runtime's native log line stays off stderr.
       assert.match(failed.reason, /failed to load: warm-up with batch size 1 failed: .*MatMul/);
-      await load.waitForMore(REQUESTS_AROUND);
-    } finally {
-      await load.stop();
-    }
-    assertClean(load);
+    });
     assert.deepEqual([...load.versionCounts().keys()], ["3"]);
     assert.equal(await models.ready(MODEL, "4"), false);
     assert.deepEqual((await models.metadata(MODEL)).versions, ["3"]);
@@ -439,20 +417,14 @@ describe("explicit mode: RepositoryModelLoad swaps versions under load", () => {
 
   it("keeps serving version 2 when RepositoryModelLoad meets a corrupt version 3", async () => {
     const { models } = harness;
-    const load = startLoad(harness);
-    try {
-      await load.waitForMore(REQUESTS_AROUND);
+    const load = await underLoad(harness, async () => {
       await putVersion(harness.repository.dir, MODEL, 3, GARBAGE);
       // Whatever the RPC answers, what must hold is below: version 2 keeps serving, 3 is reported.
       await models.load(MODEL).catch(() => undefined);
       const failed = await models.indexEntry(MODEL, "3");
       assert.equal(failed?.state, "UNAVAILABLE");
       assert.match(failed?.reason ?? "", /failed to load/);
-      await load.waitForMore(REQUESTS_AROUND);
-    } finally {
-      await load.stop();
-    }
-    assertClean(load);
+    });
     assert.deepEqual([...load.versionCounts().keys()], ["2"]);
     assert.equal(await models.ready(MODEL, "3"), false);
     assert.equal(await loads(harness, 3, "failure"), 1);

@@ -9,14 +9,13 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import {
   ensureStack,
   eventMessages,
   fraudStream,
   freePort,
-  PipelineHarness,
-  STACK_TIMEOUT_MS,
+  pipelineHarness,
   type StackOptions,
   stopStack,
   waitFor,
@@ -28,28 +27,22 @@ const OUTAGE_MS = 4_000;
 const RECOVERY_TIMEOUT_MS = 90_000;
 
 describe("Kafka pipeline through a broker restart", { timeout: 4 * 60_000 }, () => {
-  const h = new PipelineHarness();
   let stack: StackOptions;
   let stateDir: string | undefined;
-
-  before(
-    async () => {
-      // The shared Redis, only the broker is this file's own.
-      const shared = await ensureStack({ progress: () => {} });
-      stateDir = await mkdtemp(join(tmpdir(), "sluice-broker-restart-"));
-      stack = {
-        kafkaPort: await freePort(),
-        stateDir,
-        env: { REDIS_URL: shared.redisUrl },
-        progress: () => {},
-      };
-      await h.start(stack);
-    },
-    { timeout: STACK_TIMEOUT_MS },
-  );
+  const h = pipelineHarness(async () => {
+    // The shared Redis, only the broker is this file's own.
+    const shared = await ensureStack({ progress: () => {} });
+    stateDir = await mkdtemp(join(tmpdir(), "sluice-broker-restart-"));
+    stack = {
+      kafkaPort: await freePort(),
+      stateDir,
+      env: { REDIS_URL: shared.redisUrl },
+      progress: () => {},
+    };
+    return stack;
+  });
 
   after(async () => {
-    await h.close();
     if (stateDir !== undefined) {
       await stopStack({ ...stack, purge: true });
       await rm(stateDir, { recursive: true, force: true });

@@ -8,13 +8,12 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { KAFKA_CLIENTS } from "@sluice/consumer";
-import { after, afterEach, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import {
   eventMessages,
   fraudStream,
   type TestRedis,
-  PipelineHarness,
-  STACK_TIMEOUT_MS,
+  pipelineHarness,
   startTestRedis,
   startTestSidecar,
   waitFor,
@@ -25,14 +24,9 @@ const TEST_TIMEOUT_MS = 60_000;
 const OUTAGE_MS = 3_000;
 
 describe("Kafka pipeline through outages", { timeout: 3 * 60_000 }, () => {
-  const h = new PipelineHarness();
+  const h = pipelineHarness();
   let own: TestRedis | undefined;
-  before(() => h.start(), { timeout: STACK_TIMEOUT_MS });
-  afterEach(() => h.stopPipelines());
-  after(async () => {
-    await h.close();
-    await own?.stop();
-  });
+  after(() => own?.stop());
 
   for (const client of KAFKA_CLIENTS) {
     it(

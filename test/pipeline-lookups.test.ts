@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { HEADERS } from "@sluice/consumer";
 import {
   eventMessages,
@@ -17,20 +17,16 @@ import {
   fraudStream,
   header,
   parsePrediction,
-  PipelineHarness,
+  pipelineHarness,
   referenceRows,
   runCli,
-  STACK_TIMEOUT_MS,
   waitFor,
 } from "@sluice/testing";
 
 const TEST_TIMEOUT_MS = 60_000;
 
 describe("Kafka pipeline, any producer", { timeout: 3 * 60_000 }, () => {
-  const h = new PipelineHarness();
-  before(() => h.start(), { timeout: STACK_TIMEOUT_MS });
-  afterEach(() => h.stopPipelines());
-  after(() => h.close());
+  const h = pipelineHarness();
 
   it(
     "scores every well-formed event of users without a profile, dead-letters the malformed ones with reasons",

@@ -5,24 +5,18 @@
  * to a read-committed reader (exactly-once, on both Kafka clients: they fence zombies differently).
  */
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { VerifyReport } from "@sluice/demo";
 import { collectTopics } from "@sluice/testing";
 import {
   type CliProcess,
-  configFolder,
-  type ConfigFolder,
   eventMessages,
   type FixtureSettings,
   fraudDocument,
   type FraudEvent,
   fraudStream,
   parsePrediction,
-  PipelineHarness,
-  runCli,
-  STACK_TIMEOUT_MS,
-  stopCli,
+  pipelineHarness,
   waitFor,
 } from "@sluice/testing";
 
@@ -32,60 +26,16 @@ const START_TIMEOUT_MS = 30_000;
 const CONSUMING = /pipeline \\"fraud\\" consuming/;
 
 describe("sluice consume, as a process", { timeout: 6 * 60_000 }, () => {
-  const h = new PipelineHarness();
-  let files: ConfigFolder;
-  const processes: CliProcess[] = [];
-  /** Run ids of `sluice produce`, whose users' home countries are deleted from Redis afterwards. */
-  const synthetic: string[] = [];
-
-  before(
-    async () => {
-      await h.start();
-      files = await configFolder();
-    },
-    { timeout: STACK_TIMEOUT_MS },
-  );
-
-  afterEach(async () => {
-    await Promise.all(processes.splice(0).map(stopCli));
-  });
-
-  after(async () => {
-    await Promise.all(processes.splice(0).map(stopCli));
-    for (const id of synthetic) {
-      const keys = await h.redis.keys(`user:u-${id}-*`);
-      if (keys.length > 0) await h.redis.unlink(...keys);
-    }
-    await files?.remove();
-    await h.close();
-  });
+  const h = pipelineHarness();
 
   /** Fresh topics and group, written into a pipeline file for the CLI. */
   async function setup(patch: Partial<FixtureSettings> = {}) {
     const { topics, settings } = await h.setup(3, { maxEvents: 16, ...patch });
-    const file = await files.write(`${randomUUID()}.yaml`, await fraudDocument(settings));
+    const file = await h.writeConfig(await fraudDocument(settings));
     return { topics, settings, file };
   }
 
-  function consume(file: string): CliProcess {
-    const cli = runCli(["consume", "--config", file]);
-    processes.push(cli);
-    return cli;
-  }
-
-  /** Records written to `topic` so far (high watermarks; transaction markers included). */
-  function written(topic: string): Promise<number> {
-    return h.kafka.admin.written(topic);
-  }
-
-  /** Produces `events` in small steps, so a kill lands mid-stream. */
-  async function trickle(topic: string, events: readonly FraudEvent[]): Promise<void> {
-    const messages = eventMessages(events);
-    for (let i = 0; i < messages.length; i += 25) {
-      await h.kafka.produce(topic, messages.slice(i, i + 25));
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  const consume = (file: string): CliProcess => h.cli(["consume", "--config", file]);
 
   /** Every prediction a read-committed reader sees, once the ids of `events` are all there. */
   async function predictionsFor(topic: string, events: readonly FraudEvent[]) {
@@ -112,7 +62,7 @@ describe("sluice consume, as a process", { timeout: 6 * 60_000 }, () => {
         ...settings,
         patch: { batch: { linger_ms: "soon" } },
       });
-      const cli = consume(await files.write("bad-linger.yaml", document));
+      const cli = consume(await h.writeConfig(document, "bad-linger.yaml"));
       const { code } = await cli.exited;
       assert.equal(code, 2);
       assert.ok(
@@ -134,7 +84,7 @@ describe("sluice consume, as a process", { timeout: 6 * 60_000 }, () => {
           one_hot: { vocabulary: ["grocery", "restaurants", "fashion", "electronics", "travel"] },
         },
       });
-      const mismatch = consume(await files.write("narrow.yaml", narrow));
+      const mismatch = consume(await h.writeConfig(narrow, "narrow.yaml"));
       assert.equal((await mismatch.exited).code, 2);
       assert.ok(
         mismatch.lines.some((line) =>
@@ -159,7 +109,7 @@ describe("sluice consume, as a process", { timeout: 6 * 60_000 }, () => {
       await h.kafka.produce(topics.in, eventMessages(events));
       await waitFor(
         "every prediction written",
-        async () => (await written(topics.out)) >= events.length,
+        async () => (await h.written(topics.out)) >= events.length,
         { timeoutMs: 30_000 },
       );
       cli.child.kill("SIGTERM");
@@ -191,7 +141,7 @@ describe("sluice consume, as a process", { timeout: 6 * 60_000 }, () => {
       const { file } = await setup();
       const cli = consume(file);
       await cli.line(CONSUMING, START_TIMEOUT_MS);
-      const produce = runCli([
+      const produce = h.cli([
         "produce",
         "--config",
         file,
@@ -206,20 +156,19 @@ describe("sluice consume, as a process", { timeout: 6 * 60_000 }, () => {
         "--seed",
         "3",
       ]);
-      processes.push(produce);
       assert.equal((await produce.exited).code, 0, produce.lines.join("\n"));
       const summary =
         /^run (\S+): produced 400 records to \S+ \((\d+) fraud, (\d+) malformed\)$/m.exec(
           produce.stdout(),
         );
       assert.ok(summary !== null, produce.stdout());
-      synthetic.push(summary[1]!);
+      h.forgetProduceRun(summary[1]!);
       assert.ok(
         produce.lines.some((line) => /^produced \d+\/400 \(/.test(line)),
         "progress on stderr",
       );
 
-      const verify = runCli([
+      const verify = h.cli([
         "verify",
         "--config",
         file,
@@ -229,7 +178,6 @@ describe("sluice consume, as a process", { timeout: 6 * 60_000 }, () => {
         "30",
         "--json",
       ]);
-      processes.push(verify);
       assert.equal((await verify.exited).code, 0, `${verify.stdout()}\n${verify.lines.join("\n")}`);
       const report = JSON.parse(verify.stdout()) as VerifyReport;
       assert.equal(report.complete, true);
@@ -242,8 +190,7 @@ describe("sluice consume, as a process", { timeout: 6 * 60_000 }, () => {
       assert.equal(report.eventToPrediction?.count, report.predicted);
       assert.ok((report.produceToPrediction?.p50 ?? -1) >= 0);
       {
-        const text = runCli(["verify", "--config", file, "--timeout", "30"]);
-        processes.push(text);
+        const text = h.cli(["verify", "--config", file, "--timeout", "30"]);
         assert.equal((await text.exited).code, 0);
         assert.match(
           text.stdout(),
@@ -274,15 +221,15 @@ describe("sluice consume, as a process", { timeout: 6 * 60_000 }, () => {
         await h.loadHomes(homes);
         const first = consume(file);
         await first.line(CONSUMING, START_TIMEOUT_MS);
-        const producing = trickle(topics.in, events);
+        const producing = h.trickle(topics.in, events, { perTick: 25 });
         await waitFor(
           "some predictions",
-          async () => (await written(topics.out)) >= events.length / 4,
+          async () => (await h.written(topics.out)) >= events.length / 4,
           { timeoutMs: 30_000 },
         );
         first.child.kill("SIGKILL");
         await first.exited;
-        const atKill = await written(topics.out);
+        const atKill = await h.written(topics.out);
         await producing;
         assert.ok(
           atKill < events.length,

@@ -8,24 +8,18 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { VerifyReport } from "@sluice/demo";
 import {
   type CliProcess,
   collectTopics,
-  configFolder,
-  type ConfigFolder,
   eventMessages,
   type FixtureSettings,
   fraudDocument,
-  type FraudEvent,
   fraudStream,
   parsePrediction,
-  PipelineHarness,
+  pipelineHarness,
   prng,
-  runCli,
-  STACK_TIMEOUT_MS,
-  stopCli,
   waitFor,
 } from "@sluice/testing";
 
@@ -42,33 +36,7 @@ const RESTART_TARGET_MS = 3_000;
 const LONG_SESSION_TIMEOUT_MS = 30_000;
 
 describe("sluice consume after crashes", { timeout: 8 * 60_000 }, () => {
-  const h = new PipelineHarness();
-  let files: ConfigFolder;
-  const processes: CliProcess[] = [];
-  /** Run ids of `sluice produce`, whose users' home countries are deleted from Redis afterwards. */
-  const synthetic: string[] = [];
-
-  before(
-    async () => {
-      await h.start();
-      files = await configFolder();
-    },
-    { timeout: STACK_TIMEOUT_MS },
-  );
-
-  afterEach(async () => {
-    await Promise.all(processes.splice(0).map(stopCli));
-  });
-
-  after(async () => {
-    await Promise.all(processes.splice(0).map(stopCli));
-    for (const id of synthetic) {
-      const keys = await h.redis.keys(`user:u-${id}-*`);
-      if (keys.length > 0) await h.redis.unlink(...keys);
-    }
-    await files?.remove();
-    await h.close();
-  });
+  const h = pipelineHarness();
 
   /** Fresh topics and group in a pipeline file; `sessionTimeoutMs` replaces the fixture's 6 s. */
   async function setup(patch: Partial<FixtureSettings> = {}, sessionTimeoutMs?: number) {
@@ -78,24 +46,12 @@ describe("sluice consume after crashes", { timeout: 8 * 60_000 }, () => {
       (document.pipeline["kafka"] as Record<string, unknown>)["session_timeout_ms"] =
         sessionTimeoutMs;
     }
-    const file = await files.write(`${randomUUID()}.yaml`, document);
+    const file = await h.writeConfig(document);
     return { topics, settings, file };
   }
 
-  function consume(file: string, instanceId: string): CliProcess {
-    const cli = runCli(["consume", "--config", file, "--instance-id", instanceId]);
-    processes.push(cli);
-    return cli;
-  }
-
-  /** Produces `events` steadily, `perTick` every 50 ms, so a kill and a restart land mid-stream. */
-  async function trickle(topic: string, events: readonly FraudEvent[], perTick: number) {
-    const messages = eventMessages(events);
-    for (let i = 0; i < messages.length; i += perTick) {
-      await h.kafka.produce(topic, messages.slice(i, i + perTick));
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  const consume = (file: string, instanceId: string): CliProcess =>
+    h.cli(["consume", "--config", file, "--instance-id", instanceId]);
 
   it(
     "restarted with the same instance id after SIGKILL, predicts again within 3 s of its spawn and loses nothing",
@@ -108,7 +64,7 @@ describe("sluice consume after crashes", { timeout: 8 * 60_000 }, () => {
       await h.loadHomes(homes);
       const first = consume(file, instanceId);
       await first.line(CONSUMING, START_TIMEOUT_MS);
-      const producing = trickle(topics.in, events, 5);
+      const producing = h.trickle(topics.in, events, { perTick: 5 });
       await waitFor(
         "some predictions",
         async () => (await h.kafka.admin.written(topics.out)) > 100,
@@ -206,11 +162,10 @@ describe("sluice consume after crashes", { timeout: 8 * 60_000 }, () => {
       const instanceId = `eos-${randomUUID().slice(0, 8)}`;
       const { file } = await setup({ delivery: "exactly_once" });
       const count = 3_000;
-      const produce = runCli([
+      const produce = h.cli([
         ...["produce", "--config", file, "--rate", "250", "--count", String(count)],
         ...["--malformed-ratio", "0.02", "--users", "60", "--seed", "7"],
       ]);
-      processes.push(produce);
       const random = prng(12);
       const kills: string[] = [];
       for (let kill = 1; kill <= 3; kill++) {
@@ -227,12 +182,11 @@ describe("sluice consume after crashes", { timeout: 8 * 60_000 }, () => {
       await last.line(CONSUMING, START_TIMEOUT_MS);
       assert.equal((await produce.exited).code, 0, produce.lines.join("\n"));
       const run = /^run (\S+): produced/m.exec(produce.stdout())?.[1];
-      if (run !== undefined) synthetic.push(run);
+      if (run !== undefined) h.forgetProduceRun(run);
 
-      const verify = runCli([
+      const verify = h.cli([
         ...["verify", "--config", file, "--expect", String(count), "--timeout", "90", "--json"],
       ]);
-      processes.push(verify);
       assert.equal((await verify.exited).code, 0, `${verify.stdout()}\n${verify.lines.join("\n")}`);
       const report = JSON.parse(verify.stdout()) as VerifyReport;
       t.diagnostic(

@@ -5,24 +5,17 @@
  * nor forks state; a persistent Redis killed and restarted loses nothing.
  */
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import {
-  type CliProcess,
-  configFolder,
-  type ConfigFolder,
   eventMessages,
   type FraudEvent,
   fraudConfig,
   fraudDocument,
   fraudStream,
   parsePrediction,
-  PipelineHarness,
+  pipelineHarness,
   referenceRows,
-  runCli,
-  STACK_TIMEOUT_MS,
   startTestRedis,
-  stopCli,
   type TestRedis,
   waitFor,
 } from "@sluice/testing";
@@ -51,36 +44,7 @@ describe(
   "Feature state through crashes, rebalances and Redis restarts",
   { timeout: 8 * 60_000 },
   () => {
-    const h = new PipelineHarness();
-    let files: ConfigFolder;
-    const processes: CliProcess[] = [];
-
-    before(
-      async () => {
-        await h.start();
-        files = await configFolder();
-      },
-      { timeout: STACK_TIMEOUT_MS },
-    );
-    afterEach(async () => {
-      await Promise.all(processes.splice(0).map(stopCli));
-      await h.stopPipelines();
-    });
-    after(async () => {
-      await files?.remove();
-      await h.close();
-    });
-
-    /** Produces `events` in small steps, so a kill or a join lands mid-stream. */
-    async function trickle(topic: string, events: readonly FraudEvent[], pauseMs = 50) {
-      const messages = eventMessages(events);
-      for (let i = 0; i < messages.length; i += 20) {
-        await h.kafka.produce(topic, messages.slice(i, i + 20));
-        await new Promise((resolve) => setTimeout(resolve, pauseMs));
-      }
-    }
-
-    const written = (topic: string): Promise<number> => h.kafka.admin.written(topic);
+    const h = pipelineHarness();
 
     /** Every prediction on `topic` once each event id is there: id → its scores (replays too). */
     async function scores(topic: string, events: readonly FraudEvent[]) {
@@ -137,21 +101,20 @@ describe(
 
         // The same events, through `sluice consume` killed mid-stream and started again.
         const crash = await h.setup(3, { keyPrefix: `${h.keyPrefix}crash:`, maxEvents: 16 });
-        const file = await files.write(`${randomUUID()}.yaml`, await fraudDocument(crash.settings));
-        const first = runCli(["consume", "--config", file]);
-        processes.push(first);
+        const file = await h.writeConfig(await fraudDocument(crash.settings));
+        const first = h.cli(["consume", "--config", file]);
         await first.line(CONSUMING, START_TIMEOUT_MS);
-        const producing = trickle(crash.topics.in, events);
+        const producing = h.trickle(crash.topics.in, events);
         await waitFor(
           "a third predicted",
-          async () => (await written(crash.topics.out)) >= events.length / 3,
+          async () => (await h.written(crash.topics.out)) >= events.length / 3,
           {
             timeoutMs: 60_000,
           },
         );
         first.child.kill("SIGKILL");
         await first.exited;
-        const atKill = await written(crash.topics.out);
+        const atKill = await h.written(crash.topics.out);
         assert.ok(atKill < events.length, `killed mid-stream (${atKill} of ${events.length})`);
         // Whether the kill landed between a batch's state write and its commit is luck; make the
         // worst case certain: as if nothing had been committed, everything recorded comes again.
@@ -163,8 +126,7 @@ describe(
         );
         await h.kafka.rewind(crash.settings.groupId, crash.topics.in);
         await producing;
-        const second = runCli(["consume", "--config", file]);
-        processes.push(second);
+        const second = h.cli(["consume", "--config", file]);
         await second.line(CONSUMING, START_TIMEOUT_MS);
         const crashScores = await scores(crash.topics.out, events);
         second.child.kill("SIGTERM");
@@ -205,7 +167,7 @@ describe(
         });
         const spec = (await fraudConfig(settings)).features;
         const a = await h.pipeline(settings);
-        const producing = trickle(topics.in, events, 80);
+        const producing = h.trickle(topics.in, events, { pauseMs: 80 });
         await waitFor("a working alone", () => a.stats.events > events.length / 5, {
           timeoutMs: 60_000,
         });
@@ -248,7 +210,7 @@ describe(
           await h.loadHomes(homes, redis.client);
           const { topics, settings } = await h.setup(2, { redisUrl: redis.url, maxEvents: 16 });
           const pipeline = await h.pipeline(settings);
-          const producing = trickle(topics.in, events, 60);
+          const producing = h.trickle(topics.in, events, { pauseMs: 60 });
           await waitFor("some processed", () => pipeline.stats.events > events.length / 3, {
             timeoutMs: 60_000,
           });

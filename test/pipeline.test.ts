@@ -7,7 +7,7 @@
  * about the Kafka port (every event once, members sharing partitions) run on both clients.
  */
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import {
   ConsumerError,
   HEADERS,
@@ -23,9 +23,8 @@ import {
   fraudStream,
   header,
   parsePrediction,
-  PipelineHarness,
+  pipelineHarness,
   referenceRows,
-  STACK_TIMEOUT_MS,
   waitFor,
 } from "@sluice/testing";
 
@@ -33,10 +32,7 @@ import {
 const TEST_TIMEOUT_MS = 60_000;
 
 describe("Kafka pipeline", { timeout: 4 * 60_000 }, () => {
-  const h = new PipelineHarness();
-  before(() => h.start(), { timeout: STACK_TIMEOUT_MS });
-  afterEach(() => h.stopPipelines());
-  after(() => h.close());
+  const h = pipelineHarness();
 
   for (const client of KAFKA_CLIENTS) {
     it(

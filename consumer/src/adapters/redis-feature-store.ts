@@ -34,10 +34,10 @@
  */
 import { createHash } from "node:crypto";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { Redis, type RedisOptions } from "ioredis";
+import type { Redis } from "ioredis";
 import { errorMessage } from "@sluice/kit";
 import { ConsumerError } from "../errors.js";
-import { redactUrl } from "./redis-url.js";
+import { connectFailFast } from "./redis-connection.js";
 import { EntityLog, layoutOf, type EntityLayout } from "../features/entity-log.js";
 import type {
   FeatureStore,
@@ -203,28 +203,15 @@ export class RedisFeatureStore implements FeatureStore {
    * disconnected fails at once), one retry per command, bounded command time.
    */
   static async connect(url: string, options: RedisConnectOptions = {}): Promise<RedisFeatureStore> {
-    const redisOptions: RedisOptions = {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
-      connectTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-    };
-    const client = new Redis(url, redisOptions);
-    // ioredis reconnects in the background and reports each failure here; the batches that
-    // fail meanwhile carry the error, so the event itself needs no other handling.
-    client.on("error", () => {});
+    const client = await connectFailFast(
+      url,
+      {
+        commandTimeoutMs: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+        connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      },
+      "feature store",
+    );
     const store = new RedisFeatureStore(client, options, true);
-    try {
-      await client.connect();
-    } catch (error) {
-      client.disconnect();
-      throw new ConsumerError(
-        "store_unavailable",
-        `feature store: cannot connect to ${redactUrl(url)}: ${errorMessage(error)}`,
-        { cause: error },
-      );
-    }
     return store;
   }
 

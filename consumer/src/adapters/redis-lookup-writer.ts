@@ -3,10 +3,10 @@
  * one HSET per record, a batch of them in one pipelined round trip. Fields not in a record are
  * left as they are, so loading a table twice, or a second table with other columns, only adds.
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { errorMessage } from "@sluice/kit";
 import { ConsumerError } from "../errors.js";
-import { redactUrl } from "./redis-url.js";
+import { connectFailFast } from "./redis-connection.js";
 import type { LookupRecord } from "../features/lookup-table.js";
 
 /** A bulk load waits longer than a micro-batch: a big pipeline on a busy server takes a while. */
@@ -22,24 +22,11 @@ export class RedisLookupWriter {
 
   /** Connects to `url`, failing fast with a `store_unavailable` that names the server. */
   static async connect(url: string): Promise<RedisLookupWriter> {
-    const client = new Redis(url, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: COMMAND_TIMEOUT_MS,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-    });
-    client.on("error", () => {});
-    try {
-      await client.connect();
-    } catch (error) {
-      client.disconnect();
-      throw new ConsumerError(
-        "store_unavailable",
-        `cannot connect to Redis at ${redactUrl(url)}: ${errorMessage(error)}`,
-        { cause: error },
-      );
-    }
+    const client = await connectFailFast(
+      url,
+      { commandTimeoutMs: COMMAND_TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS },
+      "lookups",
+    );
     return new RedisLookupWriter(client);
   }
 

@@ -13,13 +13,13 @@
  * ```
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
+import { readConfigFile } from "./read-config-file.js";
 import { ConsumerError } from "../errors.js";
 import { featureSpecSchema, type FeatureSpec } from "../features/feature-spec.js";
-import { describeValue, errorMessage, formatIssues, schemaErrorMap } from "@sluice/kit";
+import { describeValue, formatIssues, schemaErrorMap } from "@sluice/kit";
 import {
   DEFAULT_KEY_PREFIX,
   DEFAULT_MAX_CACHED_ENTITIES,
@@ -413,16 +413,7 @@ export async function loadPipelineConfig(
   path: string,
   overrides: PipelineOverrides = {},
 ): Promise<PipelineConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    throw new ConsumerError(
-      "config_invalid",
-      `cannot read pipeline file "${path}": ${errorMessage(error)}`,
-      { cause: error },
-    );
-  }
+  const text = await readConfigFile(path, "pipeline file");
   return parsePipelineYaml(text, path, overrides, dirname(resolve(path)));
 }
 

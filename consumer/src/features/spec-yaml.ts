@@ -38,7 +38,8 @@ export function parseDuration(value: unknown): number | undefined {
   return ms > 0 && Number.isFinite(ms) ? ms : undefined;
 }
 
-const duration = z.any().transform((value: unknown, ctx) => {
+/** `"10m"`, `"1h30m"` → milliseconds. */
+export const durationMs = z.any().transform((value: unknown, ctx) => {
   const ms = parseDuration(value);
   if (ms === undefined) {
     ctx.addIssue({
@@ -114,11 +115,11 @@ const rawTransforms = z.preprocess(
 const rawWindow = z.strictObject({
   agg: z.enum(WINDOW_AGGREGATIONS),
   field: fieldPath.optional(),
-  over: duration,
+  over: durationMs,
   default: z.union([z.number(), z.string()]).optional(),
 });
 
-const rawSincePrevious = z.strictObject({ cap: duration, default: duration.optional() });
+const rawSincePrevious = z.strictObject({ cap: durationMs, default: durationMs.optional() });
 
 const rawTime = z.strictObject({
   part: z.enum(TIME_PARTS),
@@ -140,7 +141,7 @@ const rawLookup = z.strictObject({
   default: z.union([z.string(), z.number()]).optional(),
   // NaN (YAML `.nan`) is what tree models take for "unknown".
   null_value: z.union([z.number(), z.nan()]).optional(),
-  cache_ttl: duration.optional(),
+  cache_ttl: durationMs.optional(),
   compare: z
     .strictObject({
       op: z.enum(COMPARE_OPS),

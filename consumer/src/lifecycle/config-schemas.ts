@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { describeValue, formatIssues, schemaErrorMap } from "@sluice/kit";
 import { ConsumerError } from "../errors.js";
-import { parseDuration } from "../features/index.js";
+import { durationMs } from "../features/spec-yaml.js";
 import { BUCKETS } from "./entity-bucket.js";
 import { DEFAULT_SLICES, type WindowSpec } from "./sliced-window.js";
 
@@ -31,18 +31,7 @@ export const fraction = (): z.ZodNumber =>
     .min(0, expected("a number from 0 to 1"))
     .max(1, expected("a number from 0 to 1"));
 
-/** `"10m"`, `"1h30m"` → milliseconds. */
-export const durationMs = z.any().transform((value: unknown, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.addIssue({
-      code: "custom",
-      message: `expected a duration like "10m", got ${describeValue(value)}`,
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
+export { durationMs };
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 export const name = z

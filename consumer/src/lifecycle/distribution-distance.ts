@@ -28,6 +28,13 @@ export function binIndex(edges: ArrayLike<number>, value: number): number {
   return lo;
 }
 
+/** The sum of `counts[offset .. offset + k)`. */
+function total(counts: ArrayLike<number>, offset: number, k: number): number {
+  let n = 0;
+  for (let i = 0; i < k; i++) n += counts[offset + i]!;
+  return n;
+}
+
 /**
  * PSI = Σ (aᵢ − eᵢ) · ln(aᵢ / eᵢ), aᵢ the live share of bin i (`counts[offset + i]` over their
  * sum), eᵢ the reference share; both floored at `epsilon`. 0 when nothing was counted.
@@ -43,8 +50,7 @@ export function populationStabilityIndex(
   epsilon = DEFAULT_PSI_EPSILON,
 ): number {
   const k = reference.length;
-  let n = 0;
-  for (let i = 0; i < k; i++) n += counts[offset + i]!;
+  const n = total(counts, offset, k);
   if (n === 0) return 0;
   let psi = 0;
   for (let i = 0; i < k; i++) {
@@ -73,8 +79,7 @@ export function ksFromBins(
   offset = 0,
 ): BinnedDistance {
   const k = reference.length;
-  let n = 0;
-  for (let i = 0; i < k; i++) n += counts[offset + i]!;
+  const n = total(counts, offset, k);
   if (n === 0) return { value: 0, bound: 0 };
   let cumRef = 0;
   let cumLive = 0;
@@ -105,8 +110,7 @@ export function wassersteinFromBins(
   offset = 0,
 ): BinnedDistance {
   const k = reference.length;
-  let n = 0;
-  for (let i = 0; i < k; i++) n += counts[offset + i]!;
+  const n = total(counts, offset, k);
   if (n === 0) return { value: 0, bound: 0 };
   let cumRef = 0;
   let cumLive = 0;

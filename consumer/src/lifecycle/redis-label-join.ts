@@ -21,8 +21,9 @@
  * ids, decided the same way on both sides).
  */
 import { createHash } from "node:crypto";
-import { Redis, type RedisOptions } from "ioredis";
+import type { Redis } from "ioredis";
 import { errorMessage } from "@sluice/kit";
+import { connectFailFast } from "../adapters/redis-connection.js";
 import { ConsumerError } from "../errors.js";
 import type {
   JoinedLabel,
@@ -122,16 +123,6 @@ function isNoScript(error: unknown): boolean {
   return errorMessage(error).startsWith("NOSCRIPT");
 }
 
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "(unparsable redis url)";
-  }
-}
-
 export class RedisLabelJoin implements LabelJoinStore {
   readonly keyPrefix: string;
   readonly ttlMs: number;
@@ -159,27 +150,15 @@ export class RedisLabelJoin implements LabelJoinStore {
     url: string,
     options: RedisLabelJoinConnectOptions = {},
   ): Promise<RedisLabelJoin> {
-    const redisOptions: RedisOptions = {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: options.commandTimeoutMs ?? DEFAULT_LABEL_COMMAND_TIMEOUT_MS,
-      connectTimeout: options.connectTimeoutMs ?? DEFAULT_LABEL_CONNECT_TIMEOUT_MS,
-    };
-    const client = new Redis(url, redisOptions);
-    // Failures reach the calls that fail meanwhile; the event itself needs no handling.
-    client.on("error", () => {});
+    const client = await connectFailFast(
+      url,
+      {
+        commandTimeoutMs: options.commandTimeoutMs ?? DEFAULT_LABEL_COMMAND_TIMEOUT_MS,
+        connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_LABEL_CONNECT_TIMEOUT_MS,
+      },
+      "label join",
+    );
     const store = new RedisLabelJoin(client, options, true);
-    try {
-      await client.connect();
-    } catch (error) {
-      client.disconnect();
-      throw new ConsumerError(
-        "store_unavailable",
-        `label join: cannot connect to ${redactUrl(url)}: ${errorMessage(error)}`,
-        { cause: error },
-      );
-    }
     return store;
   }
 

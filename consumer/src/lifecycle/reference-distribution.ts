@@ -5,10 +5,10 @@
  * examples/models/README.md), or built from a warm-up window of live traffic with the same
  * binning (`referenceFromSamples`).
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { errorMessage } from "@sluice/kit";
+import { readConfigFile } from "../config/read-config-file.js";
 import { ConsumerError } from "../errors.js";
 import { parseSection } from "./config-schemas.js";
 
@@ -191,16 +191,7 @@ export function referencePath(repository: string, model: string, version: number
 
 /** Reads and validates a reference.json. */
 export async function loadReference(path: string): Promise<ReferenceDistributions> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    throw new ConsumerError(
-      "config_invalid",
-      `cannot read reference distributions "${path}": ${errorMessage(error)}`,
-      { cause: error },
-    );
-  }
+  const text = await readConfigFile(path, "reference distributions");
   let document: unknown;
   try {
     document = JSON.parse(text);

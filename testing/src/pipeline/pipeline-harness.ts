@@ -1,11 +1,13 @@
 /**
- * Test support: everything an in-process pipeline test needs, started once per file and closed
- * in `after`: the local Kafka and Redis, a sidecar on port 0 serving examples/models/fraud, fresh
- * topics and group per test, a Redis key prefix per file, and the pipelines it started.
+ * Test support: everything a pipeline test needs, started once per file and closed in `after`:
+ * the local Kafka and Redis, a sidecar on port 0 serving examples/models/fraud, fresh topics and
+ * group per test, a Redis key prefix per file, the pipelines and `sluice` processes it started,
+ * and the pipeline files it wrote. `pipelineHarness()` registers those hooks.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
+import { after, afterEach, before } from "node:test";
 import { Redis } from "ioredis";
 import { InferenceClient } from "@sluice/client";
 import {
@@ -20,13 +22,22 @@ import { collectTopics, type ReadRecord } from "../kafka/topic-reader.js";
 import type { Sidecar } from "@sluice/server";
 import type { StackOptions } from "../stack/stack-options.js";
 import {
+  eventMessages,
   fraudConfig,
   parsePrediction,
+  type FraudEvent,
   referenceRows,
   type EventStream,
   type FixtureSettings,
 } from "./pipeline-fixture.js";
-import { startTestKafka, type TestKafka } from "../kafka/test-kafka.js";
+import { STACK_TIMEOUT_MS, startTestKafka, type TestKafka } from "../kafka/test-kafka.js";
+import {
+  configFolder,
+  runCli,
+  stopCli,
+  type CliProcess,
+  type ConfigFolder,
+} from "./cli-process.js";
 import { EXAMPLE_MODELS } from "../paths.js";
 import { makeRepository, startTestSidecar, type TestRepository } from "../sidecar/test-sidecar.js";
 
@@ -42,6 +53,10 @@ export class PipelineHarness {
   repository!: TestRepository;
   sidecar!: Sidecar;
   readonly #pipelines: Pipeline[] = [];
+  readonly #processes: CliProcess[] = [];
+  /** Run ids of `sluice produce`, whose users' records are deleted from Redis at the end. */
+  readonly #produceRuns: string[] = [];
+  #files: ConfigFolder | undefined;
 
   /** `stack` picks another Kafka than the shared local one (see `startTestKafka`). */
   async start(stack: StackOptions = {}): Promise<void> {
@@ -51,23 +66,68 @@ export class PipelineHarness {
     this.sidecar = await startTestSidecar({ modelRepository: this.repository.dir });
   }
 
-  /** Stops every pipeline started so far (for `afterEach`). */
+  /** Stops every pipeline and kills every `sluice` process started so far (for `afterEach`). */
   async stopPipelines(): Promise<void> {
-    await Promise.all(this.#pipelines.splice(0).map((pipeline) => pipeline.stop().catch(() => {})));
+    await Promise.all([
+      ...this.#pipelines.splice(0).map((pipeline) => pipeline.stop().catch(() => {})),
+      ...this.#processes.splice(0).map(stopCli),
+    ]);
   }
 
   async close(): Promise<void> {
     await this.stopPipelines();
+    await this.#files?.remove();
     await this.sidecar?.close();
     await this.repository?.remove();
     if (this.redis !== undefined) {
-      for (const pattern of [`${this.keyPrefix}*`, `user:${this.run}*`]) {
+      const patterns = [`${this.keyPrefix}*`, `user:${this.run}*`];
+      for (const run of this.#produceRuns) patterns.push(`user:u-${run}-*`);
+      for (const pattern of patterns) {
         const keys = await this.redis.keys(pattern);
         if (keys.length > 0) await this.redis.unlink(...keys);
       }
       this.redis.disconnect();
     }
     await this.kafka?.close();
+  }
+
+  /**
+   * Produces `events` steadily, `perTick` every `pauseMs`, so a kill, a join or a restart lands
+   * mid-stream.
+   */
+  async trickle(
+    topic: string,
+    events: readonly FraudEvent[],
+    { perTick = 20, pauseMs = 50 }: { perTick?: number; pauseMs?: number } = {},
+  ): Promise<void> {
+    const messages = eventMessages(events);
+    for (let i = 0; i < messages.length; i += perTick) {
+      await this.kafka.produce(topic, messages.slice(i, i + perTick));
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  }
+
+  /** Records written to `topic` so far (high watermarks; transaction markers included). */
+  written(topic: string): Promise<number> {
+    return this.kafka.admin.written(topic);
+  }
+
+  /** Runs `sluice <args>` as a child process; killed by `stopPipelines`. */
+  cli(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+    const cli = runCli(args, env);
+    this.#processes.push(cli);
+    return cli;
+  }
+
+  /** Writes `document` as a YAML file in a temp folder removed by `close`; resolves with its path. */
+  async writeConfig(document: unknown, name = `${randomUUID()}.yaml`): Promise<string> {
+    this.#files ??= await configFolder();
+    return this.#files.write(name, document);
+  }
+
+  /** The users `sluice produce` run `run` wrote to Redis are deleted by `close`. */
+  forgetProduceRun(run: string): void {
+    this.#produceRuns.push(run);
   }
 
   /** Fresh topics (`in`, `out`, `dlq`, `review`), group and settings for one test. */
@@ -198,4 +258,20 @@ export class PipelineHarness {
       client.close();
     }
   }
+}
+
+/**
+ * A `PipelineHarness` started in `before` (with `stack`, or the options `stack()` resolves), its
+ * pipelines and processes stopped after each test, and closed in `after`.
+ */
+export function pipelineHarness(
+  stack: StackOptions | (() => Promise<StackOptions>) = {},
+): PipelineHarness {
+  const h = new PipelineHarness();
+  before(async () => h.start(typeof stack === "function" ? await stack() : stack), {
+    timeout: STACK_TIMEOUT_MS,
+  });
+  afterEach(() => h.stopPipelines());
+  after(() => h.close());
+  return h;
 }

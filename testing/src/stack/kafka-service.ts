@@ -17,10 +17,8 @@ import {
   type ServiceRecord,
   isRunning,
   logHint,
-  removeRecord,
+  recordUntilHealthy,
   spawnDetached,
-  stopProcess,
-  writeRecord,
 } from "./processes.js";
 import { runCommand } from "./run-command.js";
 import { STACK_POLL_MS, StackError, stackTimeout } from "./stack-error.js";
@@ -161,14 +159,12 @@ export async function startKafka(options: ResolvedStackOptions): Promise<Service
     log: paths.log,
     startedAt: new Date().toISOString(),
   };
-  await writeRecord(paths.record, record);
-  try {
-    await waitForKafka(record, options.startTimeoutMs);
-  } catch (error) {
-    await stopProcess(pid, record.markers, options.stopTimeoutMs).catch(() => undefined);
-    await removeRecord(paths.record);
-    throw error;
-  }
+  await recordUntilHealthy(
+    paths.record,
+    record,
+    () => waitForKafka(record, options.startTimeoutMs),
+    options.stopTimeoutMs,
+  );
   progress(
     `Kafka is healthy on ${LOOPBACK}:${kafkaPort} after ${((performance.now() - started) / 1000).toFixed(1)} s (pid ${pid})`,
   );

@@ -59,6 +59,26 @@ export async function writeRecord(path: string, record: ServiceRecord): Promise<
   await rename(temp, path);
 }
 
+/**
+ * Records a service just spawned and waits until `healthy`; if it never is, stops the process and
+ * removes the record, so a failed start leaves nothing behind.
+ */
+export async function recordUntilHealthy(
+  path: string,
+  record: ServiceRecord,
+  healthy: () => Promise<unknown>,
+  stopTimeoutMs: number,
+): Promise<void> {
+  await writeRecord(path, record);
+  try {
+    await healthy();
+  } catch (error) {
+    await stopProcess(record.pid, record.markers, stopTimeoutMs).catch(() => undefined);
+    await removeRecord(path);
+    throw error;
+  }
+}
+
 export async function removeRecord(path: string): Promise<void> {
   await rm(path, { force: true });
 }

@@ -5,10 +5,8 @@ import {
   type ServiceRecord,
   isRunning,
   logHint,
-  removeRecord,
+  recordUntilHealthy,
   spawnDetached,
-  stopProcess,
-  writeRecord,
 } from "./processes.js";
 import { redisConf } from "./redis-config.js";
 import { redisPing } from "./redis-ping.js";
@@ -62,14 +60,12 @@ export async function startRedis(options: ResolvedStackOptions): Promise<Service
     log: paths.log,
     startedAt: new Date().toISOString(),
   };
-  await writeRecord(paths.record, record);
-  try {
-    await waitForRedis(record, options.startTimeoutMs);
-  } catch (error) {
-    await stopProcess(pid, record.markers, options.stopTimeoutMs).catch(() => undefined);
-    await removeRecord(paths.record);
-    throw error;
-  }
+  await recordUntilHealthy(
+    paths.record,
+    record,
+    () => waitForRedis(record, options.startTimeoutMs),
+    options.stopTimeoutMs,
+  );
   progress(`Redis is healthy on ${LOOPBACK}:${redisPort} (pid ${pid})`);
   return record;
 }
