@@ -64,6 +64,27 @@ const KAFKAJS_LEVELS: Partial<Record<logLevel, "error" | "warn" | "info" | "debu
   [logLevel.DEBUG]: "debug",
 };
 
+/**
+ * What a broker answers while a group coordinator or a partition leader is still being elected or
+ * loaded (every start of a fresh broker, every rebalance): kafkajs logs each such response at
+ * ERROR and then retries it itself. Nothing for the user to do, so these are debug lines.
+ */
+const RETRIED_BY_KAFKAJS =
+  /coordinator is loading|coordinator is not available|not the correct coordinator|leader not available|leadership election|not the leader|group is rebalancing|rebalance in progress/i;
+
+/** The level of one kafkajs log entry in Sluice's log. */
+export function kafkajsLevel(
+  level: logLevel,
+  entry: { message?: unknown; error?: unknown },
+): "error" | "warn" | "info" | "debug" {
+  const mapped = KAFKAJS_LEVELS[level] ?? "info";
+  if (mapped !== "error" && mapped !== "warn") return mapped;
+  const retried = [entry.message, entry.error].some(
+    (text) => typeof text === "string" && RETRIED_BY_KAFKAJS.test(text),
+  );
+  return retried ? "debug" : mapped;
+}
+
 export class KafkajsClient implements KafkaClient {
   readonly #kafka: Kafka;
   readonly #log: Logger;
@@ -80,7 +101,7 @@ export class KafkajsClient implements KafkaClient {
         () =>
         ({ namespace, level, log: entry }: LogEntry) => {
           const { message, timestamp: _timestamp, ...fields } = entry;
-          log[KAFKAJS_LEVELS[level] ?? "info"](fields, `kafkajs ${namespace}: ${message}`);
+          log[kafkajsLevel(level, entry)](fields, `kafkajs ${namespace}: ${message}`);
         },
     });
   }
