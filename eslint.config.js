@@ -55,20 +55,6 @@ export default tseslint.config(
     rules: { "import-x/no-relative-packages": "off" },
   },
   {
-    // The model layer knows nothing of gRPC: grpc/status-mapping.ts maps its errors to statuses.
-    files: [
-      "server/src/models/**/*.ts",
-      "server/src/repository/**/*.ts",
-      "server/src/batching/**/*.ts",
-    ],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        { paths: [{ name: "@grpc/grpc-js", message: "map to gRPC in server/src/grpc/" }] },
-      ],
-    },
-  },
-  {
     files: ["**/*.js", "**/*.mjs"],
     ...tseslint.configs.disableTypeChecked,
   },

@@ -44,7 +44,38 @@ export const LAYERS = {
   },
 };
 
-function restrict(name, allowed, files, ignores = []) {
+/**
+ * Inside a package: folders that must not import a library which sits behind a boundary of the
+ * package elsewhere (the server's models know nothing of gRPC; the consumer reaches Kafka, Redis
+ * and the sidecar only through its ports, implemented in adapters/). Merged into the layer rule
+ * of those files, as a later `no-restricted-imports` block would replace it.
+ */
+const behindPort = (name) => ({
+  name,
+  message: `${name} sits behind a port of the consumer: import it in consumer/src/adapters/ only (docs/architecture.md)`,
+});
+export const CONFINED = {
+  server: [
+    {
+      files: [
+        "server/src/models/**/*.ts",
+        "server/src/repository/**/*.ts",
+        "server/src/batching/**/*.ts",
+      ],
+      ignores: [],
+      paths: [{ name: "@grpc/grpc-js", message: "map to gRPC in server/src/grpc/" }],
+    },
+  ],
+  consumer: [
+    {
+      files: ["consumer/src/**/*.ts"],
+      ignores: ["consumer/src/adapters/**"],
+      paths: ["kafkajs", "@platformatic/kafka", "ioredis", "@grpc/grpc-js"].map(behindPort),
+    },
+  ],
+};
+
+function restrict(name, allowed, files, ignores = [], paths = []) {
   const forbidden = Object.keys(LAYERS).filter(
     (other) => other !== name && !allowed.includes(other),
   );
@@ -55,6 +86,7 @@ function restrict(name, allowed, files, ignores = []) {
       "no-restricted-imports": [
         "error",
         {
+          paths,
           patterns: forbidden.map((other) => ({
             group: [`@sluice/${other}`, `@sluice/${other}/*`],
             message: `${name} (${LAYERS[name].dir}/) may import only ${allowed.map((a) => `@sluice/${a}`).join(", ") || "no other Sluice package"}, not @sluice/${other} (the layers: docs/architecture.md)`,
@@ -65,8 +97,14 @@ function restrict(name, allowed, files, ignores = []) {
   };
 }
 
-/** Flat-config blocks: one for each package's sources, one for its tests (which may use testing). */
+/**
+ * Flat-config blocks: one for each package's sources, one for its tests (which may use testing),
+ * then one for each of its confined folders (sources only).
+ */
 export const layerRules = Object.entries(LAYERS).flatMap(([name, { dir, may }]) => [
   restrict(name, may, [`${dir}/src/**/*.ts`], [`${dir}/src/**/*.test.ts`]),
   restrict(name, [...new Set([...may, "testing"])], [`${dir}/src/**/*.test.ts`]),
+  ...(CONFINED[name] ?? []).map(({ files, ignores, paths }) =>
+    restrict(name, may, files, [`${dir}/src/**/*.test.ts`, ...ignores], paths),
+  ),
 ]);

@@ -78,6 +78,26 @@ describe("package layers", () => {
     );
   });
 
+  it("keep Kafka, Redis and gRPC libraries in the consumer's adapters, and gRPC out of the server's models", async () => {
+    const kafka = 'import { Kafka } from "kafkajs";\nexport { Kafka };\n';
+    assert.match(
+      (await problems("consumer/src/pipeline/violation.ts", kafka)).join("\n"),
+      /kafkajs sits behind a port of the consumer: import it in consumer\/src\/adapters\/ only/,
+    );
+    assert.deepEqual(await problems("consumer/src/adapters/allowed.ts", kafka), []);
+    const grpc = 'import { status } from "@grpc/grpc-js";\nexport { status };\n';
+    assert.match(
+      (await problems("server/src/models/violation.ts", grpc)).join("\n"),
+      /map to gRPC in server\/src\/grpc\//,
+    );
+    // The confined folders keep their package's layer rule too.
+    const upward = 'import { startPipeline } from "@sluice/consumer";\nexport { startPipeline };\n';
+    assert.match(
+      (await problems("server/src/models/violation.ts", upward)).join("\n"),
+      /server \(server\/\) may import only/,
+    );
+  });
+
   it("refuse a relative path into another package", async () => {
     const found = await problems(
       "consumer/src/pipeline/violation.ts",

@@ -99,12 +99,7 @@ export type {
   LabelJoinStore,
   PredictionEntry,
 } from "./label-join.js";
-export {
-  DEFAULT_LABEL_KEY_PREFIX,
-  DEFAULT_LABEL_TTL_MS,
-  RedisLabelJoin,
-} from "./redis-label-join.js";
-export type { RedisLabelJoinConnectOptions, RedisLabelJoinOptions } from "./redis-label-join.js";
+export { DEFAULT_LABEL_TTL_MS } from "../ports/label-join.js";
 export {
   ANY_FEATURE,
   DEFAULT_RETRAINING_COOLDOWN_MS,

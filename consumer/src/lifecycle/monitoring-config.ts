@@ -38,7 +38,7 @@ import {
   DEFAULT_PSI_BANDS,
 } from "./drift-monitor.js";
 import { DEFAULT_EVALUATION_WINDOW, DEFAULT_THRESHOLD } from "./online-evaluator.js";
-import { DEFAULT_LABEL_TTL_MS } from "./redis-label-join.js";
+import { DEFAULT_LABEL_TTL_MS } from "../ports/label-join.js";
 import type { WindowSpec } from "./sliced-window.js";
 
 export interface DriftSectionConfig {

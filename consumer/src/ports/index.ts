@@ -1,6 +1,7 @@
 /**
  * The pipeline's narrow views of the world outside it: Kafka, the inference sidecar, the feature
- * store. pipeline/ and features/ know only these interfaces; adapters/ implements them.
+ * store, the label join. pipeline/, features/ and lifecycle/ know only these interfaces; adapters/
+ * implements them.
  *
  * Naming: a port is named for the role it plays for the pipeline (`Inference`, `FeatureStore`,
  * `KafkaClient`, `KafkaConsumer`, `KafkaProducer`, `KafkaTransactionalProducer`: Kafka is the
@@ -42,3 +43,11 @@ export type {
   StoreResponse,
   WindowQuery,
 } from "./feature-store.js";
+export { DEFAULT_LABEL_TTL_MS } from "./label-join.js";
+export type {
+  JoinedLabel,
+  LabelEntry,
+  LabelJoinOutcome,
+  LabelJoinStore,
+  PredictionEntry,
+} from "./label-join.js";

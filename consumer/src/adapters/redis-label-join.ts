@@ -23,19 +23,18 @@
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { errorMessage } from "@sluice/kit";
-import { connectFailFast } from "../adapters/redis-connection.js";
+import { connectFailFast } from "./redis-connection.js";
 import { ConsumerError } from "../errors.js";
+import { DEFAULT_LABEL_TTL_MS } from "../ports/label-join.js";
 import type {
   JoinedLabel,
   LabelEntry,
   LabelJoinOutcome,
   LabelJoinStore,
   PredictionEntry,
-} from "./label-join.js";
+} from "../ports/label-join.js";
 
 export const DEFAULT_LABEL_KEY_PREFIX = "sluice:labels:";
-/** Chargebacks, the example's labels, arrive within weeks: thirty days covers most of them. */
-export const DEFAULT_LABEL_TTL_MS = 30 * 24 * 3_600_000;
 /** As the feature store: a stuck Redis fails the batch instead of stalling the partition. */
 export const DEFAULT_LABEL_COMMAND_TIMEOUT_MS = 2_000;
 export const DEFAULT_LABEL_CONNECT_TIMEOUT_MS = 2_000;

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { sleep } from "@sluice/kit";
 import { deleteKeys, startTestRedis, uniquePrefix, type TestRedis } from "@sluice/testing";
 import { ConsumerError } from "../errors.js";
-import type { LabelEntry, PredictionEntry } from "./label-join.js";
+import type { LabelEntry, PredictionEntry } from "../ports/label-join.js";
 import { RedisLabelJoin } from "./redis-label-join.js";
 
 function prediction(id: string, overrides: Partial<PredictionEntry> = {}): PredictionEntry {
