@@ -17,3 +17,10 @@ export type {
 } from "./redis-feature-store.js";
 export { CorruptLogError, decodeLog } from "./entity-log-codec.js";
 export { RedisLookupWriter } from "./redis-lookup-writer.js";
+export {
+  kafkajsSecurity,
+  platformaticSecurity,
+  securityFailure,
+  withSecurityReason,
+} from "./kafka-security.js";
+export type { PlatformaticSecurityOptions } from "./kafka-security.js";
