@@ -134,7 +134,7 @@ export function securityFailure(error: unknown): string | undefined {
       cause?: unknown;
       errors?: unknown;
     };
-    const text = typeof message === "string" ? message : "";
+    const text = typeof message === "string" ? message.replace(/\.$/, "") : "";
     // @platformatic/kafka's AuthenticationError; kafkajs's KafkaJSSASLAuthenticationError.
     if (code === "PLT_KFK_AUTHENTICATION" || name === "KafkaJSSASLAuthenticationError") {
       return `authentication failed: the broker refused the SASL credentials (${text}); check kafka.sasl's username, password and mechanism`;

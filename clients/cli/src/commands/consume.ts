@@ -10,8 +10,10 @@ import {
   ConsumerMetrics,
   DEFAULT_METRICS_PORT,
   containerInstanceId,
+  loadKafkaSecurity,
   loadPipelineConfig,
   startPipeline,
+  type KafkaSecurity,
   type PipelineConfig,
 } from "@sluice/consumer";
 import {
@@ -72,6 +74,20 @@ export async function loadConfig(flags: PipelineFlags): Promise<PipelineConfig> 
     });
   } catch (error) {
     if (ConsumerError.is(error, "config_invalid")) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/**
+ * The TLS and SASL material the pipeline file names, for the tools that talk to its cluster
+ * (`produce`, `verify`); a missing file or variable is a usage error (exit 2), naming its key.
+ */
+export async function loadSecurity(config: PipelineConfig, file: string): Promise<KafkaSecurity> {
+  try {
+    return await loadKafkaSecurity(config.kafka.security);
+  } catch (error) {
+    if (ConsumerError.is(error, "config_invalid"))
+      throw new UsageError(`${file}:\n${error.message}`);
     throw error;
   }
 }
