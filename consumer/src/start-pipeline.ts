@@ -8,6 +8,7 @@ import { KafkajsClient } from "./adapters/kafkajs-client.js";
 import { PlatformaticClient } from "./adapters/platformatic-client.js";
 import { RedisFeatureStore, type RedisConnectOptions } from "./adapters/redis-feature-store.js";
 import { SidecarInference } from "./adapters/sidecar-inference.js";
+import { loadKafkaSecurity } from "./config/kafka-security.js";
 import type { PipelineConfig } from "./config/pipeline-config.js";
 import type { ConsumerMetrics } from "./observability/consumer-metrics.js";
 import { Pipeline } from "./pipeline/pipeline.js";
@@ -28,10 +29,12 @@ export async function startPipeline(
 ): Promise<Pipeline> {
   const log = options.log ?? silentLogger;
   const { client, brokers, clientId } = config.kafka;
+  // A missing certificate or password stops the start here, naming its key.
+  const security = await loadKafkaSecurity(config.kafka.security);
   const kafka =
     client === "kafkajs"
-      ? new KafkajsClient({ brokers, clientId, log })
-      : new PlatformaticClient({ brokers, clientId, log });
+      ? new KafkajsClient({ brokers, clientId, log, security })
+      : new PlatformaticClient({ brokers, clientId, log, security });
   const inference = new SidecarInference(config.model.sidecar);
   let store: RedisFeatureStore | undefined;
   try {

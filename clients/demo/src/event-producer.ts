@@ -16,13 +16,17 @@ import {
   keyPartitioner,
   messagingAttributes,
   messagingSpanName,
+  platformaticSecurity,
   tracePropagationEnabled,
+  type KafkaSecurity,
   type RecordHeaders,
 } from "@sluice/consumer";
 import { SyntheticFraud, type SyntheticFraudOptions } from "./synthetic-fraud.js";
 
 export interface ProduceOptions extends SyntheticFraudOptions {
   readonly brokers: readonly string[];
+  /** TLS and SASL, as the pipeline file's `kafka:` gives them. @default plaintext */
+  readonly security?: KafkaSecurity;
   readonly topic: string;
   readonly redisUrl: string;
   /** Events per second. */
@@ -99,6 +103,7 @@ export async function produceSyntheticEvents(options: ProduceOptions): Promise<P
   const producer = new Producer({
     clientId: CLIENT_ID,
     bootstrapBrokers: [...options.brokers],
+    ...platformaticSecurity(options.security, options.brokers),
     idempotent: true,
     acks: ProduceAcks.ALL,
     serializers: bytes,

@@ -5,11 +5,13 @@
  * Also how long it took: from the event's own time and from the input record's produce time to
  * the prediction's produce time (Kafka record timestamps).
  */
-import { HEADERS, type Prediction, type RecordHeaders } from "@sluice/consumer";
+import { HEADERS, type KafkaSecurity, type Prediction, type RecordHeaders } from "@sluice/consumer";
 import { collectTopics, type ReadRecord } from "@sluice/testing";
 
 export interface VerifyOptions {
   readonly brokers: readonly string[];
+  /** TLS and SASL, as the pipeline file's `kafka:` gives them. @default plaintext */
+  readonly security?: KafkaSecurity;
   readonly input: string;
   readonly output: string;
   readonly deadLetter: string;
@@ -112,6 +114,7 @@ export async function verifyPipeline(options: VerifyOptions): Promise<VerifyRepo
     until,
     timeoutMs: options.timeoutMs,
     clientId: "sluice-verify",
+    ...(options.security === undefined ? {} : { security: options.security }),
   });
 
   const inputs = new Map<string, ReadRecord>();

@@ -19,3 +19,10 @@ export { CorruptLogError, decodeLog } from "./entity-log-codec.js";
 export { RedisLookupWriter } from "./redis-lookup-writer.js";
 export { DEFAULT_LABEL_KEY_PREFIX, RedisLabelJoin } from "./redis-label-join.js";
 export type { RedisLabelJoinConnectOptions, RedisLabelJoinOptions } from "./redis-label-join.js";
+export {
+  kafkajsSecurity,
+  platformaticSecurity,
+  securityFailure,
+  withSecurityReason,
+} from "./kafka-security.js";
+export type { PlatformaticSecurityOptions } from "./kafka-security.js";

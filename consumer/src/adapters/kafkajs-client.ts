@@ -29,6 +29,8 @@ import type {
   TopicPartitionOffset,
   KafkaTransactionalProducer,
 } from "../ports/kafka.js";
+import type { KafkaSecurity } from "../config/kafka-security.js";
+import { kafkajsSecurity, withSecurityReason } from "./kafka-security.js";
 import { SendCoalescer } from "./send-coalescer.js";
 
 export interface KafkajsClientOptions {
@@ -36,6 +38,8 @@ export interface KafkajsClientOptions {
   readonly clientId: string;
   /** kafkajs's own log lines (warnings and errors) and this adapter's go here. @default dropped */
   readonly log?: Logger;
+  /** TLS and SASL for every connection: consumer, producers, admin. @default plaintext */
+  readonly security?: KafkaSecurity;
 }
 
 /**
@@ -95,6 +99,7 @@ export class KafkajsClient implements KafkaClient {
     this.#kafka = new Kafka({
       clientId: options.clientId,
       brokers: [...options.brokers],
+      ...kafkajsSecurity(options.security),
       // kafkajs logs pauses, joins and every retry at INFO; only what needs attention gets through.
       logLevel: logLevel.WARN,
       logCreator:
@@ -131,7 +136,10 @@ export class KafkajsClient implements KafkaClient {
 
   async ensureTopics(topics: readonly string[]): Promise<string[]> {
     const admin = this.#kafka.admin();
-    await admin.connect();
+    // The pipeline's first contact with the cluster: where a wrong password or CA shows.
+    await admin.connect().catch((error: unknown) => {
+      throw withSecurityReason(error);
+    });
     try {
       const existing = new Set(await admin.listTopics());
       const missing = [...new Set(topics)].filter((topic) => !existing.has(topic));

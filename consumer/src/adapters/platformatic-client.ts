@@ -25,6 +25,12 @@ import type {
   OutputRecord,
   TopicPartitionOffset,
 } from "../ports/kafka.js";
+import type { KafkaSecurity } from "../config/kafka-security.js";
+import {
+  platformaticSecurity,
+  withSecurityReason,
+  type PlatformaticSecurityOptions,
+} from "./kafka-security.js";
 import { PlatformaticConsumer } from "./platformatic-consumer.js";
 import { keyPartitioner, toMessage } from "./platformatic-records.js";
 import { SendCoalescer } from "./send-coalescer.js";
@@ -34,15 +40,19 @@ export interface PlatformaticClientOptions {
   readonly clientId: string;
   /** What the adapter has to say (retries, rebalances, lost membership). @default dropped */
   readonly log?: Logger;
+  /** TLS and SASL for every connection: consumer, producers, admin. @default plaintext */
+  readonly security?: KafkaSecurity;
 }
 
 export class PlatformaticClient implements KafkaClient {
   readonly #options: PlatformaticClientOptions;
   readonly #log: Logger;
+  readonly #security: PlatformaticSecurityOptions;
 
   constructor(options: PlatformaticClientOptions) {
     this.#options = options;
     this.#log = options.log ?? silentLogger;
+    this.#security = platformaticSecurity(options.security, options.brokers);
   }
 
   consumer(settings: ConsumerSettings): KafkaConsumer {
@@ -50,6 +60,7 @@ export class PlatformaticClient implements KafkaClient {
       clientId: this.#options.clientId,
       brokers: this.#options.brokers,
       log: this.#log,
+      security: this.#security,
     });
   }
 
@@ -73,6 +84,7 @@ export class PlatformaticClient implements KafkaClient {
     const admin = new Admin({
       clientId: this.#options.clientId,
       bootstrapBrokers: [...this.#options.brokers],
+      ...this.#security,
     });
     try {
       const existing = new Set(await admin.listTopics());
@@ -82,6 +94,9 @@ export class PlatformaticClient implements KafkaClient {
         await admin.createTopics({ topics: missing, partitions: -1, replicas: -1 });
       }
       return missing;
+    } catch (error) {
+      // The pipeline's first contact with the cluster: where a wrong password or CA shows.
+      throw withSecurityReason(error);
     } finally {
       await admin.close();
     }
@@ -91,6 +106,7 @@ export class PlatformaticClient implements KafkaClient {
     return new Producer({
       clientId: this.#options.clientId,
       bootstrapBrokers: [...this.#options.brokers],
+      ...this.#security,
       idempotent: true,
       // Acknowledged by every in-sync replica before the input offset is committed: an output
       // lost with a broker after the commit would be an event lost.

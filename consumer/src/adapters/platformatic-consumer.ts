@@ -41,6 +41,7 @@ import type {
   PartitionBatch,
   TopicPartitionOffset,
 } from "../ports/kafka.js";
+import type { PlatformaticSecurityOptions } from "./kafka-security.js";
 import { appendRecords } from "./platformatic-records.js";
 
 type FetchResponse = Awaited<ReturnType<Consumer["fetch"]>>;
@@ -112,6 +113,8 @@ export interface PlatformaticConsumerOptions {
   readonly clientId: string;
   readonly brokers: readonly string[];
   readonly log: Logger;
+  /** TLS and SASL, for the group's connections and the fetch loop's alike. */
+  readonly security?: PlatformaticSecurityOptions;
 }
 
 export class PlatformaticConsumer implements KafkaConsumer {
@@ -155,6 +158,7 @@ export class PlatformaticConsumer implements KafkaConsumer {
     this.client = new Consumer({
       clientId: options.clientId,
       bootstrapBrokers: [...options.brokers],
+      ...options.security,
       groupId: settings.groupId,
       ...(settings.groupInstanceId === undefined
         ? {}
@@ -170,7 +174,7 @@ export class PlatformaticConsumer implements KafkaConsumer {
       maxWaitTime: settings.maxWaitTimeMs,
       isolationLevel: FetchIsolationLevels.READ_COMMITTED,
     });
-    this.#fetchPool = new ConnectionPool(options.clientId);
+    this.#fetchPool = new ConnectionPool(options.clientId, { ...options.security });
     this.client.on("consumer:group:join", (payload) => this.#joined(payload));
     this.client.on("consumer:heartbeat:error", ({ error }) =>
       this.#log.warn({ error: errorMessage(error) }, "heartbeat to the group coordinator failed"),

@@ -20,6 +20,15 @@ export {
   parsePipelineConfig,
   parsePipelineYaml,
 } from "./pipeline-config.js";
+export { loadKafkaSecurity, SASL_MECHANISMS } from "./kafka-security.js";
+export type {
+  KafkaSaslSettings,
+  KafkaSecurity,
+  KafkaSecuritySettings,
+  KafkaTlsSettings,
+  PasswordSource,
+  SaslMechanism,
+} from "./kafka-security.js";
 export type {
   DeliveryMode,
   KafkaClientName,

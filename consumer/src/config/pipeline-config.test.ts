@@ -53,6 +53,7 @@ describe("pipeline config", () => {
       groupId: "sluice-fraud",
       groupInstanceId: undefined,
       sessionTimeoutMs: DEFAULT_SESSION_TIMEOUT_MS,
+      security: { tls: undefined, sasl: undefined },
     });
     assert.deepEqual(config.batch, { maxEvents: DEFAULT_MAX_EVENTS, lingerMs: DEFAULT_LINGER_MS });
     assert.equal(config.delivery, "at_least_once");

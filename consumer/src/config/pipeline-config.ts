@@ -21,6 +21,12 @@ import { ConsumerError } from "../errors.js";
 import { featureSpecSchema, type FeatureSpec } from "../features/feature-spec.js";
 import { describeValue, formatIssues, schemaErrorMap } from "@sluice/kit";
 import {
+  kafkaSaslSchema,
+  kafkaSecuritySettings,
+  kafkaTlsSchema,
+  type KafkaSecuritySettings,
+} from "./kafka-security.js";
+import {
   DEFAULT_KEY_PREFIX,
   DEFAULT_MAX_CACHED_ENTITIES,
 } from "../adapters/redis-feature-store.js";
@@ -84,6 +90,8 @@ export interface PipelineConfig {
     /** Static membership (KIP-345); none: a new dynamic member at each start. */
     readonly groupInstanceId: string | undefined;
     readonly sessionTimeoutMs: number;
+    /** TLS and SASL, as the file names them (files and variables are read at start). */
+    readonly security: KafkaSecuritySettings;
   };
   readonly topics: {
     readonly input: string;
@@ -230,6 +238,8 @@ const pipelineSchema = z
         group_id: z.string().min(1).optional(),
         group_instance_id: instanceId.optional(),
         session_timeout_ms: positiveInt().default(DEFAULT_SESSION_TIMEOUT_MS),
+        tls: kafkaTlsSchema.optional(),
+        sasl: kafkaSaslSchema.optional(),
       })
       .default({ client: DEFAULT_KAFKA_CLIENT, session_timeout_ms: DEFAULT_SESSION_TIMEOUT_MS }),
     topics: z.strictObject({
@@ -347,6 +357,7 @@ export function parsePipelineConfig(
       groupId: p.kafka.group_id ?? `sluice-${p.name}`,
       groupInstanceId: p.kafka.group_instance_id ?? overrides.defaultInstanceId,
       sessionTimeoutMs: p.kafka.session_timeout_ms,
+      security: kafkaSecuritySettings(p.kafka.tls, p.kafka.sasl, baseDir),
     },
     topics: {
       input: p.topics.input,

@@ -9,6 +9,7 @@ import {
   ListOffsetTimestamps,
   type FetchIsolationLevelValue,
 } from "@platformatic/kafka";
+import { platformaticSecurity, type KafkaSecurity } from "@sluice/consumer";
 
 /** One partition's offsets: `low` its first, `high` the one after its last (high watermark). */
 export interface PartitionEnds {
@@ -23,8 +24,13 @@ const LEADERS_TIMEOUT_MS = 30_000;
 export class KafkaAdmin {
   readonly #admin: Admin;
 
-  constructor(brokers: readonly string[], clientId = "sluice-admin") {
-    this.#admin = new Admin({ clientId, bootstrapBrokers: [...brokers] });
+  /** `security`: TLS and SASL, as a pipeline file's `kafka:` gives them. @default plaintext */
+  constructor(brokers: readonly string[], clientId = "sluice-admin", security?: KafkaSecurity) {
+    this.#admin = new Admin({
+      clientId,
+      bootstrapBrokers: [...brokers],
+      ...platformaticSecurity(security, brokers),
+    });
   }
 
   listTopics(): Promise<string[]> {

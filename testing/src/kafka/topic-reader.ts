@@ -6,7 +6,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { Consumer, FetchIsolationLevels, type Message } from "@platformatic/kafka";
-import type { HeaderValue, RecordHeaders } from "@sluice/consumer";
+import {
+  platformaticSecurity,
+  type HeaderValue,
+  type KafkaSecurity,
+  type RecordHeaders,
+} from "@sluice/consumer";
 import { KafkaAdmin } from "./kafka-admin.js";
 
 export interface ReadRecord {
@@ -31,6 +36,8 @@ export interface CollectOptions {
   readonly pollMs?: number;
   /** @default "sluice-reader" */
   readonly clientId?: string;
+  /** TLS and SASL, as a pipeline file's `kafka:` gives them. @default plaintext */
+  readonly security?: KafkaSecurity;
 }
 
 export interface Collected {
@@ -47,11 +54,12 @@ const SESSION_TIMEOUT_MS = 6_000;
 export async function collectTopics(options: CollectOptions): Promise<Collected> {
   const clientId = options.clientId ?? "sluice-reader";
   const groupId = `sluice-reader-${randomUUID()}`;
-  const admin = new KafkaAdmin(options.brokers, clientId);
+  const admin = new KafkaAdmin(options.brokers, clientId, options.security);
   const consumer = new Consumer({
     clientId,
     groupId,
     bootstrapBrokers: [...options.brokers],
+    ...platformaticSecurity(options.security, options.brokers),
     isolationLevel: FetchIsolationLevels.READ_COMMITTED,
     sessionTimeout: SESSION_TIMEOUT_MS,
     heartbeatInterval: 1_000,

@@ -92,6 +92,8 @@ export async function stopCli(cli: CliProcess | undefined): Promise<void> {
 export interface ConfigFolder {
   /** Writes `document` as YAML; resolves with the file's path. */
   write(name: string, document: unknown): Promise<string>;
+  /** Writes `text` as it is (a certificate, a password file); resolves with the file's path. */
+  writeText(name: string, text: string): Promise<string>;
   remove(): Promise<void>;
 }
 
@@ -101,6 +103,11 @@ export async function configFolder(): Promise<ConfigFolder> {
     async write(name, document) {
       const path = join(dir, name);
       await writeFile(path, stringify(document));
+      return path;
+    },
+    async writeText(name, text) {
+      const path = join(dir, name);
+      await writeFile(path, text);
       return path;
     },
     remove: () => rm(dir, { recursive: true, force: true }),

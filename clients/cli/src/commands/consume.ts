@@ -10,8 +10,10 @@ import {
   ConsumerMetrics,
   DEFAULT_METRICS_PORT,
   containerInstanceId,
+  loadKafkaSecurity,
   loadPipelineConfig,
   startPipeline,
+  type KafkaSecurity,
   type PipelineConfig,
 } from "@sluice/consumer";
 import {
@@ -76,6 +78,20 @@ export async function loadConfig(flags: PipelineFlags): Promise<PipelineConfig> 
   }
 }
 
+/**
+ * The TLS and SASL material the pipeline file names, for the tools that talk to its cluster
+ * (`produce`, `verify`); a missing file or variable is a usage error (exit 2), naming its key.
+ */
+export async function loadSecurity(config: PipelineConfig, file: string): Promise<KafkaSecurity> {
+  try {
+    return await loadKafkaSecurity(config.kafka.security);
+  } catch (error) {
+    if (ConsumerError.is(error, "config_invalid"))
+      throw new UsageError(`${file}:\n${error.message}`);
+    throw error;
+  }
+}
+
 export function registerConsume(program: Command): void {
   const command = program
     .command("consume")
@@ -113,8 +129,10 @@ takes its partitions back at once instead of after the session timeout; two proc
 group must never share an id (the one that joined first stops, saying so). Prometheus metrics
 (lag, throughput, stage times, end-to-end latency, scores; see docs/metrics.md) are served at
 http://<metrics host>:<metrics port>/metrics, and sluice top shows them live.
-Exit status: 0 stopped by a signal, 1 failed (Kafka, Redis or the sidecar unreachable at start, or
-a fatal error), 2 invalid pipeline file or flags.
+Exit status: 0 stopped by a signal, 1 failed (Kafka, Redis or the sidecar unreachable at start,
+Kafka refusing the file's SASL credentials or TLS certificate, or a fatal error), 2 invalid pipeline
+file or flags (a kafka.tls file or kafka.sasl password that cannot be read included).
+Under npx or npm run, which do not pass SIGTERM on, it stops as on SIGTERM once npm has exited.
 A second consumer of the same pipeline on the same machine needs its own --metrics-port; it joins
 the group and takes half of the partitions.
 Examples:

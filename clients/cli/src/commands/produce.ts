@@ -5,10 +5,11 @@
  */
 import { InvalidArgumentError, type Command } from "commander";
 import { DEFAULT_FRAUD_RATIO, DEFAULT_USERS, produceSyntheticEvents } from "@sluice/demo";
+import { withSecurityReason } from "@sluice/consumer";
 import { startTelemetry } from "../telemetry.js";
 import { UsageError, runAction } from "../output/exit.js";
 import { print } from "../output/print.js";
-import { addPipelineOptions, loadConfig, type PipelineFlags } from "./consume.js";
+import { addPipelineOptions, loadConfig, loadSecurity, type PipelineFlags } from "./consume.js";
 
 interface ProduceFlags extends PipelineFlags {
   rate: number;
@@ -72,6 +73,7 @@ Examples:
         throw new UsageError("give --count or --duration (or both): produce must stop");
       }
       const config = await loadConfig(flags);
+      const security = await loadSecurity(config, flags.config);
       const abort = new AbortController();
       const onSignal = () => abort.abort();
       process.once("SIGINT", onSignal);
@@ -81,6 +83,7 @@ Examples:
       try {
         const report = await produceSyntheticEvents({
           brokers: config.kafka.brokers,
+          security,
           topic: config.topics.input,
           redisUrl: config.redis.url,
           rate: flags.rate,
@@ -95,6 +98,9 @@ Examples:
             const line = `produced ${r.produced}${flags.count === undefined ? "" : `/${flags.count}`} (${r.rate.toFixed(0)}/s, ${r.fraud} fraud, ${r.malformed} malformed) in ${(r.elapsedMs / 1000).toFixed(1)} s`;
             process.stderr.write(interactive ? `\r${line}` : `${line}\n`);
           },
+        }).catch((error: unknown) => {
+          // A refused password or an untrusted certificate, said as such.
+          throw withSecurityReason(error);
         });
         if (interactive) process.stderr.write("\n");
         print(

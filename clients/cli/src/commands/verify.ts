@@ -5,10 +5,11 @@
  */
 import { InvalidArgumentError, type Command } from "commander";
 import { verifyPipeline, type LatencySummary, type VerifyReport } from "@sluice/demo";
+import { withSecurityReason } from "@sluice/consumer";
 import { runAction } from "../output/exit.js";
 import { print, printJson } from "../output/print.js";
 import { formatTable } from "../output/table.js";
-import { addPipelineOptions, loadConfig, type PipelineFlags } from "./consume.js";
+import { addPipelineOptions, loadConfig, loadSecurity, type PipelineFlags } from "./consume.js";
 
 interface VerifyFlags extends PipelineFlags {
   expect?: number;
@@ -97,12 +98,16 @@ Examples:
       const config = await loadConfig(flags);
       const report = await verifyPipeline({
         brokers: config.kafka.brokers,
+        security: await loadSecurity(config, flags.config),
         input: config.topics.input,
         output: config.topics.output,
         deadLetter: config.topics.deadLetter,
         review: config.topics.review,
         timeoutMs: flags.timeout * 1000,
         ...(flags.expect === undefined ? {} : { expect: flags.expect }),
+      }).catch((error: unknown) => {
+        // A refused password or an untrusted certificate, said as such.
+        throw withSecurityReason(error);
       });
       const exactlyOnce = config.delivery === "exactly_once";
       if (flags.json === true) printJson(self, report);
