@@ -9,6 +9,8 @@ import type { Score } from "./scorer.js";
 
 export const HEADERS = {
   modelVersion: "sluice-model-version",
+  /** With a rollout: the arm whose version scored the event (its `arm` field too). */
+  arm: "sluice-arm",
   sourceTopic: "sluice-source-topic",
   sourcePartition: "sluice-source-partition",
   sourceOffset: "sluice-source-offset",
@@ -41,6 +43,8 @@ export interface Prediction {
   readonly event_time: string;
   /** ISO 8601, when the prediction was made. */
   readonly predicted_at: string;
+  /** With a rollout: the arm that routed the event to `model_version`; absent without one. */
+  readonly arm?: string;
 }
 
 /** Where an input record came from. */
@@ -84,6 +88,7 @@ export function makePrediction(
     confidence: Math.max(...probabilities),
     event_time: new Date(eventTime).toISOString(),
     predicted_at: new Date(now).toISOString(),
+    ...(score.arm === undefined ? {} : { arm: score.arm }),
   };
 }
 
@@ -104,6 +109,7 @@ export function predictionRecord(
     [HEADERS.modelVersion]: prediction.model_version,
     ...sourceHeaders(source),
   };
+  if (prediction.arm !== undefined) headers[HEADERS.arm] = prediction.arm;
   for (const name of TRACE_HEADERS) {
     const value = source.record.headers[name];
     if (value !== undefined) headers[name] = value;
