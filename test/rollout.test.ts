@@ -13,6 +13,7 @@ import { after, afterEach, before, describe, it } from "node:test";
 import {
   entityBucket,
   HEADERS,
+  rolloutOverrideKey,
   saltSeed,
   startPipeline,
   type Pipeline,
@@ -385,6 +386,14 @@ describe("rollouts: guard rails", { timeout: 4 * 60_000 }, () => {
             /rolled back arm "canary" \(version 2\) to "stable": error rate/.test(line),
           ),
           lines.join("\n"),
+        );
+        // Recorded for every consumer of the pipeline (and a `sluice rollout` ramp in progress).
+        const recorded = JSON.parse(
+          (await h.redis.hget(rolloutOverrideKey(h.keyPrefix, "fraud"), "value")) ?? "{}",
+        ) as { generation?: number; rolled_back?: string[]; by?: string };
+        assert.deepEqual(
+          [recorded.generation, recorded.rolled_back, recorded.by],
+          [1, ["canary"], "guard-rails"],
         );
         const published = await h.read([eventsTopic], (read) => read.length >= 1);
         assert.equal(published.length, 1);

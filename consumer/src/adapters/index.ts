@@ -17,3 +17,4 @@ export type {
 } from "./redis-feature-store.js";
 export { CorruptLogError, decodeLog } from "./entity-log-codec.js";
 export { RedisLookupWriter } from "./redis-lookup-writer.js";
+export { RedisRolloutOverrides, rolloutOverrideKey } from "./redis-rollout-overrides.js";

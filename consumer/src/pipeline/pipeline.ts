@@ -14,6 +14,7 @@ import type { PipelineStats } from "../observability/pipeline-observer.js";
 import type { FeatureStore } from "../ports/feature-store.js";
 import type { Inference } from "../ports/inference.js";
 import type { KafkaClient, KafkaConsumer } from "../ports/kafka.js";
+import type { RolloutOverrides } from "../ports/rollout-overrides.js";
 import { AtLeastOnceDelivery, ExactlyOnceDelivery, type Delivery } from "./delivery.js";
 import { MicroBatchProcessor } from "./micro-batch.js";
 import { bindModel, type ModelBinding } from "./model-binding.js";
@@ -44,6 +45,8 @@ export interface PipelineDependencies {
   readonly release?: () => Promise<void>;
   /** Where the pipeline's Prometheus series go. @default a registry of its own */
   readonly metrics?: ConsumerMetrics;
+  /** With a `rollout:` section: where `sluice rollout` changes its weights (closed by `stop()`). */
+  readonly rolloutOverrides?: RolloutOverrides;
 }
 
 export class Pipeline {
@@ -234,7 +237,7 @@ export class Pipeline {
  */
 async function prepareMicroBatches(
   config: PipelineConfig,
-  deps: Pick<PipelineDependencies, "store" | "inference" | "kafka">,
+  deps: Pick<PipelineDependencies, "store" | "inference" | "kafka" | "rolloutOverrides">,
   log: Logger,
 ): Promise<{
   processor: MicroBatchProcessor;
@@ -263,7 +266,12 @@ async function prepareMicroBatches(
   const rollout =
     config.rollout === undefined
       ? undefined
-      : await prepareRollout(config, config.rollout, extractor.width, { ...deps, log, bind });
+      : await prepareRollout(config, config.rollout, extractor.width, {
+          ...deps,
+          log,
+          bind,
+          overrides: deps.rolloutOverrides,
+        });
   const binding = rollout?.binding ?? (await bind(model.version));
   const scorer = rollout?.scorer ?? new Scorer(inference, binding, model.deadlineMs);
   const processor = new MicroBatchProcessor(extractor, scorer, {

@@ -42,3 +42,4 @@ export type {
   StoreResponse,
   WindowQuery,
 } from "./feature-store.js";
+export type { RolloutOverrides } from "./rollout-overrides.js";

@@ -11,7 +11,9 @@ import type { ModelBinding } from "../pipeline/model-binding.js";
 import { Scorer } from "../pipeline/scorer.js";
 import type { Inference } from "../ports/inference.js";
 import type { KafkaClient, KafkaProducer } from "../ports/kafka.js";
+import type { RolloutOverrides } from "../ports/rollout-overrides.js";
 import { RolloutControl } from "./rollout-control.js";
+import { RolloutWatcher } from "./rollout-watcher.js";
 import { RolloutScorer } from "./rollout-scorer.js";
 import { ShadowScorer } from "./shadow-scorer.js";
 
@@ -33,6 +35,8 @@ export interface RolloutDependencies {
   readonly log: Logger;
   /** Binds one version of the pipeline's model (bindModel, with the pipeline's messages). */
   readonly bind: (version: number | string) => Promise<ModelBinding>;
+  /** Where `sluice rollout` changes the weights; without it they are the file's until a restart. */
+  readonly overrides?: RolloutOverrides | undefined;
 }
 
 /** The topics a rollout section writes to. */
@@ -97,6 +101,17 @@ export async function prepareRollout(
     });
   }
   const scorer = new RolloutScorer(control, scorers, width, shadow);
+  let watcher: RolloutWatcher | undefined;
+  if (deps.overrides !== undefined) {
+    watcher = new RolloutWatcher(control, deps.overrides, { pipeline: config.name, log });
+    try {
+      await watcher.start();
+    } catch (error) {
+      await watcher.close().catch(() => {});
+      await producer?.disconnect().catch(() => {});
+      throw error;
+    }
+  }
   return {
     control,
     scorer,
@@ -104,6 +119,7 @@ export async function prepareRollout(
     binding: primary,
     topics,
     close: async () => {
+      await watcher?.close();
       await shadow?.drain();
       await producer?.disconnect();
     },

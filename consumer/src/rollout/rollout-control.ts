@@ -18,6 +18,7 @@ import { RolloutRouter } from "../lifecycle/rollout-router.js";
 import type { ArmWeight, RolloutMetrics } from "../observability/rollout-metrics.js";
 import type { KafkaProducer, OutputRecord } from "../ports/kafka.js";
 import { BUCKETS } from "../lifecycle/entity-bucket.js";
+import type { RolloutOverride } from "./rollout-override.js";
 
 /** The segment label of the default weights in `sluice_consumer_rollout_weight`. */
 export const DEFAULT_SEGMENT = "_default";
@@ -49,14 +50,19 @@ export interface RollbackEvent {
 }
 
 export class RolloutControl {
+  readonly config: RolloutConfig;
   #router: RolloutRouter;
   #guardRails: GuardRails | undefined;
+  #override: RolloutOverride | undefined;
+  /** Told of each automatic rollback (the watcher makes it every consumer's). */
+  onRollback: ((router: RolloutRouter, verdict: GuardRailVerdict) => void) | undefined;
   /** Set by the pipeline once its metrics exist (before it consumes). */
   metrics: RolloutMetrics | undefined;
   readonly #options: RolloutControlOptions;
   readonly #now: () => number;
 
   constructor(config: RolloutConfig, options: RolloutControlOptions) {
+    this.config = config;
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#router = new RolloutRouter(config);
@@ -66,6 +72,33 @@ export class RolloutControl {
   /** The router of the next micro-batch. */
   get router(): RolloutRouter {
     return this.#router;
+  }
+
+  /** The override in effect (`sluice rollout`), undefined while the file's weights apply. */
+  get override(): RolloutOverride | undefined {
+    return this.#override;
+  }
+
+  /**
+   * Routes the next micro-batches by `override`'s weights and rollbacks (undefined: the file's),
+   * in one assignment. The guard rails start over when their arm comes back from a rollback (a
+   * new canary); otherwise their window goes on across weight changes.
+   */
+  apply(override: RolloutOverride | undefined): void {
+    const config = this.config;
+    const weighted =
+      override?.weightsBp === undefined ? config : { ...config, weightsBp: override.weightsBp };
+    const rolledBack = override?.rolledBack ?? [];
+    const guarded = this.#guardRails?.arm;
+    if (
+      guarded !== undefined &&
+      this.#router.rolledBack.includes(guarded) &&
+      !rolledBack.includes(guarded)
+    ) {
+      this.#guardRails?.reset();
+    }
+    this.#router = new RolloutRouter(weighted, rolledBack);
+    this.#override = override;
   }
 
   /** One arm call's outcome, for the guard rails. */
@@ -100,6 +133,7 @@ export class RolloutControl {
       verdict.breaches.map((breach) => breach.check),
     );
     this.#publish(verdict, version);
+    this.onRollback?.(this.#router, verdict);
     return verdict;
   }
 
