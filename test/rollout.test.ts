@@ -185,6 +185,57 @@ describe("rollouts", { timeout: 6 * 60_000 }, () => {
   );
 
   it(
+    "rolls back a canary whose scores drift from the primary's (score PSI)",
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const { topics, settings } = await h.setup(3, {
+        patch: {
+          model: modelSection(h.sidecar.grpcPort),
+          rollout: {
+            arms: [
+              { name: "stable", version: 1, weight: 50 },
+              { name: "canary", version: 2, weight: 50 },
+            ],
+            // Two different models (logistic regression, boosted trees) never score alike to 1e-3.
+            guard_rails: { arm: "canary", min_events: 100, score: { max_psi: 0.001 } },
+          },
+          // Its rollback is written under its name: the other tests' pipelines must not read it.
+          name: "fraud-psi",
+        },
+      });
+      const { events, homes } = fraudStream(13, 100, 6, `${h.run}-psi`);
+      await h.loadHomes(homes);
+      const pipeline = await h.pipeline(settings);
+      await h.kafka.produce(topics.in, eventMessages(events));
+      await waitFor("every event processed", () => pipeline.stats.events === events.length);
+      assert.equal(
+        await metric(pipeline, "sluice_consumer_rollbacks_total", {
+          arm: "canary",
+          check: "score_psi",
+        }),
+        1,
+      );
+      const psi = await metric(pipeline, "sluice_consumer_guard_rail_score_psi", { arm: "canary" });
+      assert.ok(psi > 0.001, `PSI ${psi}`);
+      // After the rollback, the canary's users are the primary's.
+      const after = fraudStream(14, 100, 2, `${h.run}-psi-after`);
+      await h.loadHomes(after.homes);
+      await h.kafka.produce(topics.in, eventMessages(after.events));
+      const total = events.length + after.events.length;
+      await waitFor("the later events processed", () => pipeline.stats.events === total);
+      const ids = byId(await h.read([topics.out], (read) => read.length >= total));
+      assert.equal(ids.size, total);
+      for (const [id, list] of ids) {
+        assert.equal(list.length, 1, id);
+        const { p } = list[0]!;
+        assert.equal(p.model_version, p.arm === "canary" ? "2" : "1", id);
+      }
+      const later = after.events.map((e) => ids.get(e.id)![0]!.p.arm);
+      assert.deepEqual(new Set(later), new Set(["stable"]));
+    },
+  );
+
+  it(
     "a shadow never changes the output; its comparison goes to metrics and the shadow topic",
     { timeout: TEST_TIMEOUT_MS },
     async () => {

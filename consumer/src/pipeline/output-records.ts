@@ -77,7 +77,7 @@ export function makePrediction(
   now: number,
 ): Prediction {
   const probabilities = score.probabilities.map(fp32Number);
-  return {
+  const prediction: Prediction = {
     id,
     key: source.record.key === null ? null : source.record.key.toString("utf8"),
     model,
@@ -88,8 +88,9 @@ export function makePrediction(
     confidence: Math.max(...probabilities),
     event_time: new Date(eventTime).toISOString(),
     predicted_at: new Date(now).toISOString(),
-    ...(score.arm === undefined ? {} : { arm: score.arm }),
   };
+  // Without a rollout the record is exactly what it was, at no extra cost per event.
+  return score.arm === undefined ? prediction : { ...prediction, arm: score.arm };
 }
 
 function sourceHeaders(source: Source): RecordHeaders {

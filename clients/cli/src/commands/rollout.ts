@@ -27,6 +27,8 @@ import { loadConfig } from "./consume.js";
 
 /** A ramp without --steps: ten moves, small enough that each is a modest change of traffic. */
 export const DEFAULT_RAMP_STEPS = 10;
+/** A rollback re-reads and writes again this often when another writer comes first. */
+const ROLLBACK_ATTEMPTS = 10;
 /** Who the override says wrote it. */
 const BY = "sluice rollout";
 
@@ -332,14 +334,21 @@ Examples:
           const { rollout: config } = opened;
           const primary = config.arms[config.primary]!;
           // Read and write until the write lands: a rollback must win over a ramp's next step.
-          for (;;) {
+          for (let attempt = 1; ; attempt++) {
             const current = await readOverride(opened);
             const written = await write(opened, current, {
               weightsBp: current?.weightsBp,
               rolledBack: config.arms.filter((_, i) => i !== config.primary).map((a) => a.name),
               reason: "rollback",
             });
-            if (written === undefined) continue;
+            if (written === undefined) {
+              // Another writer between our read and write; a few in a row is not a ramp's pace.
+              if (attempt < ROLLBACK_ATTEMPTS) continue;
+              throw changedUnderUs(
+                opened,
+                `${ROLLBACK_ATTEMPTS} times while this command wrote it`,
+              );
+            }
             print(
               self,
               `${opened.config.name}: every entity to "${primary.name}" (version ${primary.version}) (generation ${written.generation})`,
