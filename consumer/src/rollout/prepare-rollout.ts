@@ -13,6 +13,7 @@ import type { Inference } from "../ports/inference.js";
 import type { KafkaClient, KafkaProducer } from "../ports/kafka.js";
 import type { RolloutOverrides } from "../ports/rollout-overrides.js";
 import { RolloutControl } from "./rollout-control.js";
+import { describeWeights } from "./rollout-override.js";
 import { RolloutWatcher } from "./rollout-watcher.js";
 import { RolloutScorer } from "./rollout-scorer.js";
 import { ShadowScorer } from "./shadow-scorer.js";
@@ -112,6 +113,11 @@ export async function prepareRollout(
       throw error;
     }
   }
+  const arms = rollout.arms.map((arm) => `${arm.name} → version ${arm.version}`).join(", ");
+  log.info(
+    { arms: rollout.arms.map((arm) => arm.name), generation: control.override?.generation ?? null },
+    `pipeline "${config.name}": rollout ${describeWeights(rollout, control.router.weights())} (${arms})${shadow === undefined ? "" : `, shadow version ${rollout.shadow?.version}`}${control.override === undefined ? "" : `, override generation ${control.override.generation} by ${control.override.by}`}`,
+  );
   return {
     control,
     scorer,
