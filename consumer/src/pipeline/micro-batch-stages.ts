@@ -52,7 +52,7 @@ export interface FeatureRows {
   readonly events: EventProgress[];
   readonly rows: Float32Array;
   readonly count: number;
-  /** Who each row is about, by row: the entity key, the decoded event, its index in `events`. */
+  /** Who each row is about, by row: the entity key and the decoded event. */
   readonly subjects: RowSubjects;
   /** Events whose lookup found no record, by feature (a lookup's missing policy decided the rest). */
   readonly lookupMisses: Readonly<Record<string, number>>;
@@ -62,8 +62,6 @@ export interface FeatureRows {
 export interface RowSubjects {
   readonly entities: readonly string[];
   readonly values: readonly unknown[];
-  /** The row's index in the micro-batch's input records. */
-  readonly events: readonly number[];
 }
 
 /**
@@ -98,7 +96,7 @@ export async function computeFeatures(
   const width = features.width;
   const rows = new Float32Array(outcomes.filter((outcome) => outcome.ok).length * width);
   const lookupMisses: Record<string, number> = {};
-  const subjects = { entities: [] as string[], values: [] as unknown[], events: [] as number[] };
+  const subjects = { entities: [] as string[], values: [] as unknown[] };
   let count = 0;
   outcomes.forEach((outcome, j) => {
     const i = indices[j]!;
@@ -113,7 +111,6 @@ export async function computeFeatures(
     const { value } = inputs[j]!;
     subjects.entities.push(outcome.entity);
     subjects.values.push(value);
-    subjects.events.push(i);
     events[i] = { kind: "featured", value, eventTime: outcome.eventTime, row: count++ };
   });
   return { events, rows, count, subjects, lookupMisses };

@@ -38,7 +38,7 @@ function batch(n: number) {
   const entities = Array.from({ length: n }, (_, i) => `user-${i}`);
   return {
     rows,
-    subjects: { entities, values: entities.map(() => ({})), events: entities.map((_, i) => i) },
+    subjects: { entities, values: entities.map(() => ({})) },
   };
 }
 
