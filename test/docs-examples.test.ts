@@ -9,7 +9,9 @@
  * - serve:    each `sluice serve` is started, must answer the health check, then SIGTERM: exit 0;
  * - stack:    `sluice stack …` on a stack of its own (a temp --state-dir), the ups first, downs last;
  * - pipeline: consume (kept running), produce, verify once the consumers caught up, top (a live
- *             view gets SIGINT: exit 0), on the local stack with this test's own topics.
+ *             view gets SIGINT: exit 0), on the local stack with this test's own topics;
+ * - rollout:  `sluice rollout …` on examples/pipelines/fraud-canary.yaml's copy with a Redis key
+ *             prefix of its own (the command needs only Redis), its ramps shortened to 1 s.
  *
  * What the test changes, and only that: the documented default addresses (127.0.0.1:8001 the
  * sidecar, :8002 its metrics, :8003/:8004 consumers' metrics, :9092 Kafka, :6379 Redis, and
@@ -20,12 +22,12 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { randomUUID } from "node:crypto";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { InferenceClient } from "@sluice/client";
 import type { Sidecar } from "@sluice/server";
 import {
@@ -51,7 +53,7 @@ import {
 } from "./docs-examples/collect.js";
 
 const EXAMPLES = collectExamples();
-const SCENE_OF: Record<string, "client" | "serve" | "stack" | "pipeline"> = {
+const SCENE_OF: Record<string, "client" | "serve" | "stack" | "pipeline" | "rollout"> = {
   metadata: "client",
   models: "client",
   infer: "client",
@@ -65,6 +67,7 @@ const SCENE_OF: Record<string, "client" | "serve" | "stack" | "pipeline"> = {
   verify: "pipeline",
   top: "pipeline",
   "load-lookups": "pipeline",
+  rollout: "rollout",
 };
 /** A command that ends by itself; the long-running ones are stopped by a signal. */
 const SHORT_TIMEOUT_MS = 90_000;
@@ -334,6 +337,33 @@ describe("the command examples of --help, the README and the docs", () => {
       } finally {
         await stopStack({ stateDir, progress: () => {} });
         await rm(stateDir, { recursive: true, force: true });
+      }
+    });
+
+    test("rollout: status, set, rollback and reset on the canary example's Redis key", async () => {
+      const redis = await startTestRedis();
+      const keyPrefix = uniquePrefix();
+      const configDir = await mkdtemp(join(tmpdir(), "sluice-docs-rollout-"));
+      try {
+        const config = join(configDir, "fraud-canary.yaml");
+        const document = parse(
+          await readFile(join(REPO_ROOT, "examples/pipelines/fraud-canary.yaml"), "utf8"),
+        ) as { pipeline: Record<string, unknown> };
+        document.pipeline["redis"] = { url: redis.url, key_prefix: keyPrefix };
+        await writeFile(config, stringify(document));
+        const environment: Environment = {
+          ports: new Map(),
+          env: { REDIS_URL: redis.url },
+          adapt: (line) =>
+            line
+              .replaceAll("examples/pipelines/fraud-canary.yaml", config)
+              .replace(/--ramp \S+/, "--ramp 1s"),
+        };
+        for (const example of sluiceExamples("rollout")) await runShort(example, environment);
+      } finally {
+        await deleteKeys(redis.client, `${keyPrefix}*`);
+        await redis.stop();
+        await rm(configDir, { recursive: true, force: true });
       }
     });
 

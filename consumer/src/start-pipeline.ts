@@ -7,6 +7,7 @@ import { silentLogger, type Logger } from "@sluice/kit";
 import { KafkajsClient } from "./adapters/kafkajs-client.js";
 import { PlatformaticClient } from "./adapters/platformatic-client.js";
 import { RedisFeatureStore, type RedisConnectOptions } from "./adapters/redis-feature-store.js";
+import { RedisRolloutOverrides } from "./adapters/redis-rollout-overrides.js";
 import { SidecarInference } from "./adapters/sidecar-inference.js";
 import { loadKafkaSecurity } from "./config/kafka-security.js";
 import type { PipelineConfig } from "./config/pipeline-config.js";
@@ -37,8 +38,18 @@ export async function startPipeline(
       : new PlatformaticClient({ brokers, clientId, log, security });
   const inference = new SidecarInference(config.model.sidecar);
   let store: RedisFeatureStore | undefined;
+  let overrides: RedisRolloutOverrides | undefined;
   try {
     store = await RedisFeatureStore.connect(config.redis.url, featureStoreOptions(config));
+    // The pipeline closes it with the rollout (stop(), or a start that fails after connecting).
+    overrides =
+      config.rollout === undefined
+        ? undefined
+        : await RedisRolloutOverrides.connect(
+            config.redis.url,
+            config.redis.keyPrefix,
+            config.name,
+          );
     const opened = store;
     return await Pipeline.start(config, {
       kafka,
@@ -46,6 +57,7 @@ export async function startPipeline(
       store: opened,
       log,
       metrics: options.metrics,
+      ...(overrides === undefined ? {} : { rolloutOverrides: overrides }),
       release: async () => {
         inference.close();
         await opened.close();
@@ -54,6 +66,7 @@ export async function startPipeline(
   } catch (error) {
     inference.close();
     await store?.close();
+    await overrides?.close();
     throw error;
   }
 }

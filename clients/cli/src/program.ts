@@ -11,6 +11,7 @@ import { registerLoadLookups } from "./commands/load-lookups.js";
 import { registerMetadata } from "./commands/metadata.js";
 import { registerModels } from "./commands/models.js";
 import { registerProduce } from "./commands/produce.js";
+import { registerRollout } from "./commands/rollout.js";
 import { registerServe } from "./commands/serve.js";
 import { registerStack } from "./commands/stack.js";
 import { registerTop } from "./commands/top.js";
@@ -44,6 +45,7 @@ export function createProgram(output?: OutputConfiguration): Command {
   registerProduce(program);
   registerLoadLookups(program);
   registerVerify(program);
+  registerRollout(program);
   registerTop(program);
   return program;
 }

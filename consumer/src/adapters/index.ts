@@ -26,3 +26,4 @@ export {
   withSecurityReason,
 } from "./kafka-security.js";
 export type { PlatformaticSecurityOptions } from "./kafka-security.js";
+export { RedisRolloutOverrides, rolloutOverrideKey } from "./redis-rollout-overrides.js";

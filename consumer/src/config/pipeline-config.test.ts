@@ -44,6 +44,43 @@ function problems(doc: unknown): string[] {
 }
 
 describe("pipeline config", () => {
+  it("reads a rollout section with the lifecycle's schema, its paths, and refuses a second version", () => {
+    const arms = [
+      { name: "stable", version: "stable", weight: 90 },
+      { name: "canary", version: 2, weight: 10 },
+    ];
+    const config = parsePipelineConfig(
+      document({ rollout: { arms, shadow: { version: 3, topic: "fraud-shadow" } } }),
+    );
+    assert.equal(config.rollout?.salt, "fraud");
+    assert.deepEqual(config.rollout?.weightsBp, [9_000, 1_000]);
+    assert.equal(config.rollout?.shadow?.topic, "fraud-shadow");
+    assert.equal(config.rollout?.eventsTopic, undefined);
+    assert.equal(parsePipelineConfig(document()).rollout, undefined);
+    assert.deepEqual(
+      problems(
+        document({
+          rollout: { arms: [{ name: "a", version: 1, weight: 95 }], events_topic: "x y" },
+        }),
+      ).sort(),
+      [
+        "pipeline.rollout.arms: expected weights summing to 100 (%), got 95",
+        'pipeline.rollout.events_topic: expected a topic name of letters, digits, ".", "_" or "-" (at most 249), got "x y"',
+      ].sort(),
+    );
+    assert.deepEqual(
+      problems(
+        document({
+          model: { sidecar: "127.0.0.1:8001", name: "fraud", version: "stable" },
+          rollout: { arms },
+        }),
+      ),
+      [
+        'pipeline.model.version: expected no version when rollout.arms name the versions, got "stable"',
+      ],
+    );
+  });
+
   it("fills every default from named constants", () => {
     const config = parsePipelineConfig(document());
     assert.deepEqual(config.kafka, {

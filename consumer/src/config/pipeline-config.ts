@@ -30,6 +30,7 @@ import {
   DEFAULT_KEY_PREFIX,
   DEFAULT_MAX_CACHED_ENTITIES,
 } from "../adapters/redis-feature-store.js";
+import { parseRolloutConfig, type RolloutConfig } from "../lifecycle/rollout-config.js";
 
 export const DELIVERY_MODES = ["at_least_once", "exactly_once"] as const;
 export type DeliveryMode = (typeof DELIVERY_MODES)[number];
@@ -124,6 +125,8 @@ export interface PipelineConfig {
   };
   /** Where `sluice consume` serves Prometheus metrics; port 0 picks a free one, -1 serves none. */
   readonly metrics: { readonly host: string; readonly port: number };
+  /** Which model versions score which entities (docs/rollouts.md); none: `model.version` scores all. */
+  readonly rollout: RolloutConfig | undefined;
   /** The pipeline file's folder: relative hook modules start here. */
   readonly baseDir: string;
 }
@@ -307,8 +310,18 @@ const pipelineSchema = z
         host: z.string().min(1).default(DEFAULT_METRICS_HOST),
       })
       .default({ port: DEFAULT_METRICS_PORT, host: DEFAULT_METRICS_HOST }),
+    // Validated by the lifecycle's own schema below, with its paths (parseRolloutConfig).
+    rollout: z.unknown().optional(),
   })
   .superRefine((pipeline, ctx) => {
+    if (pipeline.rollout !== undefined && pipeline.model.version !== undefined) {
+      // Two sources of the version would leave one of them silently ignored.
+      ctx.addIssue({
+        code: "custom",
+        path: ["model", "version"],
+        message: `expected no version when rollout.arms name the versions, got ${describeValue(pipeline.model.version)}`,
+      });
+    }
     const { input, output, dead_letter, review } = pipeline.topics;
     // Reading what it writes would feed predictions back in as events, forever.
     for (const [key, value] of [
@@ -387,6 +400,7 @@ export function parsePipelineConfig(
       maxCachedEntities: p.redis.max_cached_entities,
     },
     metrics: { host: p.metrics.host, port: p.metrics.port },
+    rollout: p.rollout === undefined ? undefined : parseRolloutConfig(p.rollout, p.name),
     baseDir,
   };
 }

@@ -38,6 +38,14 @@ export const name = z
   .string()
   .regex(NAME_RE, expected(`a name of letters, digits, ".", "_" or "-" like "canary"`));
 
+/** Kafka's own rule for topic names (legal characters, at most 249 of them). */
+export const topic = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9._-]{1,249}$/,
+    expected(`a topic name of letters, digits, ".", "_" or "-" (at most 249)`),
+  );
+
 /** A version number or a label such as "stable" or "canary", as `model.version` takes. */
 const VERSION = `a version number or a label like "stable"`;
 export const modelVersion = z.union(

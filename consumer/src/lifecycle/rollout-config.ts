@@ -12,12 +12,13 @@
  *     field: channel
  *     weights:
  *       web: { stable: 50, canary: 50 }
- *   shadow: { version: 3, share: 100, deadline_ms: 500 }
+ *   shadow: { version: 3, share: 100, deadline_ms: 500, topic: fraud-shadow }
  *   guard_rails: { arm: canary, error_rate: { max: 0.02 }, latency: { max_ms: 250 } }
+ *   events_topic: fraud-rollout-events   # optional: each automatic rollback, as JSON
  * ```
  *
- * Weights are percentages to a basis point (0.01 %), summing to 100 per weight set. Validated
- * here; the pipeline does not read the section yet (consumer/src/lifecycle/README.md).
+ * Weights are percentages to a basis point (0.01 %), summing to 100 per weight set. The pipeline
+ * reads it through `config/pipeline-config.ts` (docs/rollouts.md).
  */
 import { z } from "zod";
 import {
@@ -26,6 +27,7 @@ import {
   parseSection,
   percentAsBasisPoints,
   positiveInt,
+  topic,
 } from "./config-schemas.js";
 import { BUCKETS } from "./entity-bucket.js";
 import { guardRailsSchema, type GuardRailsConfig } from "./guard-rails.js";
@@ -44,6 +46,8 @@ export interface ShadowConfig {
   /** Basis points of entities (sticky, by key) whose events the shadow also scores. */
   readonly shareBp: number;
   readonly deadlineMs: number;
+  /** Where each shadow prediction is also written, beside the primary's; none when undefined. */
+  readonly topic: string | undefined;
 }
 
 /** A validated `rollout:` section, every default filled. */
@@ -63,6 +67,8 @@ export interface RolloutConfig {
     | undefined;
   readonly shadow: ShadowConfig | undefined;
   readonly guardRails: GuardRailsConfig | undefined;
+  /** Where each automatic rollback is published, as JSON; none when undefined. */
+  readonly eventsTopic: string | undefined;
 }
 
 const WEIGHT_SUM = "weights summing to 100 (%)";
@@ -99,9 +105,11 @@ const rolloutSchema = z
         version: modelVersion,
         share: percentAsBasisPoints.default(BUCKETS),
         deadline_ms: positiveInt().default(DEFAULT_SHADOW_DEADLINE_MS),
+        topic: topic.optional(),
       })
       .optional(),
     guard_rails: guardRailsSchema.optional(),
+    events_topic: topic.optional(),
   })
   .superRefine((rollout, ctx) => {
     const names = rollout.arms.map((arm) => arm.name);
@@ -192,7 +200,9 @@ export function parseRolloutConfig(
             version: r.shadow.version,
             shareBp: r.shadow.share,
             deadlineMs: r.shadow.deadline_ms,
+            topic: r.shadow.topic,
           },
     guardRails: r.guard_rails,
+    eventsTopic: r.events_topic,
   };
 }

@@ -283,7 +283,12 @@ describe("parseRolloutConfig", () => {
     assert.equal(config.salt, "fraud");
     assert.equal(config.primary, 0);
     assert.deepEqual(config.weightsBp, [8_750, 1_250]);
-    assert.deepEqual(config.shadow, { version: 3, shareBp: 10_000, deadlineMs: 500 });
+    assert.deepEqual(config.shadow, {
+      version: 3,
+      shareBp: 10_000,
+      deadlineMs: 500,
+      topic: undefined,
+    });
     assert.equal(config.guardRails?.arm, "canary");
     assert.equal(config.guardRails?.limits.maxErrorRate, 0.02);
     assert.equal(config.guardRails?.limits.minEvents, 1_000);

@@ -13,6 +13,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import { serveMetrics, type MetricsServer } from "@sluice/kit";
 import { EventHistogram } from "./event-histogram.js";
 import { PipelineMetrics, type PipelineIdentity } from "./pipeline-metrics.js";
+import { splitKey } from "./rollout-metrics.js";
 
 /** Seconds; from 100 µs (decoding a small batch) to 10 s (a sidecar or broker in trouble). */
 const STAGE_BUCKETS = [
@@ -34,6 +35,11 @@ const CONFIDENCE_BUCKETS = [
   0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99, 1,
 ];
 
+/** Shadow − primary score: most differences are small, so the buckets are finer near 0. */
+const SCORE_DIFFERENCE_BUCKETS = [
+  -1, -0.5, -0.25, -0.1, -0.05, -0.02, -0.01, -0.001, 0, 0.001, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1,
+];
+
 export interface ConsumerMetricsOptions {
   /**
    * Adds Node.js process metrics (`sluice_process_*`). They describe the process, not a
@@ -51,6 +57,7 @@ export class ConsumerMetrics {
   readonly latency: EventHistogram<"pipeline">;
   readonly score: EventHistogram<"pipeline" | "model" | "version">;
   readonly confidence: EventHistogram<"pipeline" | "model" | "version">;
+  readonly shadowDifference: EventHistogram<"pipeline" | "version">;
   /** Every pipeline made here, stopped ones included: their counters stay. */
   readonly #pipelines = new Set<PipelineMetrics>();
   /** The running ones: only they have lag, partitions and a model version to show. */
@@ -166,6 +173,14 @@ export class ConsumerMetrics {
       buckets: CONFIDENCE_BUCKETS,
       registers: [this.registry],
     });
+    this.shadowDifference = new EventHistogram({
+      name: "sluice_consumer_shadow_score_difference",
+      help: "Per shadowed event: the shadow version's score minus the primary's",
+      labelNames: ["pipeline", "version"] as const,
+      buckets: SCORE_DIFFERENCE_BUCKETS,
+      registers: [this.registry],
+    });
+    this.#rolloutSeries();
     if (options.processMetrics === true) {
       collectDefaultMetrics({ register: this.registry, prefix: "sluice_process_" });
     }
@@ -199,6 +214,99 @@ export class ConsumerMetrics {
         if (p.version === undefined) return;
         add({ pipeline: p.name, model: p.model, version: p.version }, 1);
       },
+    );
+  }
+
+  /** The series of pipelines with a `rollout:` section (docs/metrics.md, "Model lifecycle"). */
+  #rolloutSeries(): void {
+    this.#counter(
+      "sluice_consumer_rollout_predictions_total",
+      "Predictions published by each rollout arm, by the version that answered",
+      ["pipeline", "arm", "version"],
+      (p, add) => {
+        for (const [arm, versions] of p.rollout?.predictions ?? []) {
+          for (const [version, n] of versions) add({ pipeline: p.name, arm, version }, n);
+        }
+      },
+    );
+    this.#counter(
+      "sluice_consumer_shadow_requests_total",
+      "Shadow ModelInfer calls by outcome (success, failure, deadline_exceeded); never retried",
+      ["pipeline", "version", "outcome"],
+      (p, add) => {
+        for (const [key, n] of p.rollout?.shadowRequests ?? []) {
+          const [version, outcome] = splitKey(key);
+          add({ pipeline: p.name, version, outcome }, n);
+        }
+      },
+    );
+    this.#counter(
+      "sluice_consumer_shadow_predictions_total",
+      "Shadow predictions compared with the primary's, by agreement on the label",
+      ["pipeline", "version", "agreement"],
+      (p, add) => {
+        for (const [key, n] of p.rollout?.shadowPredictions ?? []) {
+          const [version, agreement] = splitKey(key);
+          add({ pipeline: p.name, version, agreement }, n);
+        }
+      },
+    );
+    this.#counter(
+      "sluice_consumer_rollbacks_total",
+      "Automatic rollbacks of a rollout arm, one per guard-rail check that broke",
+      ["pipeline", "arm", "check"],
+      (p, add) => {
+        for (const [key, n] of p.rollout?.rollbacks ?? []) {
+          const [arm, check] = splitKey(key);
+          add({ pipeline: p.name, arm, check }, n);
+        }
+      },
+    );
+    this.#gauge(
+      "sluice_consumer_rollout_weight",
+      "Share of entities (0-1) each rollout arm holds now, after rollbacks and commands",
+      ["pipeline", "segment", "arm", "version"],
+      (p, add) => {
+        for (const w of p.rollout?.weights() ?? []) {
+          add({ pipeline: p.name, segment: w.segment, arm: w.arm, version: w.version }, w.share);
+        }
+      },
+    );
+    const guardRail = (
+      name: string,
+      help: string,
+      read: (f: {
+        errorRatio: number;
+        latencySeconds: number;
+        scorePsi: number;
+        scoreKs: number;
+      }) => number,
+    ) =>
+      this.#gauge(name, help, ["pipeline", "arm"], (p, add) => {
+        for (const [arm, figures] of p.rollout?.guardRails ?? []) {
+          const value = read(figures);
+          if (!Number.isNaN(value)) add({ pipeline: p.name, arm }, value);
+        }
+      });
+    guardRail(
+      "sluice_consumer_guard_rail_error_ratio",
+      "Failed rows / rows of the arm over the guard-rail window",
+      (f) => f.errorRatio,
+    );
+    guardRail(
+      "sluice_consumer_guard_rail_latency_seconds",
+      "The configured latency percentile of the arm's calls over the guard-rail window",
+      (f) => f.latencySeconds,
+    );
+    guardRail(
+      "sluice_consumer_guard_rail_score_psi",
+      "PSI of the judged arm's scores against the primary's",
+      (f) => f.scorePsi,
+    );
+    guardRail(
+      "sluice_consumer_guard_rail_score_ks",
+      "Kolmogorov-Smirnov distance of the judged arm's scores from the primary's",
+      (f) => f.scoreKs,
     );
   }
 

@@ -8,6 +8,7 @@
  */
 import type { Histogram, Registry } from "prom-client";
 import type { EventHistogram, HistogramSeries } from "./event-histogram.js";
+import type { RolloutMetrics } from "./rollout-metrics.js";
 import type {
   DeliveredBatch,
   PipelineObserver,
@@ -37,6 +38,7 @@ export interface HistogramFamilies {
   readonly latency: EventHistogram<"pipeline">;
   readonly score: EventHistogram<"pipeline" | "model" | "version">;
   readonly confidence: EventHistogram<"pipeline" | "model" | "version">;
+  readonly shadowDifference: EventHistogram<"pipeline" | "version">;
 }
 
 /** Predictions and reviews of one model version since the pipeline started. */
@@ -89,6 +91,8 @@ export class PipelineMetrics implements PipelineObserver {
   assignment: ReadonlyMap<string, ReadonlySet<number>> | undefined;
   /** The version that answered the latest micro-batch. */
   version: string | undefined;
+  /** A rollout's counts, when the pipeline has one (`rolloutMetrics` makes them). */
+  rollout: RolloutMetrics | undefined;
   readonly #counts = {
     events: 0,
     microBatches: 0,
@@ -191,6 +195,7 @@ export class PipelineMetrics implements PipelineObserver {
       for (const confidence of outcome.confidences) series.confidence.observe(confidence);
       this.version = version;
     }
+    if (batch.arms !== undefined && batch.arms.size > 0) this.rollout?.delivered(batch.arms);
     for (const code in batch.deadLetters) {
       add(counts.deadLetters, code, batch.deadLetters[code] ?? 0);
     }
@@ -220,6 +225,11 @@ export class PipelineMetrics implements PipelineObserver {
         if (keep?.has(partition) !== true) lags.delete(partition);
       if (lags.size === 0) this.lag.delete(topic);
     }
+  }
+
+  /** The series of a shadow version's score difference (shadow − primary), bound once. */
+  shadowDifference(version: string): HistogramSeries {
+    return this.#families.shadowDifference.series({ pipeline: this.name, version });
   }
 
   /** It owns nothing, its gauges go; its counters stay. */

@@ -33,6 +33,8 @@ export interface DeliveredBatch {
   readonly lookupMisses?: Readonly<Partial<Record<string, number>>> | undefined;
   /** By the model version that answered (one entry, unless a version swap landed mid-batch). */
   readonly versions: ReadonlyMap<string, VersionScores>;
+  /** With a rollout: predictions by arm, then by the version that answered; none when absent. */
+  readonly arms?: ReadonlyMap<string, ReadonlyMap<string, number>> | undefined;
   readonly stages: StageSeconds;
 }
 

@@ -52,8 +52,16 @@ export interface FeatureRows {
   readonly events: EventProgress[];
   readonly rows: Float32Array;
   readonly count: number;
+  /** Who each row is about, by row: the entity key and the decoded event. */
+  readonly subjects: RowSubjects;
   /** Events whose lookup found no record, by feature (a lookup's missing policy decided the rest). */
   readonly lookupMisses: Readonly<Record<string, number>>;
+}
+
+/** Per feature row, what a scorer may route by (a rollout: the entity key and a segment field). */
+export interface RowSubjects {
+  readonly entities: readonly string[];
+  readonly values: readonly unknown[];
 }
 
 /**
@@ -88,6 +96,7 @@ export async function computeFeatures(
   const width = features.width;
   const rows = new Float32Array(outcomes.filter((outcome) => outcome.ok).length * width);
   const lookupMisses: Record<string, number> = {};
+  const subjects = { entities: [] as string[], values: [] as unknown[] };
   let count = 0;
   outcomes.forEach((outcome, j) => {
     const i = indices[j]!;
@@ -100,9 +109,11 @@ export async function computeFeatures(
     }
     rows.set(outcome.row, count * width);
     const { value } = inputs[j]!;
+    subjects.entities.push(outcome.entity);
+    subjects.values.push(value);
     events[i] = { kind: "featured", value, eventTime: outcome.eventTime, row: count++ };
   });
-  return { events, rows, count, lookupMisses };
+  return { events, rows, count, subjects, lookupMisses };
 }
 
 export interface RecordSettings {
@@ -125,6 +136,8 @@ export interface MicroBatchOutput {
   readonly deadLetters: Readonly<Partial<Record<ConsumerErrorCode, number>>>;
   /** The predictions by the model version that answered (one entry, unless a version swap landed mid-batch). */
   readonly versions: ReadonlyMap<string, VersionScores>;
+  /** With a rollout: predictions by arm, then by the version that answered; empty without. */
+  readonly arms?: ReadonlyMap<string, ReadonlyMap<string, number>>;
 }
 
 /**
@@ -210,6 +223,7 @@ class OutputTally {
   readonly #records: OutputRecord[] = [];
   readonly #deadLetters: Partial<Record<ConsumerErrorCode, number>> = {};
   readonly #versions = new Map<string, VersionTally>();
+  readonly #arms = new Map<string, Map<string, number>>();
   #predictions = 0;
   #reviews = 0;
 
@@ -240,6 +254,7 @@ class OutputTally {
     version.predictions++;
     version.scores.push(prediction.score);
     version.confidences.push(prediction.confidence);
+    if (prediction.arm !== undefined) this.#countArm(prediction.arm, prediction.model_version);
     if (review === undefined) return;
     version.reviews++;
     this.#emit(index, review);
@@ -253,7 +268,14 @@ class OutputTally {
       reviews: this.#reviews,
       deadLetters: this.#deadLetters,
       versions: this.#versions,
+      arms: this.#arms,
     };
+  }
+
+  #countArm(arm: string, version: string): void {
+    let versions = this.#arms.get(arm);
+    if (versions === undefined) this.#arms.set(arm, (versions = new Map<string, number>()));
+    versions.set(version, (versions.get(version) ?? 0) + 1);
   }
 
   #emit(index: number, record: OutputRecord): void {

@@ -15,8 +15,17 @@ import {
   type Features,
   type MicroBatchOutput,
   type RecordSettings,
+  type RowSubjects,
 } from "./micro-batch-stages.js";
-import type { Scorer } from "./scorer.js";
+import type { ScoreOutcome } from "./scorer.js";
+
+/**
+ * What scores a micro-batch's feature rows: the `Scorer` (one ModelInfer), or a rollout's scorer
+ * (rollout/), which routes rows by `subjects` to several versions. One outcome per row.
+ */
+export interface BatchScorer {
+  score(rows: Float32Array, count: number, subjects: RowSubjects): Promise<ScoreOutcome[]>;
+}
 
 export interface MicroBatchResult extends MicroBatchOutput {
   /** Events whose lookup found no record, by feature. */
@@ -31,13 +40,13 @@ export interface MicroBatchResult extends MicroBatchOutput {
 
 export class MicroBatchProcessor {
   readonly #features: Features;
-  readonly #scorer: Scorer;
+  readonly #scorer: BatchScorer;
   readonly #settings: RecordSettings;
   readonly #now: () => number;
 
   constructor(
     features: Features,
-    scorer: Scorer,
+    scorer: BatchScorer,
     settings: RecordSettings,
     now: () => number = Date.now,
   ) {
@@ -57,7 +66,7 @@ export class MicroBatchProcessor {
     const startedAt = performance.now();
     const decoded = decodeRecords(records);
     const decodedAt = performance.now();
-    const { events, rows, count, lookupMisses } = await computeFeatures(
+    const { events, rows, count, subjects, lookupMisses } = await computeFeatures(
       this.#features,
       topic,
       partition,
@@ -65,7 +74,7 @@ export class MicroBatchProcessor {
       decoded,
     );
     const featuresAt = performance.now();
-    const scores = await this.#scorer.score(rows, count);
+    const scores = await this.#scorer.score(rows, count, subjects);
     const scoredAt = performance.now();
     const sources = records.map((record) => ({ topic, partition, record }));
     const output = buildRecords(this.#settings, sources, events, scores, trace, this.#now());

@@ -9,6 +9,8 @@ import type { Score } from "./scorer.js";
 
 export const HEADERS = {
   modelVersion: "sluice-model-version",
+  /** With a rollout: the arm whose version scored the event (its `arm` field too). */
+  arm: "sluice-arm",
   sourceTopic: "sluice-source-topic",
   sourcePartition: "sluice-source-partition",
   sourceOffset: "sluice-source-offset",
@@ -41,6 +43,8 @@ export interface Prediction {
   readonly event_time: string;
   /** ISO 8601, when the prediction was made. */
   readonly predicted_at: string;
+  /** With a rollout: the arm that routed the event to `model_version`; absent without one. */
+  readonly arm?: string;
 }
 
 /** Where an input record came from. */
@@ -73,7 +77,7 @@ export function makePrediction(
   now: number,
 ): Prediction {
   const probabilities = score.probabilities.map(fp32Number);
-  return {
+  const prediction: Prediction = {
     id,
     key: source.record.key === null ? null : source.record.key.toString("utf8"),
     model,
@@ -85,6 +89,8 @@ export function makePrediction(
     event_time: new Date(eventTime).toISOString(),
     predicted_at: new Date(now).toISOString(),
   };
+  // Without a rollout the record is exactly what it was, at no extra cost per event.
+  return score.arm === undefined ? prediction : { ...prediction, arm: score.arm };
 }
 
 function sourceHeaders(source: Source): RecordHeaders {
@@ -104,6 +110,7 @@ export function predictionRecord(
     [HEADERS.modelVersion]: prediction.model_version,
     ...sourceHeaders(source),
   };
+  if (prediction.arm !== undefined) headers[HEADERS.arm] = prediction.arm;
   for (const name of TRACE_HEADERS) {
     const value = source.record.headers[name];
     if (value !== undefined) headers[name] = value;

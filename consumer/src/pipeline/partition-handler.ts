@@ -147,6 +147,7 @@ export class PartitionHandler {
       deadLetters: result.deadLetters,
       lookupMisses: result.lookupMisses,
       versions: result.versions,
+      arms: result.arms,
       stages: { ...result.seconds, produce: times.produce, commit: times.commit },
     });
   }

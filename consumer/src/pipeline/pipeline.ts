@@ -14,11 +14,14 @@ import type { PipelineStats } from "../observability/pipeline-observer.js";
 import type { FeatureStore } from "../ports/feature-store.js";
 import type { Inference } from "../ports/inference.js";
 import type { KafkaClient, KafkaConsumer } from "../ports/kafka.js";
+import type { RolloutOverrides } from "../ports/rollout-overrides.js";
 import { AtLeastOnceDelivery, ExactlyOnceDelivery, type Delivery } from "./delivery.js";
 import { MicroBatchProcessor } from "./micro-batch.js";
 import { bindModel, type ModelBinding } from "./model-binding.js";
 import { PartitionHandler } from "./partition-handler.js";
 import { Scorer } from "./scorer.js";
+import { RolloutMetrics } from "../observability/rollout-metrics.js";
+import { prepareRollout, rolloutTopics, type PreparedRollout } from "../rollout/prepare-rollout.js";
 
 /**
  * Partitions handled at once by one member. Each sends its own ModelInfer, and the sidecar's
@@ -42,6 +45,8 @@ export interface PipelineDependencies {
   readonly release?: () => Promise<void>;
   /** Where the pipeline's Prometheus series go. @default a registry of its own */
   readonly metrics?: ConsumerMetrics;
+  /** With a `rollout:` section: where `sluice rollout` changes its weights (closed by `stop()`). */
+  readonly rolloutOverrides?: RolloutOverrides;
 }
 
 export class Pipeline {
@@ -56,6 +61,7 @@ export class Pipeline {
   readonly #handler: PartitionHandler;
   readonly #deps: PipelineDependencies;
   readonly #log: Logger;
+  readonly #rollout: PreparedRollout | undefined;
   #settle!: (error?: ConsumerError) => void;
   #stopping: Promise<void> | undefined;
   #fatal: ConsumerError | undefined;
@@ -67,6 +73,7 @@ export class Pipeline {
     delivery: Delivery,
     processor: MicroBatchProcessor,
     deps: PipelineDependencies,
+    rollout: PreparedRollout | undefined,
   ) {
     this.config = config;
     this.binding = binding;
@@ -75,6 +82,16 @@ export class Pipeline {
       model: config.model.name,
       topics: config.topics,
     });
+    this.#rollout = rollout;
+    if (rollout !== undefined) {
+      const control = rollout.control;
+      const metrics = this.metrics;
+      control.metrics = new RolloutMetrics(
+        () => control.weights(),
+        (version) => metrics.shadowDifference(version),
+      );
+      metrics.rollout = control.metrics;
+    }
     this.#consumer = consumer;
     this.#delivery = delivery;
     this.#deps = deps;
@@ -111,8 +128,13 @@ export class Pipeline {
   /** Checks the setup, joins the group and starts consuming. */
   static async start(config: PipelineConfig, deps: PipelineDependencies): Promise<Pipeline> {
     const log = deps.log ?? silentLogger;
-    const { processor, binding } = await prepareMicroBatches(config, deps.store, deps.inference);
-    await ensureTopics(config, deps.kafka, log);
+    const { processor, binding, rollout } = await prepareMicroBatches(config, deps, log);
+    try {
+      await ensureTopics(config, deps.kafka, log);
+    } catch (error) {
+      await rollout?.close().catch(() => {});
+      throw error;
+    }
     const consumer = deps.kafka.consumer({
       groupId: config.kafka.groupId,
       groupInstanceId: config.kafka.groupInstanceId,
@@ -120,7 +142,7 @@ export class Pipeline {
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
     });
     const delivery = await openDelivery(config, deps.kafka, consumer);
-    const pipeline = new Pipeline(config, binding, consumer, delivery, processor, deps);
+    const pipeline = new Pipeline(config, binding, consumer, delivery, processor, deps, rollout);
     try {
       await pipeline.#join();
     } catch (error) {
@@ -193,6 +215,8 @@ export class Pipeline {
     this.#handler.halt();
     this.metrics.stopped();
     await attempt(() => this.#delivery.close());
+    const rollout = this.#rollout;
+    if (rollout !== undefined) await attempt(() => rollout.close());
     if (this.#deps.release !== undefined) await attempt(this.#deps.release);
     this.#log.info({ ...this.stats }, `pipeline "${this.config.name}" stopped`);
     if (this.#fatal !== undefined) this.#settle(this.#fatal);
@@ -213,24 +237,43 @@ export class Pipeline {
  */
 async function prepareMicroBatches(
   config: PipelineConfig,
-  store: FeatureStore,
-  inference: Inference,
-): Promise<{ processor: MicroBatchProcessor; binding: ModelBinding }> {
-  const extractor = new FeatureExtractor(config.features, store, { baseDir: config.baseDir });
+  deps: Pick<PipelineDependencies, "store" | "inference" | "kafka" | "rolloutOverrides">,
+  log: Logger,
+): Promise<{
+  processor: MicroBatchProcessor;
+  binding: ModelBinding;
+  rollout: PreparedRollout | undefined;
+}> {
+  const { inference } = deps;
+  const extractor = new FeatureExtractor(config.features, deps.store, {
+    baseDir: config.baseDir,
+  });
   await extractor.ready();
   const { model } = config;
-  const binding = await bindModel(inference, model, extractor.width, config.batch.maxEvents).catch(
-    (error: unknown) => {
-      const failure = ConsumerError.from(error);
-      if (failure.code === "config_invalid") throw failure;
-      throw new ConsumerError(
-        failure.code,
-        `cannot read model "${model.name}" from the sidecar at ${model.sidecar}: ${failure.message}`,
-        { cause: failure, retryable: failure.retryable },
-      );
-    },
-  );
-  const scorer = new Scorer(inference, binding, model.deadlineMs);
+  const bind = (version: number | string | undefined) =>
+    bindModel(inference, { ...model, version }, extractor.width, config.batch.maxEvents).catch(
+      (error: unknown) => {
+        const failure = ConsumerError.from(error);
+        if (failure.code === "config_invalid") throw failure;
+        throw new ConsumerError(
+          failure.code,
+          `cannot read model "${model.name}"${version === undefined ? "" : ` version ${version}`} from the sidecar at ${model.sidecar}: ${failure.message}`,
+          { cause: failure, retryable: failure.retryable },
+        );
+      },
+    );
+  // With a rollout its arms name the versions (docs/rollouts.md); one arm per micro-batch call.
+  const rollout =
+    config.rollout === undefined
+      ? undefined
+      : await prepareRollout(config, config.rollout, extractor.width, {
+          ...deps,
+          log,
+          bind,
+          overrides: deps.rolloutOverrides,
+        });
+  const binding = rollout?.binding ?? (await bind(model.version));
+  const scorer = rollout?.scorer ?? new Scorer(inference, binding, model.deadlineMs);
   const processor = new MicroBatchProcessor(extractor, scorer, {
     model: model.name,
     idField: config.decoder.idField,
@@ -239,7 +282,7 @@ async function prepareMicroBatches(
     reviewTopic: config.topics.review,
     reviewBelow: config.review.confidenceBelow,
   });
-  return { processor, binding };
+  return { processor, binding, rollout };
 }
 
 /** Creates the pipeline's topics that do not exist yet, with the cluster's defaults. */
@@ -249,8 +292,10 @@ async function ensureTopics(
   log: Logger,
 ): Promise<void> {
   const { input, output, deadLetter, review } = config.topics;
-  const topics =
-    review === undefined ? [input, output, deadLetter] : [input, output, deadLetter, review];
+  const topics = [
+    ...(review === undefined ? [input, output, deadLetter] : [input, output, deadLetter, review]),
+    ...(config.rollout === undefined ? [] : rolloutTopics(config.rollout)),
+  ];
   const created = await kafka.ensureTopics(topics).catch((error: unknown) => {
     throw new ConsumerError(
       "internal",

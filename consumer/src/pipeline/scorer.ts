@@ -13,6 +13,8 @@ export interface Score {
   readonly label: number;
   /** One probability per class. */
   readonly probabilities: readonly number[];
+  /** With a rollout: the arm that sent the row to this version. */
+  readonly arm?: string;
 }
 
 export type ScoreOutcome =
@@ -39,11 +41,17 @@ export class Scorer {
   readonly #binding: ModelBinding;
   readonly #deadlineMs: number;
   readonly #outputs: readonly string[];
+  readonly #bisect: boolean;
 
-  constructor(inference: Inference, binding: ModelBinding, deadlineMs: number) {
+  /**
+   * `bisect: false` makes a rejected batch fail as a whole, in one call: for a shadow, whose
+   * failures are counted, never isolated. @default true
+   */
+  constructor(inference: Inference, binding: ModelBinding, deadlineMs: number, bisect = true) {
     this.#inference = inference;
     this.#binding = binding;
     this.#deadlineMs = deadlineMs;
+    this.#bisect = bisect;
     this.#outputs =
       binding.label === undefined
         ? [binding.probabilities]
@@ -75,7 +83,7 @@ export class Scorer {
       scores.forEach((score, i) => (outcomes[start + i] = { ok: true, score }));
     } catch (error) {
       const failure = ConsumerError.from(error);
-      if (failure.code !== "inference_rejected") throw failure;
+      if (failure.code !== "inference_rejected" || !this.#bisect) throw failure;
       if (count === 1) {
         outcomes[start] = { ok: false, error: failure };
         return;

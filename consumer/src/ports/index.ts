@@ -51,3 +51,4 @@ export type {
   LabelJoinStore,
   PredictionEntry,
 } from "./label-join.js";
+export type { RolloutOverrides } from "./rollout-overrides.js";
