@@ -204,6 +204,52 @@ describe("RedisFeatureStore", () => {
     }
   });
 
+  it("a batch that rewrote its key comes again (a crash before its commit): answered exactly, however it is cut", async () => {
+    // The shape of the SIGKILL test's user whose replay once differed: events minutes apart, then
+    // a batch hours later whose prune leaves the key mostly stale, so it is rewritten.
+    const before = Array.from({ length: 30 }, (_, i) =>
+      event("rewritten", T0 + i * MIN, i, i + 0.5, `m${i % 3}`),
+    );
+    for (let i = 0; i < before.length; i += 3) await apply(before.slice(i, i + 3));
+    const rewrites = store.counts.rewrites;
+    const late = T0 + 29 * MIN + 3 * HOUR;
+    const batch = [
+      event("rewritten", late, 30, 7, "m1"),
+      event("rewritten", late + MIN, 31, 9, "m4"),
+    ];
+    const first = answers(await apply(batch));
+    assert.equal(store.counts.rewrites, rewrites + 1, "the late batch rewrote the key");
+    // What is left: the previous event of the late batch, and the batch.
+    assert.deepEqual(
+      (await rowsIn(redis.client, prefix, "rewritten")).map(([offset]) => offset),
+      [29, 30, 31],
+    );
+    assert.deepEqual(first[0], {
+      count5m: 1,
+      sum5m: 7,
+      mean1h: 7,
+      min1h: 7,
+      max1h: 7,
+      distinct1h: 1,
+      previous: T0 + 29 * MIN,
+    });
+    const state = await snapshot(redis.client, prefix);
+
+    // The member that takes over after the crash loads the rewritten key and replays the batch,
+    // whole or cut in two: the same answers, nothing written.
+    for (const cuts of [[batch], [batch.slice(0, 1), batch.slice(1)]]) {
+      const other = await member();
+      try {
+        const again = [];
+        for (const cut of cuts) again.push(...answers(await apply(cut, PLAN, other)));
+        assert.deepEqual(again, first);
+      } finally {
+        await other.close();
+      }
+    }
+    assert.deepEqual(await snapshot(redis.client, prefix), state);
+  });
+
   it("keeps one key per entity and partition, expiring after the longest horizon plus slack", async () => {
     await apply([event("ttl", T0, 0), event("ttl", T0, 0, 1, "m1", 1)]);
     const keys = await redis.client.keys(`${prefix}*{ttl}*`);

@@ -19,8 +19,13 @@
  * - **Replay**: an event at or below the entity's highest recorded offset was recorded before (the
  *   uncommitted tail a crash replays, a retried batch): it is answered from the rows up to its
  *   offset and never recorded again. A load keeps one record per offset. Pruning keeps what an
- *   event up to the retention slack (1 h) older than a batch's oldest can see, so a replay is
- *   exact as far back as that: the uncommitted tail is seconds to minutes.
+ *   event up to the retention slack (1 h) older than the entity's oldest in a batch can see, so a
+ *   replay is exact as far back as that, in event time. At-least-once replays no further: a
+ *   partition's batch is committed before its next one is recorded, so a crash or a retry replays
+ *   the last batch, whose own events set the cutoff. Offsets reset further back (by hand, or a
+ *   test's rewind) reach rows that may be gone, depending on whether a rewrite happened since:
+ *   such a replay is answered from what is left. Its windows miss rows (a mean over none is NaN,
+ *   and the event is dead-lettered) and its previous event may be missing.
  * - **Expiry**: a key lives the longest window or since_previous cap plus the slack after its
  *   last write (7 d 1 h for the example): the last event must outlive the cap. An idle entity
  *   keeps its last day's records that long; that costs Redis memory, not CPU.
