@@ -101,7 +101,23 @@ describe(
 
         // The same events, through `sluice consume` killed mid-stream and started again.
         const crash = await h.setup(3, { keyPrefix: `${h.keyPrefix}crash:`, maxEvents: 16 });
-        const file = await h.writeConfig(await fraudDocument(crash.settings));
+        // The rewind below replays every event recorded: the state must reach back over the
+        // whole stream's event time, which `redis.retention_slack` promises (by default an hour,
+        // enough for a crash's last micro-batch; docs: consumer/README.md, "Feature state").
+        const times = events.map((e) => Date.parse(e.timestamp));
+        const spanDays = Math.ceil((Math.max(...times) - Math.min(...times)) / DAY) + 1;
+        const file = await h.writeConfig(
+          await fraudDocument({
+            ...crash.settings,
+            patch: {
+              redis: {
+                url: crash.settings.redisUrl,
+                key_prefix: crash.settings.keyPrefix,
+                retention_slack: `${spanDays}d`,
+              },
+            },
+          }),
+        );
         const first = h.cli(["consume", "--config", file]);
         await first.line(CONSUMING, START_TIMEOUT_MS);
         const producing = h.trickle(crash.topics.in, events);

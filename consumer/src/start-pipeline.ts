@@ -80,5 +80,6 @@ export function featureStoreOptions(config: PipelineConfig): RedisConnectOptions
     keyPrefix: config.redis.keyPrefix,
     namespace: `${config.kafka.groupId}\n${config.topics.input}`,
     maxCachedEntities: config.redis.maxCachedEntities,
+    retentionSlackMs: config.redis.retentionSlackMs,
   };
 }

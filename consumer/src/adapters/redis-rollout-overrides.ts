@@ -5,11 +5,11 @@
  * talks to this Redis, and the value outlives every consumer, so one that restarts in the middle of
  * a ramp starts with the weights of the moment, not the file's.
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { errorMessage } from "@sluice/kit";
 import { ConsumerError } from "../errors.js";
 import type { RolloutOverrides } from "../ports/rollout-overrides.js";
-import { redactUrl } from "./redis-url.js";
+import { connectFailFast } from "./redis-connection.js";
 
 /** A poll or a command waits this long for Redis, then says so (and the consumer tries again). */
 const COMMAND_TIMEOUT_MS = 2_000;
@@ -43,24 +43,11 @@ export class RedisRolloutOverrides implements RolloutOverrides {
     keyPrefix: string,
     pipeline: string,
   ): Promise<RedisRolloutOverrides> {
-    const client = new Redis(url, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      commandTimeout: COMMAND_TIMEOUT_MS,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-    });
-    // ioredis reconnects in the background; a failed poll says so where it is read.
-    client.on("error", () => {});
-    try {
-      await client.connect();
-    } catch (error) {
-      client.disconnect();
-      throw new ConsumerError(
-        "store_unavailable",
-        `rollout overrides: cannot connect to Redis at ${redactUrl(url)}: ${errorMessage(error)}`,
-        { cause: error },
-      );
-    }
+    const client = await connectFailFast(
+      url,
+      { commandTimeoutMs: COMMAND_TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS },
+      "rollout overrides",
+    );
     return new RedisRolloutOverrides(client, rolloutOverrideKey(keyPrefix, pipeline));
   }
 

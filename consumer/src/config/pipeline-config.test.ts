@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { ConsumerError } from "../errors.js";
 import { FRAUD_FEATURE_NAMES, FRAUD_FEATURES_YAML } from "@sluice/testing";
+import { DEFAULT_RETENTION_SLACK_MS } from "../adapters/redis-feature-store.js";
 import {
   containerInstanceId,
   DEFAULT_LINGER_MS,
@@ -99,6 +100,15 @@ describe("pipeline config", () => {
     assert.equal(config.model.version, undefined);
     assert.equal(config.features.width, 20);
     assert.deepEqual(config.metrics, { host: "127.0.0.1", port: 8003 });
+    assert.equal(config.redis.retentionSlackMs, DEFAULT_RETENTION_SLACK_MS);
+  });
+
+  it("reads the state's retention slack as a duration", () => {
+    const config = parsePipelineConfig(document({ redis: { retention_slack: "7d" } }));
+    assert.equal(config.redis.retentionSlackMs, 7 * 86_400_000);
+    assert.deepEqual(problems(document({ redis: { retention_slack: "a while" } })), [
+      'pipeline.redis.retention_slack: expected a duration like "10m", got "a while"',
+    ]);
   });
 
   it("reads the worked example, whose features are the fraud model's layout", async () => {

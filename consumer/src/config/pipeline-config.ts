@@ -29,7 +29,9 @@ import {
 import {
   DEFAULT_KEY_PREFIX,
   DEFAULT_MAX_CACHED_ENTITIES,
+  DEFAULT_RETENTION_SLACK_MS,
 } from "../adapters/redis-feature-store.js";
+import { durationMs } from "../features/spec-yaml.js";
 import { parseRolloutConfig, type RolloutConfig } from "../lifecycle/rollout-config.js";
 
 export const DELIVERY_MODES = ["at_least_once", "exactly_once"] as const;
@@ -122,6 +124,12 @@ export interface PipelineConfig {
     readonly keyPrefix: string;
     /** Entities whose window state a consumer keeps in memory; beyond it, reloaded on use. */
     readonly maxCachedEntities: number;
+    /**
+     * How far back in event time, before an entity's oldest event of a micro-batch, its rows are
+     * kept beyond the longest window: a replay reaching that far (a crash's last micro-batch, a
+     * reprocessing from offsets reset that far) gets exact answers.
+     */
+    readonly retentionSlackMs: number;
   };
   /** Where `sluice consume` serves Prometheus metrics; port 0 picks a free one, -1 serves none. */
   readonly metrics: { readonly host: string; readonly port: number };
@@ -298,11 +306,13 @@ const pipelineSchema = z
         url: redisUrl.default(DEFAULT_REDIS_URL),
         key_prefix: z.string().min(1).default(DEFAULT_KEY_PREFIX),
         max_cached_entities: nonNegativeInt().default(DEFAULT_MAX_CACHED_ENTITIES),
+        retention_slack: durationMs.default(DEFAULT_RETENTION_SLACK_MS),
       })
       .default({
         url: DEFAULT_REDIS_URL,
         key_prefix: DEFAULT_KEY_PREFIX,
         max_cached_entities: DEFAULT_MAX_CACHED_ENTITIES,
+        retention_slack: DEFAULT_RETENTION_SLACK_MS,
       }),
     metrics: z
       .strictObject({
@@ -398,6 +408,7 @@ export function parsePipelineConfig(
       url: p.redis.url,
       keyPrefix: p.redis.key_prefix,
       maxCachedEntities: p.redis.max_cached_entities,
+      retentionSlackMs: p.redis.retention_slack,
     },
     metrics: { host: p.metrics.host, port: p.metrics.port },
     rollout: p.rollout === undefined ? undefined : parseRolloutConfig(p.rollout, p.name),
