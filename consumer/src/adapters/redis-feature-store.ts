@@ -19,13 +19,14 @@
  * - **Replay**: an event at or below the entity's highest recorded offset was recorded before (the
  *   uncommitted tail a crash replays, a retried batch): it is answered from the rows up to its
  *   offset and never recorded again. A load keeps one record per offset. Pruning keeps what an
- *   event up to the retention slack (1 h) older than the entity's oldest in a batch can see, so a
- *   replay is exact as far back as that, in event time. At-least-once replays no further: a
- *   partition's batch is committed before its next one is recorded, so a crash or a retry replays
- *   the last batch, whose own events set the cutoff. Offsets reset further back (by hand, or a
- *   test's rewind) reach rows that may be gone, depending on whether a rewrite happened since:
- *   such a replay is answered from what is left. Its windows miss rows (a mean over none is NaN,
- *   and the event is dead-lettered) and its previous event may be missing.
+ *   event up to the retention slack (`redis.retention_slack`, 1 h) older than the entity's oldest
+ *   in its last two batches can see, so a replay is exact as far back as that, in event time.
+ *   At-least-once replays no further: a partition delivers its batches in order, one while the
+ *   next is processed, so a crash or a failed delivery replays at most those two. Offsets reset
+ *   further back (by hand, or a test's rewind) reach rows that may be gone, depending on whether a
+ *   rewrite happened since: such a replay is answered from what is left. Its windows miss rows (a
+ *   mean over none is NaN, and the event is dead-lettered) and its previous event may be missing;
+ *   a slack as long as the reset's event time keeps it exact.
  * - **Expiry**: a key lives the longest window or since_previous cap plus the slack after its
  *   last write (7 d 1 h for the example): the last event must outlive the cap. An idle entity
  *   keeps its last day's records that long; that costs Redis memory, not CPU.
@@ -142,6 +143,12 @@ interface CachedEntity {
   stored: number;
   /** When this member last set the key's expiry (wall clock); 0 when it never did. */
   expirySetAt: number;
+  /**
+   * The oldest event time of the entity's last micro-batch that recorded something here (−∞
+   * until one did since the load): that batch may still be undelivered while the next one is
+   * recorded (a partition overlaps them), and a crash or a failed delivery replays both.
+   */
+  previousOldest: number;
 }
 
 /** One entity of one partition in a micro-batch. */
@@ -345,7 +352,12 @@ export class RedisFeatureStore implements FeatureStore {
           { cause: error, retryable: false },
         );
       }
-      const cached: CachedEntity = { log, stored: bytes?.length ?? 0, expirySetAt: 0 };
+      const cached: CachedEntity = {
+        log,
+        stored: bytes?.length ?? 0,
+        expirySetAt: 0,
+        previousOldest: -Infinity,
+      };
       group.state = cached;
       this.#cache.set(group.owner, group.key, cached);
     });
@@ -358,7 +370,8 @@ export class RedisFeatureStore implements FeatureStore {
     offsets: readonly number[],
     horizonMs: number,
   ): void {
-    const log = group.state!.log;
+    const state = group.state!;
+    const log = state.log;
     let oldest = Infinity;
     for (const i of group.events) {
       const event = events[i]!;
@@ -368,8 +381,11 @@ export class RedisFeatureStore implements FeatureStore {
       log.push(offset, event.eventTime, event.values, recordSize(log.layout, event.values));
       group.fresh++;
     }
-    // Everything an event of this batch (or a replay of it, up to the slack) can see stays.
-    log.prune(oldest - horizonMs);
+    // Everything an event of this batch or of the one before it (or a replay of either, up to
+    // the slack) can see stays. Right after a load the one before is unknown: nothing goes. A
+    // retried batch records nothing new and leaves "the one before" as it was.
+    log.prune(Math.min(oldest, state.previousOldest) - horizonMs);
+    if (group.fresh > 0) state.previousOldest = oldest;
   }
 
   /**
