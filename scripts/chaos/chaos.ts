@@ -106,7 +106,6 @@ const random = prng(seed);
 let kafka: TestKafka | undefined;
 let sharedRedis: Redis | undefined;
 let redis: TestRedis | undefined;
-let redisClient: Redis | undefined;
 let broker: OwnBroker | undefined;
 process.stdout.write(`chaos: cases ${cases.join(", ")}; ${kills} consumer kills; seed ${seed}\n`);
 try {
@@ -122,8 +121,7 @@ try {
     };
     if (chaos.needs === "own-redis") {
       redis ??= await startTestRedis({ own: true, persistent: true });
-      redisClient ??= new Redis(redis.url);
-      parts = { ...parts, redisUrl: redis.url, redis: redisClient };
+      parts = { ...parts, redisUrl: redis.url, redis: redis.client };
     }
     if (chaos.needs === "own-broker") {
       broker ??= await ownBroker(kafka.redisUrl);
@@ -154,7 +152,6 @@ try {
 } finally {
   await files.remove();
   await repository.remove();
-  redisClient?.disconnect();
   await redis?.stop();
   await broker?.stop();
   sharedRedis?.disconnect();
