@@ -4,6 +4,9 @@
  * judge (`sluice verify`), plus a watch on the output topic that times every recovery.
  */
 import { randomUUID } from "node:crypto";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { DeliveryMode } from "@sluice/consumer";
 import type { VerifyReport } from "@sluice/demo";
 import {
@@ -90,11 +93,12 @@ export class ChaosRun {
     readonly delivery: DeliveryMode,
     readonly parts: ChaosParts,
     readonly files: ConfigFolder,
-    readonly load: Load,
+    /** Started with the first consumer; none for a run that produces on its own (the soak). */
+    readonly load?: Load,
   ) {}
 
   /** Topics, the sidecar process and the pipeline file. */
-  async setup(): Promise<void> {
+  async setup(maxEvents = 16): Promise<void> {
     this.topics = await this.parts.kafka.topics(["in", "out", "dlq", "review"], 3);
     this.sidecarPort = await freePort();
     await this.startSidecar();
@@ -111,7 +115,7 @@ export class ChaosRun {
       keyPrefix: this.#keyPrefix,
       groupId: `sluice-chaos-${randomUUID()}`,
       delivery: this.delivery,
-      maxEvents: 16,
+      maxEvents,
     };
     this.file = await this.files.write(
       `${this.name}-${randomUUID()}.yaml`,
@@ -120,7 +124,11 @@ export class ChaosRun {
   }
 
   cli(args: string[]): CliProcess {
-    const process = runCli(args);
+    // The CLI prefers KAFKA_BROKERS and REDIS_URL to the file's: they must name this run's parts.
+    const process = runCli(args, {
+      KAFKA_BROKERS: this.parts.kafka.brokers.join(","),
+      REDIS_URL: this.parts.redisUrl,
+    });
     this.#processes.push(process);
     return process;
   }
@@ -143,13 +151,12 @@ export class ChaosRun {
   async consumer(instanceId = this.instanceId): Promise<CliProcess> {
     const consumer = this.cli(["consume", "--config", this.file, "--instance-id", instanceId]);
     await consumer.line(CONSUMING, START_TIMEOUT_MS);
-    if (this.#produce === undefined) this.#startLoad();
+    if (this.#produce === undefined && this.load !== undefined) this.#startLoad(this.load);
     return consumer;
   }
 
   /** The load: `events` at `rate` per second, 2 % malformed; and the watch on the output. */
-  #startLoad(): void {
-    const { events, rate, seed } = this.load;
+  #startLoad({ events, rate, seed }: Load): void {
     this.#produce = this.cli([
       ...["produce", "--config", this.file, "--rate", String(rate), "--count", String(events)],
       ...["--malformed-ratio", "0.02", "--users", "200", "--seed", String(seed)],
@@ -194,9 +201,8 @@ export class ChaosRun {
       intervalMs: 20,
     }).then(
       () => this.recoveryMs.push(performance.now() - endedAt),
-      () => {
-        if (!loadOver)
-          this.notes.push(`${what}: no new output within ${RECOVERY_TIMEOUT_MS / 1000} s`);
+      (error: unknown) => {
+        if (!loadOver) this.notes.push(`${what}: ${(error as Error).message}`);
       },
     );
     const last = this.recoveryMs.at(-1);
@@ -205,21 +211,8 @@ export class ChaosRun {
     );
   }
 
-  /** A fault whose recovery is not timed on its own (the longest stall covers it). */
-  fault(what: string): void {
-    this.faults++;
-    process.stdout.write(`  ${this.name}: ${what}\n`);
-  }
-
-  /** Waits for the load to end, then judges the output with `sluice verify`. */
-  async finish(): Promise<ChaosResult> {
-    const { events } = this.load;
-    if (this.#produce === undefined) throw new Error(`${this.name}: no consumer was started`);
-    const produced = await this.#produce.exited;
-    this.#watching = false;
-    await this.#watch;
-    if (produced.code !== 0)
-      this.notes.push(`sluice produce exited ${produced.code}: ${this.#produce.lines.at(-1)}`);
+  /** `sluice verify`'s report once `events` inputs are accounted for (or 120 s have passed). */
+  async verify(events: number): Promise<VerifyReport> {
     const verify = this.cli([
       ...[
         "verify",
@@ -234,7 +227,26 @@ export class ChaosRun {
     ]);
     if ((await verify.exited).code !== 0 && verify.stdout() === "")
       throw new Error(`sluice verify failed:\n${verify.lines.join("\n")}`);
-    const report = JSON.parse(verify.stdout()) as VerifyReport;
+    return JSON.parse(verify.stdout()) as VerifyReport;
+  }
+
+  /** A fault whose recovery is not timed on its own (the longest stall covers it). */
+  fault(what: string): void {
+    this.faults++;
+    process.stdout.write(`  ${this.name}: ${what}\n`);
+  }
+
+  /** Waits for the load to end, then judges the output with `sluice verify`. */
+  async finish(): Promise<ChaosResult> {
+    if (this.#produce === undefined || this.load === undefined)
+      throw new Error(`${this.name}: no load was started`);
+    const { events } = this.load;
+    const produced = await this.#produce.exited;
+    this.#watching = false;
+    await this.#watch;
+    if (produced.code !== 0)
+      this.notes.push(`sluice produce exited ${produced.code}: ${this.#produce.lines.at(-1)}`);
+    const report = await this.verify(events);
     const duplicated = Object.keys(report.duplicates).length;
     const lost = report.missing.length;
     const accounted = report.predicted + report.deadLetters === events;
@@ -260,13 +272,27 @@ export class ChaosRun {
     };
   }
 
-  /** Every process of the run stopped, its Redis keys and the produced users' records deleted. */
-  async close(): Promise<void> {
+  /**
+   * Every process of the run stopped, its Redis keys and the produced users' records deleted.
+   * With `keepLogs`, each process's stderr is written to a file in the temp folder, named on stdout.
+   */
+  async close(keepLogs = false): Promise<void> {
     this.#watching = false;
     await Promise.all(this.#processes.map(stopCli));
-    const run = /^run (\S+): produced/m.exec(this.#produce?.stdout() ?? "")?.[1];
+    if (keepLogs) {
+      const dir = await mkdtemp(join(tmpdir(), `sluice-chaos-${this.name}-`));
+      await Promise.all(
+        this.#processes.map((cli, i) =>
+          writeFile(join(dir, `${i}-${cli.child.spawnargs[5] ?? "cli"}.log`), cli.lines.join("\n")),
+        ),
+      );
+      process.stdout.write(`  ${this.name}: the processes' logs are in ${dir}\n`);
+    }
     await deleteKeys(this.parts.redis, `${this.#keyPrefix}*`).catch(() => {});
-    if (run !== undefined) await deleteKeys(this.parts.redis, `user:u-${run}-*`).catch(() => {});
+    for (const cli of this.#processes) {
+      const run = /^run (\S+): produced/m.exec(cli.stdout())?.[1];
+      if (run !== undefined) await deleteKeys(this.parts.redis, `user:u-${run}-*`).catch(() => {});
+    }
   }
 }
 

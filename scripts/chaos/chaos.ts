@@ -137,16 +137,18 @@ try {
     };
     const events = Math.round(rate * chaos.loadSeconds(context));
     const run = new ChaosRun(name, GUARANTEES[guarantee], parts, files, { events, rate, seed });
+    let ok = false;
     try {
       await run.setup();
       await chaos.inject(run, context);
       const result = await run.finish();
       results.push(result);
+      ok = result.ok;
       process.stdout.write(
         `  ${name}: ${result.ok ? "ok" : "FAILED"}${result.notes.length > 0 ? ` (${result.notes.join("; ")})` : ""}\n`,
       );
     } finally {
-      await run.close();
+      await run.close(!ok);
     }
   }
 } finally {
