@@ -38,6 +38,8 @@ const REPEATS = 3;
 const SIDECAR_STOP_MS = 10_000;
 /** How long the frozen broker stays stopped (issue 12): past the 6 s session timeout. */
 const BROKER_STOP_MS = 20_000;
+/** Joins and leaves of the second consumer: each start of a CLI process costs seconds. */
+const REBALANCES = 2;
 /** How long the second consumer stays in the group each time. */
 const SECOND_MEMBER_MS = 3_000;
 
@@ -133,18 +135,18 @@ export const CHAOS_CASES: readonly ChaosCase[] = [
     // A second consumer joins (its own instance id) and leaves (SIGTERM), again and again.
     kind: "rebalance",
     needs: "stack",
-    loadSeconds: () => REPEATS * 10 + 8,
+    loadSeconds: () => REBALANCES * 10 + 8,
     async inject(run, { random }) {
       await run.consumer();
-      for (let round = 1; round <= REPEATS; round++) {
+      for (let round = 1; round <= REBALANCES; round++) {
         await randomWait(random, 1_000, 2_000);
         const second = await run.consumer(`${run.instanceId}-b`);
-        run.fault(`second consumer joined ${round}/${REPEATS}`);
+        run.fault(`second consumer joined ${round}/${REBALANCES}`);
         await sleep(SECOND_MEMBER_MS);
         second.child.kill("SIGTERM");
         const exit = await second.exited;
         if (exit.code !== 0) run.notes.push(`the second consumer exited ${exit.code} on SIGTERM`);
-        run.fault(`second consumer left ${round}/${REPEATS}`);
+        run.fault(`second consumer left ${round}/${REBALANCES}`);
       }
     },
   },

@@ -194,20 +194,25 @@ export class ChaosRun {
     const from = before ?? (await this.written());
     const endedAt = performance.now();
     await end();
+    const readyMs = performance.now() - endedAt;
     // With the load over and its backlog done, a recovery has nothing to predict: no figure then.
     const loadOver = this.#produce?.child.exitCode !== null;
-    await waitFor("a new output record", async () => (await this.written()) > from, {
-      timeoutMs: loadOver ? IDLE_RECOVERY_TIMEOUT_MS : RECOVERY_TIMEOUT_MS,
-      intervalMs: 20,
-    }).then(
-      () => this.recoveryMs.push(performance.now() - endedAt),
+    const recoveredMs = await waitFor(
+      "a new output record",
+      async () => (await this.written()) > from,
+      { timeoutMs: loadOver ? IDLE_RECOVERY_TIMEOUT_MS : RECOVERY_TIMEOUT_MS, intervalMs: 20 },
+    ).then(
+      () => performance.now() - endedAt,
       (error: unknown) => {
         if (!loadOver) this.notes.push(`${what}: ${(error as Error).message}`);
+        return undefined;
       },
     );
-    const last = this.recoveryMs.at(-1);
+    if (recoveredMs !== undefined) this.recoveryMs.push(recoveredMs);
+    // The part a restart spent starting (spawn to consuming, or to the sidecar's ready line).
+    const start = readyMs >= 100 ? ` (${Math.round(readyMs)} ms of it starting)` : "";
     process.stdout.write(
-      `  ${this.name}: ${what}${last === undefined ? "" : `, output again after ${Math.round(last)} ms`}\n`,
+      `  ${this.name}: ${what}${recoveredMs === undefined ? ", nothing left to predict" : `, output again after ${Math.round(recoveredMs)} ms${start}`}\n`,
     );
   }
 

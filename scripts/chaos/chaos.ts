@@ -16,7 +16,7 @@
  *   sidecar-sigstop   the sidecar frozen with SIGSTOP for 10 s, then SIGCONT
  *   redis-sigkill     3 SIGKILLs of a Redis of the run's own (append-only file), each restarted
  *   broker-sigstop    a broker of the run's own frozen with SIGSTOP for 20 s, then SIGCONT
- *   rebalance         a second consumer joins and leaves the group 3 times
+ *   rebalance         a second consumer joins and leaves the group twice
  *
  * Uses KAFKA_BROKERS / REDIS_URL, or the local stack: started if it is not running, and then
  * stopped at the end. The Redis and broker cases start their own on free ports, and stop them.
