@@ -25,56 +25,49 @@ describe("read_committed after aborted transactions of one producer id", () => {
   before(async () => (kafka = await startTestKafka()), { timeout: STACK_TIMEOUT_MS });
   after(() => kafka.close());
 
-  it(
-    "shows exactly the committed records",
-    {
-      timeout: 60_000,
-      todo: "@platformatic/kafka 2.12 filters aborted transactions by producer id, not by transaction",
-    },
-    async () => {
-      const { topic } = await kafka.topics(["topic"], 1);
-      const producer = new Producer({
-        clientId: "sluice-test",
-        bootstrapBrokers: kafka.brokers,
-        idempotent: true,
-        acks: ProduceAcks.ALL,
-        transactionalId: `sluice-test-${randomUUID()}`,
-        producerId: -1n,
-        producerEpoch: -1,
-        serializers: stringSerializers,
-      });
-      try {
-        // One producer id throughout: commit, abort, commit, abort, commit.
-        const plan: [string, "commit" | "abort"][] = [
-          ["a", "commit"],
-          ["b", "abort"],
-          ["c", "commit"],
-          ["d", "abort"],
-          ["e", "commit"],
-        ];
-        for (const [value, end] of plan) {
-          const transaction = await producer.beginTransaction();
-          await transaction.send({
-            messages: [
-              { topic, value },
-              { topic, value: `${value}2` },
-            ],
-          });
-          await (end === "commit" ? transaction.commit() : transaction.abort());
-        }
-      } finally {
-        await producer.close();
+  it("shows exactly the committed records", { timeout: 60_000 }, async () => {
+    const { topic } = await kafka.topics(["topic"], 1);
+    const producer = new Producer({
+      clientId: "sluice-test",
+      bootstrapBrokers: kafka.brokers,
+      idempotent: true,
+      acks: ProduceAcks.ALL,
+      transactionalId: `sluice-test-${randomUUID()}`,
+      producerId: -1n,
+      producerEpoch: -1,
+      serializers: stringSerializers,
+    });
+    try {
+      // One producer id throughout: commit, abort, commit, abort, commit.
+      const plan: [string, "commit" | "abort"][] = [
+        ["a", "commit"],
+        ["b", "abort"],
+        ["c", "commit"],
+        ["d", "abort"],
+        ["e", "commit"],
+      ];
+      for (const [value, end] of plan) {
+        const transaction = await producer.beginTransaction();
+        await transaction.send({
+          messages: [
+            { topic, value },
+            { topic, value: `${value}2` },
+          ],
+        });
+        await (end === "commit" ? transaction.commit() : transaction.abort());
       }
-      const { records, complete } = await collectTopics({
-        brokers: kafka.brokers,
-        topics: [topic],
-        timeoutMs: 20_000,
-      });
-      assert.ok(complete);
-      assert.deepEqual(
-        records.map((r) => r.value?.toString()),
-        ["a", "a2", "c", "c2", "e", "e2"],
-      );
-    },
-  );
+    } finally {
+      await producer.close();
+    }
+    const { records, complete } = await collectTopics({
+      brokers: kafka.brokers,
+      topics: [topic],
+      timeoutMs: 20_000,
+    });
+    assert.ok(complete);
+    assert.deepEqual(
+      records.map((r) => r.value?.toString()),
+      ["a", "a2", "c", "c2", "e", "e2"],
+    );
+  });
 });

@@ -25,7 +25,7 @@
  */
 import {
   ConnectionPool,
-  Consumer,
+  type Consumer,
   FetchIsolationLevels,
   ListOffsetTimestamps,
   consumerHeartbeatChannel,
@@ -42,6 +42,7 @@ import type {
   TopicPartitionOffset,
 } from "../ports/kafka.js";
 import { appendRecords } from "./platformatic-records.js";
+import { ReadCommittedConsumer } from "./read-committed-consumer.js";
 
 type FetchResponse = Awaited<ReturnType<Consumer["fetch"]>>;
 
@@ -152,7 +153,7 @@ export class PlatformaticConsumer implements KafkaConsumer {
     this.#log = options.log;
     this.groupId = settings.groupId;
     this.groupInstanceId = settings.groupInstanceId;
-    this.client = new Consumer({
+    this.client = new ReadCommittedConsumer({
       clientId: options.clientId,
       bootstrapBrokers: [...options.brokers],
       groupId: settings.groupId,

@@ -5,8 +5,8 @@
  * `sluice verify` and the tests.
  */
 import { randomUUID } from "node:crypto";
-import { Consumer, FetchIsolationLevels, type Message } from "@platformatic/kafka";
-import type { HeaderValue, RecordHeaders } from "@sluice/consumer";
+import { FetchIsolationLevels, type Message } from "@platformatic/kafka";
+import { ReadCommittedConsumer, type HeaderValue, type RecordHeaders } from "@sluice/consumer";
 import { KafkaAdmin } from "./kafka-admin.js";
 
 export interface ReadRecord {
@@ -48,7 +48,8 @@ export async function collectTopics(options: CollectOptions): Promise<Collected>
   const clientId = options.clientId ?? "sluice-reader";
   const groupId = `sluice-reader-${randomUUID()}`;
   const admin = new KafkaAdmin(options.brokers, clientId);
-  const consumer = new Consumer({
+  // The library's own read_committed filter shows aborted transactions (see ReadCommittedConsumer).
+  const consumer = new ReadCommittedConsumer({
     clientId,
     groupId,
     bootstrapBrokers: [...options.brokers],
