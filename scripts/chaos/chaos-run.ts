@@ -216,8 +216,8 @@ export class ChaosRun {
     );
   }
 
-  /** `sluice verify`'s report once `events` inputs are accounted for (or 120 s have passed). */
-  async verify(events: number): Promise<VerifyReport> {
+  /** `sluice verify`'s report once `events` inputs are accounted for (or `timeoutS` have passed). */
+  async verify(events: number, timeoutS = 120): Promise<VerifyReport> {
     const verify = this.cli([
       ...[
         "verify",
@@ -226,7 +226,7 @@ export class ChaosRun {
         "--expect",
         String(events),
         "--timeout",
-        "120",
+        String(timeoutS),
         "--json",
       ],
     ]);

@@ -5,7 +5,7 @@
  * The quick versions of some run in `npm test` (test/pipeline-recovery.test.ts and others); these
  * repeat them enough to catch what a rare interleaving does. docs/reliability.md has the results.
  *
- *   npm run chaos                                   # every case, about 10 minutes
+ *   npm run chaos                                   # every case, about 10 minutes on a quiet machine
  *   npm run chaos -- --case consumer-sigkill-eos --kills 10 --seed 7
  *
  * Cases, each as <kind>-alo (at_least_once: 0 lost, duplicates counted) and <kind>-eos

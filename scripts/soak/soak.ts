@@ -50,6 +50,8 @@ if (delivery !== "at_least_once" && delivery !== "exactly_once")
 
 /** The pipeline kept up when, at the load's end, it was at most this many seconds of load behind. */
 const KEPT_UP_S = 10;
+/** Reading a soak's million records back takes minutes on a busy machine. */
+const VERIFY_TIMEOUT_S = 900;
 /** How often memory and lag are sampled (issue 12). */
 const SAMPLE_MS = 10_000;
 /** Memory may move by this much after the warm-up (issue 12). */
@@ -160,7 +162,7 @@ try {
     const produced = await produce.exited;
     if (produced.code !== 0)
       throw new Error(`sluice produce failed:\n${produce.lines.slice(-5).join("\n")}`);
-    const report = await soak.verify(events);
+    const report = await soak.verify(events, VERIFY_TIMEOUT_S);
 
     const warmUp = warmUpMs(minutes * 60_000) / 1000;
     const after = samples.filter((s) => s.atS >= warmUp);
