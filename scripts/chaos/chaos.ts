@@ -1,40 +1,49 @@
 /**
- * `npm run chaos`: the long fault cases on the real parts (Kafka, Redis, the sidecar, `sluice
- * consume` as processes), each bounded in time, each judged by the counts read back from the topics
- * with read_committed (`sluice verify`). The quick versions of the same cases run in `npm test`
- * (test/pipeline-recovery.test.ts); these repeat them enough to catch what a rare interleaving does.
+ * `npm run chaos`: the long fault cases on the real parts (Kafka, Redis, the sidecar `sluice serve`,
+ * `sluice consume`, all as processes) under a steady load from `sluice produce`, each bounded in
+ * time, each judged by the counts read back from the topics with read_committed (`sluice verify`).
+ * The quick versions of some run in `npm test` (test/pipeline-recovery.test.ts and others); these
+ * repeat them enough to catch what a rare interleaving does. docs/reliability.md has the results.
  *
- *   npm run chaos                                   # every case, about 3 minutes
+ *   npm run chaos                                   # every case, about 10 minutes on a quiet machine
  *   npm run chaos -- --case consumer-sigkill-eos --kills 10 --seed 7
  *
- * Cases:
- *   consumer-sigkill-alo  at-least-once: `--kills` SIGKILLs of the consumer at random moments under
- *                         load, each followed by a restart with the same group instance id.
- *                         0 lost; duplicates counted and reported (replays of uncommitted work).
- *   consumer-sigkill-eos  the same with exactly_once: 0 lost and 0 duplicated.
+ * Cases, each as <kind>-alo (at_least_once: 0 lost, duplicates counted) and <kind>-eos
+ * (exactly_once: 0 lost and 0 duplicated):
+ *   consumer-sigkill  `--kills` SIGKILLs of the consumer at random moments, each followed by a
+ *                     restart with the same group instance id
+ *   sidecar-sigkill   3 SIGKILLs of the sidecar with micro-batches in flight, each restarted
+ *   sidecar-sigstop   the sidecar frozen with SIGSTOP for 10 s, then SIGCONT
+ *   redis-sigkill     3 SIGKILLs of a Redis of the run's own (append-only file), each restarted
+ *   broker-sigstop    a broker of the run's own frozen with SIGSTOP for 20 s, then SIGCONT
+ *   rebalance         a second consumer joins and leaves the group twice
  *
  * Uses KAFKA_BROKERS / REDIS_URL, or the local stack: started if it is not running, and then
- * stopped at the end.
+ * stopped at the end. The Redis and broker cases start their own on free ports, and stop them.
  * Exit status 0 when every case holds, 1 otherwise.
  */
-import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import type { VerifyReport } from "@sluice/demo";
-import { stackStatus, stopStack } from "@sluice/testing/stack";
+import { Redis } from "ioredis";
+import { ensureStack, stackStatus, stopStack, type StackOptions } from "@sluice/testing/stack";
 import {
   configFolder,
-  fraudDocument,
-  PipelineHarness,
+  EXAMPLE_MODELS,
+  freePort,
+  makeRepository,
   prng,
-  runCli,
-  stopCli,
-  waitFor,
-  type CliProcess,
-  type ConfigFolder,
+  startTestKafka,
+  startTestRedis,
+  type TestKafka,
+  type TestRedis,
 } from "@sluice/testing";
+import { CHAOS_CASES, type CaseContext, type ChaosCase } from "./chaos-cases.js";
+import { ChaosRun, type ChaosParts, type ChaosResult } from "./chaos-run.js";
 
-const CASES = ["consumer-sigkill-alo", "consumer-sigkill-eos"] as const;
-type CaseName = (typeof CASES)[number];
+const GUARANTEES = { alo: "at_least_once", eos: "exactly_once" } as const;
+const CASES = CHAOS_CASES.flatMap((c) => [`${c.kind}-alo`, `${c.kind}-eos`]);
 
 const { values: flags } = parseArgs({
   options: {
@@ -44,7 +53,7 @@ const { values: flags } = parseArgs({
     rate: { type: "string", default: "250" },
   },
 });
-const cases = (flags.case ?? [...CASES]) as CaseName[];
+const cases = flags.case ?? CASES;
 for (const name of cases) {
   if (!CASES.includes(name))
     throw new Error(`--case: expected one of ${CASES.join(", ")}, got "${name}"`);
@@ -53,104 +62,103 @@ const kills = Number(flags.kills);
 const seed = Number(flags.seed);
 const rate = Number(flags.rate);
 
-/** A cold `node --import tsx` of the CLI plus joining the group. */
-const START_TIMEOUT_MS = 30_000;
-const CONSUMING = /pipeline \\"fraud\\" consuming/;
-/** Each kill lands this long after the consumer joined, at random: from just after to well into steady work. */
-const KILL_AFTER_MS = { min: 300, max: 3_000 };
-
-interface CaseResult {
-  readonly name: CaseName;
-  readonly events: number;
-  readonly kills: number;
-  readonly lost: number;
-  readonly duplicated: number;
-  readonly deadLetters: number;
-  /** From each restart's spawn to the first new record on the output topic, ms. */
-  readonly recoveryMs: number[];
-  readonly ok: boolean;
-  readonly seconds: number;
+function caseOf(name: string): { chaos: ChaosCase; guarantee: keyof typeof GUARANTEES } {
+  const guarantee = name.slice(-3) as keyof typeof GUARANTEES;
+  return { chaos: CHAOS_CASES.find((c) => c.kind === name.slice(0, -4))!, guarantee };
 }
 
-async function sigkillCase(
-  name: CaseName,
-  h: PipelineHarness,
-  files: ConfigFolder,
-  random: () => number,
-): Promise<CaseResult> {
-  const started = Date.now();
-  const delivery = name === "consumer-sigkill-eos" ? "exactly_once" : "at_least_once";
-  const { topics, settings } = await h.setup(3, { maxEvents: 16, delivery });
-  const file = await files.write(`${name}-${randomUUID()}.yaml`, await fraudDocument(settings));
-  const instanceId = `chaos-${randomUUID().slice(0, 8)}`;
-  // Enough load to outlast the kills: each costs a restart (~1.5-3 s) and the wait before it.
-  const events = Math.round(rate * (kills * 3.5 + 5));
-  const processes: CliProcess[] = [];
-  const cli = (args: string[]) => {
-    const process = runCli(args);
-    processes.push(process);
-    return process;
+/** A broker of the run's own, to freeze without touching the one others use. */
+interface OwnBroker {
+  readonly kafka: TestKafka;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+async function ownBroker(redisUrl: string): Promise<OwnBroker> {
+  const stateDir = await mkdtemp(join(tmpdir(), "sluice-chaos-broker-"));
+  const stack: StackOptions = {
+    kafkaPort: await freePort(),
+    stateDir,
+    env: { REDIS_URL: redisUrl },
+    progress: () => {},
   };
-  try {
-    const produce = cli([
-      ...["produce", "--config", file, "--rate", String(rate), "--count", String(events)],
-      ...["--malformed-ratio", "0.02", "--users", "200", "--seed", String(seed)],
-    ]);
-    const recoveryMs: number[] = [];
-    let consumer = cli(["consume", "--config", file, "--instance-id", instanceId]);
-    await consumer.line(CONSUMING, START_TIMEOUT_MS);
-    for (let kill = 1; kill <= kills; kill++) {
-      const wait = KILL_AFTER_MS.min + random() * (KILL_AFTER_MS.max - KILL_AFTER_MS.min);
-      await new Promise((resolve) => setTimeout(resolve, wait));
-      consumer.child.kill("SIGKILL");
-      await consumer.exited;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      const before = await h.kafka.admin.written(topics.out);
-      const spawnedAt = performance.now();
-      consumer = cli(["consume", "--config", file, "--instance-id", instanceId]);
-      await consumer.line(CONSUMING, START_TIMEOUT_MS);
-      // With nothing left to produce a restart has nothing to predict: no figure then.
-      await waitFor(
-        "a new output record",
-        async () => (await h.kafka.admin.written(topics.out)) > before,
-        { timeoutMs: 10_000, intervalMs: 20 },
-      ).then(
-        () => recoveryMs.push(performance.now() - spawnedAt),
-        () => {},
-      );
-      process.stdout.write(`  ${name}: kill ${kill}/${kills} after ${Math.round(wait)} ms\n`);
-    }
-    const produced = await produce.exited;
-    if (produced.code !== 0) throw new Error(`sluice produce failed:\n${produce.lines.join("\n")}`);
-    const verify = cli([
-      ...["verify", "--config", file, "--expect", String(events), "--timeout", "120", "--json"],
-    ]);
-    if ((await verify.exited).code !== 0 && verify.stdout() === "")
-      throw new Error(`sluice verify failed:\n${verify.lines.join("\n")}`);
-    const report = JSON.parse(verify.stdout()) as VerifyReport;
-    const duplicated = Object.keys(report.duplicates).length;
-    const lost = report.missing.length;
-    const accounted = report.predicted + report.deadLetters === events;
-    const ok =
-      report.complete &&
-      lost === 0 &&
-      (delivery === "at_least_once" || (duplicated === 0 && accounted));
-    consumer.child.kill("SIGTERM");
-    await consumer.exited;
-    return {
-      name,
-      events,
-      kills,
-      lost,
-      duplicated,
-      deadLetters: report.deadLetters,
-      recoveryMs,
-      ok,
-      seconds: (Date.now() - started) / 1000,
+  const up = await ensureStack(stack);
+  const kafka = await startTestKafka(stack);
+  return {
+    kafka,
+    pid: up.kafka.pid!,
+    async stop() {
+      await kafka.close();
+      await stopStack({ ...stack, purge: true });
+      await rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const ownStack =
+  !process.env["KAFKA_BROKERS"] || !process.env["REDIS_URL"]
+    ? !(await stackStatus()).kafka.running
+    : false;
+const files = await configFolder();
+const repository = await makeRepository({ fraud: join(EXAMPLE_MODELS, "fraud") });
+const results: ChaosResult[] = [];
+const random = prng(seed);
+let kafka: TestKafka | undefined;
+let sharedRedis: Redis | undefined;
+let redis: TestRedis | undefined;
+let broker: OwnBroker | undefined;
+process.stdout.write(`chaos: cases ${cases.join(", ")}; ${kills} consumer kills; seed ${seed}\n`);
+try {
+  kafka = await startTestKafka();
+  sharedRedis = new Redis(kafka.redisUrl);
+  for (const name of cases) {
+    const { chaos, guarantee } = caseOf(name);
+    let parts: ChaosParts = {
+      kafka,
+      redisUrl: kafka.redisUrl,
+      redis: sharedRedis,
+      modelRepository: repository.dir,
     };
-  } finally {
-    await Promise.all(processes.map(stopCli));
+    if (chaos.needs === "own-redis") {
+      redis ??= await startTestRedis({ own: true, persistent: true });
+      parts = { ...parts, redisUrl: redis.url, redis: redis.client };
+    }
+    if (chaos.needs === "own-broker") {
+      broker ??= await ownBroker(kafka.redisUrl);
+      parts = { ...parts, kafka: broker.kafka };
+    }
+    const context: CaseContext = {
+      random,
+      rate,
+      seed,
+      kills,
+      ...(redis === undefined ? {} : { redis }),
+      ...(broker === undefined ? {} : { brokerPid: broker.pid }),
+    };
+    const events = Math.round(rate * chaos.loadSeconds(context));
+    const run = new ChaosRun(name, GUARANTEES[guarantee], parts, files, { events, rate, seed });
+    let ok = false;
+    try {
+      await run.setup();
+      await chaos.inject(run, context);
+      const result = await run.finish();
+      results.push(result);
+      ok = result.ok;
+      process.stdout.write(
+        `  ${name}: ${result.ok ? "ok" : "FAILED"}${result.notes.length > 0 ? ` (${result.notes.join("; ")})` : ""}\n`,
+      );
+    } finally {
+      await run.close(!ok);
+    }
   }
+} finally {
+  await files.remove();
+  await repository.remove();
+  await redis?.stop();
+  await broker?.stop();
+  sharedRedis?.disconnect();
+  await kafka?.close();
+  if (ownStack) await stopStack();
 }
 
 function median(values: readonly number[]): number {
@@ -158,36 +166,26 @@ function median(values: readonly number[]): number {
   return sorted.length === 0 ? Number.NaN : sorted[Math.floor(sorted.length / 2)]!;
 }
 
-const ownStack =
-  !process.env["KAFKA_BROKERS"] || !process.env["REDIS_URL"]
-    ? !(await stackStatus()).kafka.running
-    : false;
-const h = new PipelineHarness();
-const files = await configFolder();
-const results: CaseResult[] = [];
-process.stdout.write(`chaos: cases ${cases.join(", ")}; ${kills} kills each; seed ${seed}\n`);
-try {
-  await h.start();
-  const random = prng(seed);
-  for (const name of cases) results.push(await sigkillCase(name, h, files, random));
-} finally {
-  await files.remove();
-  await h.close();
-  if (ownStack) await stopStack();
+function seconds(ms: number): string {
+  return Number.isFinite(ms) ? (ms / 1000).toFixed(1) : "-";
 }
 
 process.stdout.write(
-  "\n| case | events | kills | lost | duplicated | dead letters | recovery (median / max) | verdict | took |\n" +
-    "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |\n",
+  "\n| case | guarantee | events | faults | lost | duplicated | dead letters | recovery (median / max) | longest stall | verdict | took |\n" +
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: |\n",
 );
 for (const r of results) {
-  const recovery = `${(median(r.recoveryMs) / 1000).toFixed(1)} / ${(Math.max(...r.recoveryMs) / 1000).toFixed(1)} s`;
+  const recovery =
+    r.recoveryMs.length === 0
+      ? "-"
+      : `${seconds(median(r.recoveryMs))} / ${seconds(Math.max(...r.recoveryMs))} s`;
   process.stdout.write(
-    `| ${r.name} | ${r.events} | ${r.kills} | ${r.lost} | ${r.duplicated} | ${r.deadLetters} | ${recovery} | ${r.ok ? "ok" : "FAILED"} | ${Math.round(r.seconds)} s |\n`,
+    `| ${r.name} | ${r.delivery} | ${r.events} | ${r.faults} | ${r.lost} | ${r.duplicated} | ${r.deadLetters} | ${recovery} | ${seconds(r.longestStallMs)} s | ${r.ok ? "ok" : "FAILED"} | ${Math.round(r.seconds)} s |\n`,
   );
 }
 process.stdout.write(
   "\nlost: inputs with neither a prediction nor a dead letter; duplicated: ids predicted more than once\n" +
-    "(read_committed); recovery: from a restart's spawn to the first new output record.\n",
+    "(read_committed); recovery: from a fault's end (a restart's spawn, a SIGCONT) to the next new\n" +
+    "output record; longest stall: the longest time the output grew by nothing while the load ran.\n",
 );
-process.exit(results.every((r) => r.ok) ? 0 : 1);
+process.exit(results.length === cases.length && results.every((r) => r.ok) ? 0 : 1);

@@ -127,9 +127,14 @@ export const NOT_RUN_HERE: readonly { readonly pattern: RegExp; readonly reason:
       "the install and the checks CI runs exactly so (.ci/run); this test is part of npm test",
   },
   {
-    pattern: /^npm run chaos$/,
+    pattern: /^npm run chaos(?: -- (?:--[\w-]+ [\w.-]+ ?)+)?$/,
     reason:
-      "kills consumers twenty times over minutes; test/pipeline-process.test.ts kills a consumer mid-stream for each guarantee and Kafka client",
+      "kills and freezes consumers, the sidecar, Redis and a broker for about ten minutes; test/pipeline-process.test.ts, pipeline-recovery, pipeline-failures and pipeline-broker-restart run the quick versions",
+  },
+  {
+    pattern: /^npm run soak(?: -- (?:--[\w-]+ [\w.-]+ ?)+)?$/,
+    reason:
+      "a steady load for ten minutes and more, a measurement rather than a test; its result is in docs/reliability.md",
   },
   {
     pattern: /^npm ci && npm run demo$/,

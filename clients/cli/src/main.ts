@@ -8,4 +8,7 @@ watchLauncher();
 // A command that succeeded ends when its work does (servers closed, spans exported); only a
 // failure, a usage error or a status command's answer exits at once with its code.
 const code = await runSluice(process.argv, { from: "node" });
-if (code !== 0) process.exit(code);
+// stdout into a pipe is written asynchronously: exiting at once cut a long report off (a failed
+// `sluice verify --json` listing a million missing ids lost all but its first 290 KB). The empty
+// write's callback runs once everything written before it is out.
+if (code !== 0) process.stdout.write("", () => process.exit(code));

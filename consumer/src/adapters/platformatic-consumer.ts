@@ -25,7 +25,7 @@
  */
 import {
   ConnectionPool,
-  Consumer,
+  type Consumer,
   FetchIsolationLevels,
   ListOffsetTimestamps,
   consumerHeartbeatChannel,
@@ -43,6 +43,7 @@ import type {
 } from "../ports/kafka.js";
 import type { PlatformaticSecurityOptions } from "./kafka-security.js";
 import { appendRecords } from "./platformatic-records.js";
+import { ReadCommittedConsumer } from "./read-committed-consumer.js";
 
 type FetchResponse = Awaited<ReturnType<Consumer["fetch"]>>;
 
@@ -155,7 +156,7 @@ export class PlatformaticConsumer implements KafkaConsumer {
     this.#log = options.log;
     this.groupId = settings.groupId;
     this.groupInstanceId = settings.groupInstanceId;
-    this.client = new Consumer({
+    this.client = new ReadCommittedConsumer({
       clientId: options.clientId,
       bootstrapBrokers: [...options.brokers],
       ...options.security,

@@ -5,9 +5,10 @@
  * `sluice verify` and the tests.
  */
 import { randomUUID } from "node:crypto";
-import { Consumer, FetchIsolationLevels, type Message } from "@platformatic/kafka";
+import { FetchIsolationLevels, type Message } from "@platformatic/kafka";
 import {
   platformaticSecurity,
+  ReadCommittedConsumer,
   type HeaderValue,
   type KafkaSecurity,
   type RecordHeaders,
@@ -55,7 +56,8 @@ export async function collectTopics(options: CollectOptions): Promise<Collected>
   const clientId = options.clientId ?? "sluice-reader";
   const groupId = `sluice-reader-${randomUUID()}`;
   const admin = new KafkaAdmin(options.brokers, clientId, options.security);
-  const consumer = new Consumer({
+  // The library's own read_committed filter shows aborted transactions (see ReadCommittedConsumer).
+  const consumer = new ReadCommittedConsumer({
     clientId,
     groupId,
     bootstrapBrokers: [...options.brokers],
