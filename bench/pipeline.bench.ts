@@ -84,6 +84,8 @@ const DEFAULT_PARTITIONS = 8;
 const USERS = 10_000;
 /** Deleting topics, groups and keys is given this long (a busy broker is slow to delete topics). */
 const CLEANUP_TIMEOUT_MS = 60_000;
+/** Extra warm-up per additional group member in the maximum phase (`--consumers`). */
+const GROUP_SETTLE_MS = 1_500;
 /** An unrecorded phase before the first fixed rate (JIT, connections, group settled). */
 const WARMUP_RATE = 200;
 
@@ -502,7 +504,9 @@ async function maximum(run: Run, variantRun: VariantRun, members = 1): Promise<M
     const outputs = running.reader.phase(runId);
     const firstBy = Date.now() + 30_000;
     while (outputs.count === 0 && Date.now() < firstBy) await sleep(20);
-    await sleep(durations.maxWarmupMs);
+    // Members that join one after another rebalance the group (the local broker has no initial
+    // rebalance delay): a few seconds more for the group to settle before the window opens.
+    await sleep(durations.maxWarmupMs + (members - 1) * GROUP_SETTLE_MS);
     const start = await edge(run, running);
     const drained = await running.reader.waitFor(runId, produced, durations.maxWindowMs);
     const end = await edge(run, running);
