@@ -22,7 +22,7 @@
  *   node --conditions=source --import tsx bench/pipeline.bench.ts [--quick]
  *        [--variants passthrough,sluice,naive,article] [--rates 1000,2000,5000] [--partitions 8]
  *        [--phases rates,max] [--linger <ms>] [--clients platformatic,kafkajs]
- *        [--cpu-prof <dir>] [--verbose]
+ *        [--consumers 1,2,4] [--broker-pid <pid>] [--cpu-prof <dir>] [--verbose]
  *
  * Uses the running Kafka and Redis (KAFKA_BROKERS / REDIS_URL, or the local stack); creates and
  * deletes its own topics, groups and Redis keys. See bench/README.md and docs/benchmarks.md.
@@ -35,7 +35,7 @@ import { parseArgs } from "node:util";
 import { KAFKA_CLIENTS, type KafkaClientName } from "@sluice/consumer";
 import { ensureStack } from "@sluice/testing";
 import { REPO_ROOT, cleanUp, removeLater, startChild, type ChildServer } from "./lib/child.js";
-import { sampleCpu } from "./lib/cpu-usage.js";
+import { sampleCpu, type CpuSample } from "./lib/cpu-usage.js";
 import { PROFILE_ENV } from "./lib/main-thread-profile.js";
 import { formatCheck } from "./lib/report.js";
 import { checkArticle, checkPassed, describeCheck } from "./pipeline/article-check.js";
@@ -57,6 +57,8 @@ import {
   RATIO_LEGEND,
   rateTable,
   ratePoint,
+  SCALE_OUT_LEGEND,
+  scaleOutTable,
   stageTable,
   type EdgeSample,
   type MaxPoint,
@@ -82,6 +84,8 @@ const DEFAULT_PARTITIONS = 8;
 const USERS = 10_000;
 /** Deleting topics, groups and keys is given this long (a busy broker is slow to delete topics). */
 const CLEANUP_TIMEOUT_MS = 60_000;
+/** Extra warm-up per additional group member in the maximum phase (`--consumers`). */
+const GROUP_SETTLE_MS = 1_500;
 /** An unrecorded phase before the first fixed rate (JIT, connections, group settled). */
 const WARMUP_RATE = 200;
 
@@ -132,6 +136,8 @@ const { values: flags } = parseArgs({
     linger: { type: "string" },
     clients: { type: "string", multiple: true },
     phases: { type: "string", multiple: true },
+    consumers: { type: "string", multiple: true },
+    "broker-pid": { type: "string" },
     "cpu-prof": { type: "string" },
     verbose: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -142,7 +148,7 @@ if (flags.help) {
     "usage: node --conditions=source --import tsx bench/pipeline.bench.ts [--quick]\n" +
       "       [--variants passthrough,sluice,naive,article] [--rates 1000,2000,5000] [--partitions 8]\n" +
       "       [--phases rates,max] [--linger <ms>] [--clients platformatic,kafkajs]\n" +
-      "       [--cpu-prof <dir>] [--verbose]\n",
+      "       [--consumers 1,2,4] [--broker-pid <pid>] [--cpu-prof <dir>] [--verbose]\n",
   );
   process.exit(0);
 }
@@ -180,6 +186,12 @@ for (const phase of phases) {
 const lingerMs = flags.linger === undefined ? undefined : Number(flags.linger);
 if (lingerMs !== undefined && !(Number.isInteger(lingerMs) && lingerMs >= 0))
   throw new Error(`--linger: expected an integer ≥ 0 (ms), got ${flags.linger}`);
+const consumerCounts = list(flags.consumers)?.map(Number) ?? [1];
+if (!consumerCounts.every((n) => Number.isInteger(n) && n >= 1))
+  throw new Error(`--consumers: expected positive integers, got ${flags.consumers?.join(",")}`);
+const brokerPid = flags["broker-pid"] === undefined ? undefined : Number(flags["broker-pid"]);
+if (brokerPid !== undefined && !(Number.isInteger(brokerPid) && brokerPid > 0))
+  throw new Error(`--broker-pid: expected a process id, got ${flags["broker-pid"]}`);
 const durations = flags.quick ? QUICK : FULL;
 const profileDir = flags["cpu-prof"] === undefined ? undefined : resolve(flags["cpu-prof"]);
 if (profileDir !== undefined) await mkdir(profileDir, { recursive: true });
@@ -205,7 +217,8 @@ interface Run {
 /** One variant consuming one topic set, with the reader of its output. */
 interface Running {
   readonly variant: Variant;
-  readonly consumer: ChildServer<Record<string, never>>;
+  /** One child per group member (`--consumers`); stage times come from the first. */
+  readonly consumers: readonly ChildServer<Record<string, never>>[];
   readonly reader: OutputReader;
   /** Asks the child for its stage times since the last ask (SIGUSR2); undefined if it does not answer. */
   stages(): Promise<StageReport | undefined>;
@@ -252,6 +265,7 @@ async function startVariant(
   set: TopicSet,
   name: string,
   runIds: readonly string[],
+  members = 1,
 ): Promise<Running> {
   const settings: VariantSettings = {
     variant,
@@ -270,21 +284,34 @@ async function startVariant(
     run.resources.group(`${name}-reader`),
   );
   const waiting: ((report: StageReport) => void)[] = [];
+  const consumers: ChildServer<Record<string, never>>[] = [];
   try {
     const command = await variantCommand(run, settings, runIds);
-    const consumer = await startChild<Record<string, never>>(command.script, command.args, {
-      ...(command.executable === undefined ? {} : { executable: command.executable }),
-      verbose: flags.verbose,
-      env: profileDir ? { [PROFILE_ENV]: join(profileDir, `${name}.cpuprofile`) } : {},
-      onLine: (line) => {
-        if (line.startsWith('{"benchStages"'))
-          waiting.shift()?.((JSON.parse(line) as { benchStages: StageReport }).benchStages);
-        else if (flags.verbose) process.stderr.write(`[${name}] ${line}\n`);
-      },
-    });
+    // Members of one group, started together: the first one's stage times are reported.
+    const started = await Promise.allSettled(
+      Array.from({ length: members }, (_, member) => {
+        const tag = members === 1 ? name : `${name}-${member + 1}`;
+        return startChild<Record<string, never>>(command.script, command.args, {
+          ...(command.executable === undefined ? {} : { executable: command.executable }),
+          verbose: flags.verbose,
+          env: profileDir ? { [PROFILE_ENV]: join(profileDir, `${tag}.cpuprofile`) } : {},
+          onLine: (line) => {
+            if (line.startsWith('{"benchStages"')) {
+              if (member === 0)
+                waiting.shift()?.((JSON.parse(line) as { benchStages: StageReport }).benchStages);
+            } else if (flags.verbose) process.stderr.write(`[${tag}] ${line}\n`);
+          },
+        });
+      }),
+    );
+    for (const outcome of started)
+      if (outcome.status === "fulfilled") consumers.push(outcome.value);
+    const failed = started.find((outcome) => outcome.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
+    const first = consumers[0]!;
     return {
       variant,
-      consumer,
+      consumers,
       reader,
       stages() {
         return new Promise((resolve) => {
@@ -297,18 +324,31 @@ async function startVariant(
             resolve(report);
           };
           waiting.push(answer);
-          process.kill(consumer.pid, "SIGUSR2");
+          process.kill(first.pid, "SIGUSR2");
         });
       },
       async stop() {
-        await consumer.stop();
+        await Promise.all(consumers.map((consumer) => consumer.stop()));
         await reader.stop();
       },
     };
   } catch (error) {
+    await Promise.all(consumers.map((consumer) => consumer.stop().catch(() => {})));
     await reader.stop();
     throw error;
   }
+}
+
+/** CPU used so far by all of `pids` together (this process's own counted once). */
+function sampleCpuOf(pids: readonly number[]): CpuSample {
+  const samples = pids.map((pid) => sampleCpu(pid));
+  const first = samples[0]!;
+  return {
+    at: first.at,
+    serverMainMs: samples.reduce((sum, s) => sum + s.serverMainMs, 0),
+    serverOtherMs: samples.reduce((sum, s) => sum + s.serverOtherMs, 0),
+    clientMs: first.clientMs,
+  };
 }
 
 /** Variants that call the sidecar: the others' CPU per event leaves its idle time out. */
@@ -318,11 +358,12 @@ const SIDECAR_VARIANTS: readonly Variant[] = ["sluice", "naive"];
 async function sample(run: Run, running: Running): Promise<EdgeSample> {
   const redisMs = await run.redisCpu.usedMs();
   return {
-    consumer: sampleCpu(running.consumer.pid),
+    consumer: sampleCpuOf(running.consumers.map((consumer) => consumer.pid)),
     sidecar:
       run.sidecar && SIDECAR_VARIANTS.includes(running.variant)
         ? sampleCpu(run.sidecar.pid)
         : undefined,
+    broker: brokerPid === undefined ? undefined : sampleCpu(brokerPid),
     redisMs,
   };
 }
@@ -434,12 +475,15 @@ async function fixedRates(run: Run, variantRun: VariantRun): Promise<RatePoint[]
   return points;
 }
 
-/** Preloads a backlog, then starts the consumer and measures how fast it drains it. */
-async function maximum(run: Run, variantRun: VariantRun): Promise<MaxPoint> {
-  const { label } = variantRun;
-  const name = `${slug(label)}-max`;
+/**
+ * Preloads a backlog, then starts the consumer (`members` of them in one group) and measures how
+ * fast it drains it.
+ */
+async function maximum(run: Run, variantRun: VariantRun, members = 1): Promise<MaxPoint> {
+  const label = members === 1 ? variantRun.label : `${variantRun.label} ×${members}`;
+  const name = `${slug(variantRun.label)}-max${members === 1 ? "" : `-x${members}`}`;
   const set = await run.resources.topicSet(name, partitions);
-  const runId = `${run.resources.prefix}-${slug(label)}-max`;
+  const runId = `${run.resources.prefix}-${name}`;
   const backlog = durations.backlog[variantRun.variant];
   const preloadStart = Date.now();
   const source = await startEventSource(
@@ -455,12 +499,14 @@ async function maximum(run: Run, variantRun: VariantRun): Promise<MaxPoint> {
   );
   const { produced } = await source.result;
   const preloadSeconds = (Date.now() - preloadStart) / 1000;
-  const running = await startVariant(run, variantRun, set, name, [runId]);
+  const running = await startVariant(run, variantRun, set, name, [runId], members);
   try {
     const outputs = running.reader.phase(runId);
     const firstBy = Date.now() + 30_000;
     while (outputs.count === 0 && Date.now() < firstBy) await sleep(20);
-    await sleep(durations.maxWarmupMs);
+    // Members that join one after another rebalance the group (the local broker has no initial
+    // rebalance delay): a few seconds more for the group to settle before the window opens.
+    await sleep(durations.maxWarmupMs + (members - 1) * GROUP_SETTLE_MS);
     const start = await edge(run, running);
     const drained = await running.reader.waitFor(runId, produced, durations.maxWindowMs);
     const end = await edge(run, running);
@@ -492,7 +538,11 @@ async function main(run: Run): Promise<void> {
   for (const variantRun of runs) {
     log(`-- ${variantRun.label}`);
     if (phases.includes("rates")) ratePoints.push(...(await fixedRates(run, variantRun)));
-    if (phases.includes("max")) maxPoints.push(await maximum(run, variantRun));
+    if (phases.includes("max")) {
+      // More group members (--consumers) for the Sluice pipeline only: the scale-out curve.
+      const counts = variantRun.variant === "sluice" ? consumerCounts : [1];
+      for (const members of counts) maxPoints.push(await maximum(run, variantRun, members));
+    }
   }
   log("");
   log(
@@ -519,18 +569,32 @@ async function main(run: Run): Promise<void> {
     log(`highest fixed rate sustained by ${label}: ${highest ? `${highest.rate}/s` : "none"}`);
   }
   log("");
-  log("== Sluice against the other variants (same run) ==");
   const sluiceLabel = runs.find((r) => r.variant === "sluice")?.label ?? "sluice";
-  log(ratioTable(ratePoints, maxPoints, sluiceLabel));
+  // The drains by several group members are the scale-out curve, not variants to compare with.
+  const scaled = maxPoints.filter((p) => p.variant.startsWith(`${sluiceLabel} ×`));
+  const singleMaxPoints = maxPoints.filter((p) => !scaled.includes(p));
+  if (scaled.length > 0) {
+    log("== Scale-out: the same backlog drained by several members of one group ==");
+    log(
+      scaleOutTable(
+        singleMaxPoints.find((p) => p.variant === sluiceLabel),
+        scaled,
+      ),
+    );
+    log(SCALE_OUT_LEGEND);
+    log("");
+  }
+  log("== Sluice against the other variants (same run) ==");
+  log(ratioTable(ratePoints, singleMaxPoints, sluiceLabel));
   log(RATIO_LEGEND);
   if (clients.length > 1) {
     log("== By Kafka client ==");
-    log(clientTable(ratePoints, maxPoints, clients));
+    log(clientTable(ratePoints, singleMaxPoints, clients));
     log(CLIENT_LEGEND);
   }
   log("");
   log("== Targets ==");
-  for (const check of pipelineChecks(ratePoints, maxPoints, clients)) log(formatCheck(check));
+  for (const check of pipelineChecks(ratePoints, singleMaxPoints, clients)) log(formatCheck(check));
 }
 
 /** Stops the children and deletes what the run made; bounded, for the watchdog and signals too. */
@@ -569,6 +633,8 @@ const prefix = `bench-pipeline-${randomBytes(4).toString("hex")}`;
 log(
   `Sluice pipeline benchmark (${flags.quick ? "quick" : "full"}; ${runs.map((r) => r.label).join(", ")}; ` +
     `rates ${rates.join(", ")}/s; ${partitions} partitions` +
+    `${consumerCounts.length === 1 && consumerCounts[0] === 1 ? "" : `; Sluice drained by ${consumerCounts.join(", ")} consumers`}` +
+    `${brokerPid === undefined ? "" : `; broker pid ${brokerPid}`}` +
     `${lingerMs === undefined ? "" : `; Sluice linger ${lingerMs} ms`}; run ${prefix})`,
 );
 log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}; node ${process.version}`);

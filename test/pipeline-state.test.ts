@@ -20,6 +20,14 @@ import {
   waitFor,
 } from "@sluice/testing";
 
+/**
+ * How far one row's fraud score moves between being scored alone and in a batch, relative to it:
+ * up to 6.9e-6 for fraud v1 over 200 random batches of 1-64 rows (onnxruntime-node, one thread),
+ * and 2.7e-5 for a score of 0.0011 in this test (a logit a few ULPs off moves a small probability
+ * most); 1e-4 with margin, far below what a different feature value does.
+ */
+const SCORE_BATCH_NOISE = 1e-4;
+
 const TEST_TIMEOUT_MS = 120_000;
 /** A cold `node --import tsx` of the CLI plus joining the group. */
 const START_TIMEOUT_MS = 30_000;
@@ -149,14 +157,16 @@ describe(
         assert.equal((await second.exited).code, 0);
 
         // Every prediction, the replayed ones too, is the calm run's, and both are the reference's.
+        // Within SCORE_BATCH_NOISE: ONNX Runtime scores a row a few ULPs differently alone and in a
+        // batch (its kernels differ by batch size), and which rows the sidecar batches together
+        // depends on timing. The same features are checked exactly below, through the state.
         let replayed = 0;
         for (const event of events) {
           const [calmScore] = calmScores.get(event.id)!;
           const got = crashScores.get(event.id)!;
           replayed += got.length - 1;
-          assert.deepEqual(
-            got,
-            got.map(() => calmScore),
+          assert.ok(
+            got.every((score) => Math.abs(score - calmScore!) <= SCORE_BATCH_NOISE * calmScore!),
             `${event.id}: ${got.join(", ")} vs ${calmScore}`,
           );
         }

@@ -38,16 +38,20 @@ export interface LatencyFigures {
  * process) and the Redis server.
  */
 export interface CpuFigures {
+  /** All consumer children together (`--consumers`). */
   readonly consumer: number;
   readonly sidecar: number;
   readonly reader: number;
   readonly redis: number;
+  /** The broker process (`--broker-pid`); NaN when not asked for. */
+  readonly broker: number;
 }
 
 /** CPU counters at one window edge. */
 export interface EdgeSample {
   readonly consumer: CpuSample;
   readonly sidecar: CpuSample | undefined;
+  readonly broker: CpuSample | undefined;
   /** Redis server CPU so far, ms. */
   readonly redisMs: number;
 }
@@ -167,12 +171,14 @@ export function drainRate(
 export function cpuFigures(start: EdgeSample, end: EdgeSample): CpuFigures {
   const c = cpuShare(start.consumer, end.consumer);
   const s = start.sidecar && end.sidecar ? cpuShare(start.sidecar, end.sidecar) : undefined;
+  const b = start.broker && end.broker ? cpuShare(start.broker, end.broker) : undefined;
   const wallMs = end.consumer.at - start.consumer.at;
   return {
     consumer: c.serverMain + c.serverOther,
     sidecar: s === undefined ? NaN : s.serverMain + s.serverOther,
     reader: c.client,
     redis: (100 * (end.redisMs - start.redisMs)) / wallMs,
+    broker: b === undefined ? NaN : b.serverMain + b.serverOther,
   };
 }
 
@@ -238,21 +244,54 @@ export function maxTable(points: readonly MaxPoint[]): string {
       "sidecar %",
       "reader %",
       "redis %",
+      "broker %",
       "µs/event",
+      "consumer µs/event",
+      "sidecar µs/event",
       "redis µs/event",
+      "broker µs/event",
     ],
+    ...points.map((p) => {
+      const perEvent = (percent: number) => num((percent * 10_000) / p.eventsPerSecond, 1);
+      return [
+        p.variant,
+        num(p.backlog, 0),
+        num(p.eventsPerSecond, 0),
+        num(p.seconds, 1),
+        p.drained ? "yes" : "no",
+        num(p.cpu.consumer, 0),
+        num(p.cpu.sidecar, 0),
+        num(p.cpu.reader, 0),
+        num(p.cpu.redis, 1),
+        num(p.cpu.broker, 0),
+        num(cpuPerEvent(p.cpu, p.eventsPerSecond), 0),
+        // Each part apart, for a capacity model: the consumer's own, the sidecar's, the feature
+        // state's on the Redis server and the broker's.
+        perEvent(p.cpu.consumer),
+        perEvent(p.cpu.sidecar),
+        perEvent(p.cpu.redis),
+        perEvent(p.cpu.broker),
+      ];
+    }),
+  ]);
+}
+
+export const SCALE_OUT_LEGEND =
+  "members: consumer processes in the group (8 partitions between them); ÷ one: events/s over the single\n" +
+  "consumer's in this run; consumer %: all members together, in % of one core; µs/event: their CPU per event.";
+
+/** The maximum drain by one member against several (`--consumers`), from the same run. */
+export function scaleOutTable(one: MaxPoint | undefined, scaled: readonly MaxPoint[]): string {
+  const members = (p: MaxPoint) => Number(/ ×(\d+)$/.exec(p.variant)?.[1] ?? "1");
+  const points = one === undefined ? scaled : [one, ...scaled];
+  return table([
+    ["members", "events/s", "÷ one", "consumer %", "consumer µs/event", "redis µs/event"],
     ...points.map((p) => [
-      p.variant,
-      num(p.backlog, 0),
+      String(members(p)),
       num(p.eventsPerSecond, 0),
-      num(p.seconds, 1),
-      p.drained ? "yes" : "no",
+      one === undefined ? "n/a" : `${num(p.eventsPerSecond / one.eventsPerSecond)} x`,
       num(p.cpu.consumer, 0),
-      num(p.cpu.sidecar, 0),
-      num(p.cpu.reader, 0),
-      num(p.cpu.redis, 1),
-      num(cpuPerEvent(p.cpu, p.eventsPerSecond), 0),
-      // The feature state's cost on the Redis server, beside the consumer's and the sidecar's.
+      num((p.cpu.consumer * 10_000) / p.eventsPerSecond, 1),
       num((p.cpu.redis * 10_000) / p.eventsPerSecond, 1),
     ]),
   ]);

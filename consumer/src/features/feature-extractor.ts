@@ -168,6 +168,21 @@ export class FeatureExtractor {
     const compiled = this.#program.lookups;
     const lookupValues = compiled.map(() => null as string | null);
     const windows = this.#program.plan.windows.length;
+    const width = this.width;
+    // One buffer for the batch's rows, each event's row a view of it: a Float32Array of its own
+    // per event is an off-heap allocation the garbage collector has to track.
+    const rows = new Float32Array(accepted.length * width);
+    // One state, refilled per event: the writers read it synchronously and keep nothing of it.
+    const state: { -readonly [K in keyof EventState]: EventState[K] } = {
+      slots: [],
+      eventTime: 0,
+      windowValues: response.windowValues,
+      windowBase: 0,
+      previousEventTime: undefined,
+      lookupKeys: [],
+      lookupValues,
+      hookValues: [],
+    };
     accepted.forEach((item, i) => {
       let misses: string[] | undefined;
       item.lookupHandles.forEach((handle, l) => {
@@ -175,17 +190,13 @@ export class FeatureExtractor {
         lookupValues[l] = value;
         if (value === null) (misses ??= []).push(...compiled[l]!.features);
       });
-      const state: EventState = {
-        slots: item.slots,
-        eventTime: item.eventTime,
-        windowValues: response.windowValues,
-        windowBase: i * windows,
-        previousEventTime: response.previousEventTimes[i],
-        lookupKeys: item.lookupKeys,
-        lookupValues,
-        hookValues: item.hookValues,
-      };
-      const row = new Float32Array(this.width);
+      state.slots = item.slots;
+      state.eventTime = item.eventTime;
+      state.windowBase = i * windows;
+      state.previousEventTime = response.previousEventTimes[i];
+      state.lookupKeys = item.lookupKeys;
+      state.hookValues = item.hookValues;
+      const row = rows.subarray(i * width, (i + 1) * width);
       try {
         for (const write of this.#program.writers) write(state, row);
         outcomes[item.index] =

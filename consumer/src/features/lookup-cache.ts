@@ -22,7 +22,7 @@ interface Entry {
   readonly expiresAt: number;
 }
 
-function cacheKey(key: string, field: string): string {
+export function cacheKey(key: string, field: string): string {
   return `${key}\u0000${field}`;
 }
 
@@ -41,15 +41,24 @@ export class LookupCache {
     }
   }
 
+  /** The cache's clock, in ms. */
+  now(): number {
+    return this.#now();
+  }
+
   get size(): number {
     return this.#entries.size;
   }
 
   /** The cached value (null = known to be missing), or undefined when absent or expired. */
   get(key: string, field: string): { readonly value: string | null } | undefined {
-    const id = cacheKey(key, field);
+    return this.lookup(cacheKey(key, field), this.#now());
+  }
+
+  /** `get` by the entry's id (`cacheKey`) at time `now`: a micro-batch reads the clock once. */
+  lookup(id: string, now: number): { readonly value: string | null } | undefined {
     const entry = this.#entries.get(id);
-    if (entry === undefined || entry.expiresAt <= this.#now()) {
+    if (entry === undefined || entry.expiresAt <= now) {
       if (entry !== undefined) this.#entries.delete(id);
       this.misses += 1;
       return undefined;
@@ -91,8 +100,12 @@ export class LookupBatch {
   /** Handle of each miss, in `misses` order. */
   readonly #missHandles: number[] = [];
 
+  /** When the batch began: its cache reads all use this time. */
+  readonly #now: number;
+
   constructor(cache: LookupCache) {
     this.#cache = cache;
+    this.#now = cache.now();
   }
 
   /** Registers a needed value; read it with `value(handle)` once the batch is filled. */
@@ -106,7 +119,7 @@ export class LookupBatch {
     const handle = this.#values.length;
     this.#handles.set(id, handle);
     this.#ttls.push(ttlMs);
-    const cached = this.#cache.get(key, field);
+    const cached = this.#cache.lookup(id, this.#now);
     this.#values.push(cached?.value);
     if (cached === undefined) {
       this.#requests.push({ key, field });

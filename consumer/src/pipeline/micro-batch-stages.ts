@@ -11,14 +11,8 @@ import type { MicroBatchTrace } from "../observability/micro-batch-trace.js";
 import type { VersionScores } from "../observability/pipeline-observer.js";
 import type { InputRecord, OutputRecord } from "../ports/kafka.js";
 import { decodeJson } from "./json-decoder.js";
-import {
-  deadLetterRecord,
-  eventId,
-  makePrediction,
-  predictionRecord,
-  type Prediction,
-  type Source,
-} from "./output-records.js";
+import { deadLetterRecord, eventId, type Source } from "./output-records.js";
+import { PredictionWriter } from "./prediction-writer.js";
 import type { Score, ScoreOutcome } from "./scorer.js";
 
 /** The part of the feature extractor a micro-batch needs. */
@@ -154,6 +148,7 @@ export function buildRecords(
   now: number,
 ): MicroBatchOutput {
   const output = new OutputTally(trace);
+  const writer = new PredictionWriter(settings.model, now);
   events.forEach((event, i) => {
     const source = sources[i]!;
     const scored = scoredEvent(event, scores, source);
@@ -167,17 +162,26 @@ export function buildRecords(
     }
     const { value, eventTime, score } = scored;
     const id = eventId(source, value, settings.idField);
-    const prediction = makePrediction(source, id, settings.model, score, eventTime, now);
+    const json = writer.value(id, source, score, eventTime);
+    const { modelVersion } = score;
+    const { key } = source.record;
+    const record = {
+      topic: settings.outputTopic,
+      key,
+      value: json,
+      headers: writer.headers(source, modelVersion, score.arm),
+    };
+    // The review copy shares the value: one prediction, written once.
     const review =
-      settings.reviewTopic !== undefined && prediction.confidence < settings.reviewBelow
-        ? predictionRecord(settings.reviewTopic, source, prediction)
+      settings.reviewTopic !== undefined && writer.confidence < settings.reviewBelow
+        ? {
+            topic: settings.reviewTopic,
+            key,
+            value: json,
+            headers: writer.headers(source, modelVersion, score.arm),
+          }
         : undefined;
-    output.prediction(
-      i,
-      prediction,
-      predictionRecord(settings.outputTopic, source, prediction),
-      review,
-    );
+    output.prediction(i, modelVersion, writer.score, writer.confidence, record, review, score.arm);
   });
   return output.result();
 }
@@ -239,22 +243,25 @@ class OutputTally {
 
   prediction(
     index: number,
-    prediction: Prediction,
+    modelVersion: string,
+    score: number,
+    confidence: number,
     record: OutputRecord,
     review: OutputRecord | undefined,
+    arm: string | undefined,
   ): void {
-    this.#trace.scored(index, prediction.model_version);
+    this.#trace.scored(index, modelVersion);
     this.#emit(index, record);
     this.#predictions++;
-    let version = this.#versions.get(prediction.model_version);
+    let version = this.#versions.get(modelVersion);
     if (version === undefined) {
       version = { predictions: 0, reviews: 0, scores: [], confidences: [] };
-      this.#versions.set(prediction.model_version, version);
+      this.#versions.set(modelVersion, version);
     }
     version.predictions++;
-    version.scores.push(prediction.score);
-    version.confidences.push(prediction.confidence);
-    if (prediction.arm !== undefined) this.#countArm(prediction.arm, prediction.model_version);
+    version.scores.push(score);
+    version.confidences.push(confidence);
+    if (arm !== undefined) this.#countArm(arm, modelVersion);
     if (review === undefined) return;
     version.reviews++;
     this.#emit(index, review);

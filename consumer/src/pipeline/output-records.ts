@@ -23,7 +23,7 @@ export const HEADERS = {
  * W3C trace context: a prediction stays in the trace of the event that caused it. Copied as is
  * without an SDK; with one, the micro-batch trace replaces it with the prediction's own create span.
  */
-const TRACE_HEADERS = ["traceparent", "tracestate"] as const;
+export const TRACE_HEADERS = ["traceparent", "tracestate"] as const;
 
 /** The JSON value of a prediction record. */
 export interface Prediction {
@@ -55,7 +55,7 @@ export interface Source {
 }
 
 /** Seven significant digits: what FP32 holds, without its binary noise (0.0299999993…) in the JSON. */
-function fp32Number(value: number): number {
+export function fp32Number(value: number): number {
   return Number(value.toPrecision(7));
 }
 
