@@ -20,7 +20,8 @@ import { randomBytes } from "node:crypto";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { ensureStack } from "@sluice/testing";
-import { cleanUp, startChild, type ChildServer } from "./lib/child.js";
+import { BenchRun } from "./lib/bench-run.js";
+import { startChild, type ChildServer } from "./lib/child.js";
 import { num, table } from "./lib/report.js";
 import {
   CLIENTS,
@@ -41,7 +42,6 @@ const RUN_BEFORE_KILL_MS = 3_000;
 /** A restarted child that gets no records this long is given up on (well past a session timeout). */
 const FIRST_RECORDS_TIMEOUT_MS = SESSION_TIMEOUT_MS + 30_000;
 const MAX_RUN_MS = 20 * 60_000;
-const CLEANUP_TIMEOUT_MS = 60_000;
 /** The issue's target for the time from restart to the first message. */
 const TARGET_SECONDS = 3;
 
@@ -203,35 +203,9 @@ function restartTable(results: readonly Restart[]): string {
   ]);
 }
 
-async function tearDown(resources: BenchResources | undefined): Promise<void> {
-  cleanUp();
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    resources?.release().catch((error: unknown) => {
-      process.stderr.write(`cleaning up: ${(error as Error).message}\n`);
-    }),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        process.stderr.write(`cleaning up: gave up after ${CLEANUP_TIMEOUT_MS} ms\n`);
-        resolve();
-      }, CLEANUP_TIMEOUT_MS);
-    }),
-  ]);
-  clearTimeout(timer);
-}
-
 let resources: BenchResources | undefined;
-const stopNow = (why: string, code: number) => {
-  process.stderr.write(`\n${why}: stopping the benchmark and deleting its topics\n`);
-  void tearDown(resources).finally(() => process.exit(code));
-};
-process.once("SIGINT", () => stopNow("SIGINT", 130));
-process.once("SIGTERM", () => stopNow("SIGTERM", 143));
-const watchdog = setTimeout(
-  () => stopNow(`the benchmark ran past ${MAX_RUN_MS} ms`, 2),
-  MAX_RUN_MS,
-);
-watchdog.unref();
+const run = new BenchRun(MAX_RUN_MS);
+run.onRelease(async () => resources?.release());
 
 const prefix = `bench-restart-${randomBytes(4).toString("hex")}`;
 log(
@@ -281,6 +255,5 @@ try {
   );
   log(`\nload average at end: ${loadAverage()}`);
 } finally {
-  await tearDown(resources);
-  clearTimeout(watchdog);
+  await run.finish();
 }

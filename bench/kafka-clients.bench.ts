@@ -24,7 +24,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Kafka, logLevel, type Admin } from "kafkajs";
 import { ensureStack } from "@sluice/testing";
-import { REPO_ROOT, cleanUp, startChild } from "./lib/child.js";
+import { BenchRun } from "./lib/bench-run.js";
+import { REPO_ROOT, startChild } from "./lib/child.js";
 import { sampleCpu, type CpuSample } from "./lib/cpu-usage.js";
 import { num, table } from "./lib/report.js";
 import {
@@ -50,7 +51,6 @@ const POLL_MS = 100;
 /** fraud.yaml's session timeout. */
 const SESSION_TIMEOUT_MS = 45_000;
 const MAX_RUN_MS = 12 * 60_000;
-const CLEANUP_TIMEOUT_MS = 60_000;
 
 const { values: flags } = parseArgs({
   options: {
@@ -260,39 +260,13 @@ const LEGEND =
   "thread + other threads (librdkafka's, GC helpers); first records / drained: seconds from spawning the child\n" +
   "to its first records, and to every offset committed; extra: output records beyond the backlog.";
 
-async function tearDown(resources: BenchResources | undefined, admin: Admin | undefined) {
-  cleanUp();
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    (async () => {
-      await admin?.disconnect();
-      await resources?.release();
-    })().catch((error: unknown) => {
-      process.stderr.write(`cleaning up: ${(error as Error).message}\n`);
-    }),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        process.stderr.write(`cleaning up: gave up after ${CLEANUP_TIMEOUT_MS} ms\n`);
-        resolve();
-      }, CLEANUP_TIMEOUT_MS);
-    }),
-  ]);
-  clearTimeout(timer);
-}
-
 let resources: BenchResources | undefined;
 let admin: Admin | undefined;
-const stopNow = (why: string, code: number) => {
-  process.stderr.write(`\n${why}: stopping the benchmark and deleting its topics\n`);
-  void tearDown(resources, admin).finally(() => process.exit(code));
-};
-process.once("SIGINT", () => stopNow("SIGINT", 130));
-process.once("SIGTERM", () => stopNow("SIGTERM", 143));
-const watchdog = setTimeout(
-  () => stopNow(`the benchmark ran past ${MAX_RUN_MS} ms`, 2),
-  MAX_RUN_MS,
-);
-watchdog.unref();
+const run = new BenchRun(MAX_RUN_MS);
+run.onRelease(async () => {
+  await admin?.disconnect();
+  await resources?.release();
+});
 
 const prefix = `bench-kafka-clients-${randomBytes(4).toString("hex")}`;
 log(
@@ -335,6 +309,5 @@ try {
   log(LEGEND);
   log(`\nload average at end: ${loadAverage()}`);
 } finally {
-  await tearDown(resources, admin);
-  clearTimeout(watchdog);
+  await run.finish();
 }

@@ -34,7 +34,8 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { KAFKA_CLIENTS, type KafkaClientName } from "@sluice/consumer";
 import { ensureStack } from "@sluice/testing";
-import { REPO_ROOT, cleanUp, removeLater, startChild, type ChildServer } from "./lib/child.js";
+import { BenchRun } from "./lib/bench-run.js";
+import { REPO_ROOT, removeLater, startChild, type ChildServer } from "./lib/child.js";
 import { sampleCpu, type CpuSample } from "./lib/cpu-usage.js";
 import { PROFILE_ENV } from "./lib/main-thread-profile.js";
 import { formatCheck } from "./lib/report.js";
@@ -82,8 +83,6 @@ const DEFAULT_RATES = [1000, 2000, 5000];
 const DEFAULT_PARTITIONS = 8;
 /** Distinct users: ten times the generator's default, so per-user windows stay short at 5k/s. */
 const USERS = 10_000;
-/** Deleting topics, groups and keys is given this long (a busy broker is slow to delete topics). */
-const CLEANUP_TIMEOUT_MS = 60_000;
 /** Extra warm-up per additional group member in the maximum phase (`--consumers`). */
 const GROUP_SETTLE_MS = 1_500;
 /** An unrecorded phase before the first fixed rate (JIT, connections, group settled). */
@@ -597,37 +596,9 @@ async function main(run: Run): Promise<void> {
   for (const check of pipelineChecks(ratePoints, singleMaxPoints, clients)) log(formatCheck(check));
 }
 
-/** Stops the children and deletes what the run made; bounded, for the watchdog and signals too. */
-async function tearDown(resources: BenchResources | undefined): Promise<void> {
-  cleanUp();
-  if (resources === undefined) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    resources.release().catch((error: unknown) => {
-      process.stderr.write(`cleaning up: ${(error as Error).message}\n`);
-    }),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        process.stderr.write(`cleaning up: gave up after ${CLEANUP_TIMEOUT_MS} ms\n`);
-        resolve();
-      }, CLEANUP_TIMEOUT_MS);
-    }),
-  ]);
-  clearTimeout(timer);
-}
-
 let resources: BenchResources | undefined;
-const stopNow = (why: string, code: number) => {
-  process.stderr.write(`\n${why}: stopping the benchmark and deleting its topics\n`);
-  void tearDown(resources).finally(() => process.exit(code));
-};
-process.once("SIGINT", () => stopNow("SIGINT", 130));
-process.once("SIGTERM", () => stopNow("SIGTERM", 143));
-const watchdog = setTimeout(
-  () => stopNow(`the benchmark ran past ${durations.maxRunMs} ms`, 2),
-  durations.maxRunMs,
-);
-watchdog.unref();
+const run = new BenchRun(durations.maxRunMs);
+run.onRelease(async () => resources?.release());
 
 const prefix = `bench-pipeline-${randomBytes(4).toString("hex")}`;
 log(
@@ -679,6 +650,5 @@ try {
   }
   log(`\nload average at end: ${loadAverage()}`);
 } finally {
-  await tearDown(resources);
-  clearTimeout(watchdog);
+  await run.finish();
 }

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InferenceClient } from "@sluice/client";
 import { SyntheticFraud, type FraudEvent } from "@sluice/demo";
-import { prng, referenceRows } from "@sluice/testing";
+import { FRAUD_FEATURE_NAMES, prng, referenceRows } from "@sluice/testing";
 import { REPO_ROOT } from "../lib/child.js";
 import { ARTICLE_SCRIPT } from "./article-python.js";
 import { articleModel, writeHomes } from "./article-variant.js";
@@ -33,29 +33,6 @@ const FLOAT_TOLERANCE = 1e-6;
 /** Rows per ModelInfer call: the model's max_batch_size. */
 const INFER_BATCH = 256;
 const MINUTE = 60_000;
-
-const FEATURE_NAMES = [
-  "amount_log",
-  "account_age_log",
-  "tx_count_5m",
-  "tx_count_1h",
-  "tx_count_24h",
-  "amount_ratio_mean_24h",
-  "distinct_merchants_1h",
-  "secs_since_prev_log",
-  "country_mismatch",
-  "hour_sin",
-  "hour_cos",
-  "channel_web",
-  "channel_mobile",
-  "channel_pos",
-  "category_grocery",
-  "category_restaurants",
-  "category_fashion",
-  "category_electronics",
-  "category_travel",
-  "category_digital_goods",
-];
 
 export interface ArticleCheck {
   readonly events: number;
@@ -169,7 +146,7 @@ export async function checkArticle(python: string, sidecarAddress: string): Prom
       if (got !== want) exact = false;
       if (!(error <= FEATURE_TOLERANCE)) {
         agree = false;
-        problem(`event ${events[i]!.id}: ${FEATURE_NAMES[c]}: expected ${want}, got ${got}`);
+        problem(`event ${events[i]!.id}: ${FRAUD_FEATURE_NAMES[c]}: expected ${want}, got ${got}`);
       }
     }
     if (agree) featuresAgree++;
