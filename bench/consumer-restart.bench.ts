@@ -17,10 +17,8 @@
  * (KAFKA_BROKERS / REDIS_URL, or the local stack); creates and deletes its own topics and groups.
  */
 import { randomBytes } from "node:crypto";
-import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { ensureStack } from "@sluice/testing";
-import { BenchRun } from "./lib/bench-run.js";
+import { BenchRun, loadAverage, machineLine } from "./lib/bench-run.js";
 import { startChild, type ChildServer } from "./lib/child.js";
 import { num, table } from "./lib/report.js";
 import {
@@ -28,7 +26,7 @@ import {
   type ClientName,
   type PassthroughSettings,
 } from "./kafka-clients/passthrough-settings.js";
-import { BenchResources } from "./pipeline/bench-resources.js";
+import type { BenchResources } from "./pipeline/bench-resources.js";
 import { startEventSource } from "./pipeline/event-source.js";
 
 /** fraud.yaml's session timeout: how long a dead member without static membership holds on. */
@@ -75,10 +73,6 @@ if (!Number.isInteger(trials) || trials < 1)
 
 const log = (text: string) => process.stdout.write(`${text}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const loadAverage = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(", ");
 
 type Mode = "static" | "dynamic";
 
@@ -203,28 +197,23 @@ function restartTable(results: readonly Restart[]): string {
   ]);
 }
 
-let resources: BenchResources | undefined;
 const run = new BenchRun(MAX_RUN_MS);
-run.onRelease(async () => resources?.release());
 
 const prefix = `bench-restart-${randomBytes(4).toString("hex")}`;
 log(
   `Consumer restart benchmark (clients ${clients.join(", ")}; ${trials} trial(s) with static membership` +
     `${flags.dynamic ? ", 1 without" : ""}; session timeout ${SESSION_TIMEOUT_MS / 1000} s; run ${prefix})`,
 );
-log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}; node ${process.version}`);
+log(machineLine());
 log(`load average at start: ${loadAverage()}`);
 try {
-  const stack = await ensureStack({ progress: () => {} });
-  const brokers = stack.brokers.split(",");
-  resources = new BenchResources(brokers, stack.redisUrl, prefix);
-  await resources.connect();
+  const { brokers, redisUrl, resources } = await run.resources(prefix);
   const { input, output } = await resources.topicSet("events", PARTITIONS);
   // Runs past the last restart; stopped with the other children at the end.
   await startEventSource(
     {
       brokers,
-      redisUrl: stack.redisUrl,
+      redisUrl,
       topic: input,
       rate: RATE,
       durationMs: MAX_RUN_MS,

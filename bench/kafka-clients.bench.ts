@@ -19,12 +19,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Kafka, logLevel, type Admin } from "kafkajs";
-import { ensureStack } from "@sluice/testing";
-import { BenchRun } from "./lib/bench-run.js";
+import { BenchRun, loadAverage, machineLine } from "./lib/bench-run.js";
 import { REPO_ROOT, startChild } from "./lib/child.js";
 import { sampleCpu, type CpuSample } from "./lib/cpu-usage.js";
 import { num, table } from "./lib/report.js";
@@ -33,7 +31,7 @@ import {
   type ClientName,
   type PassthroughSettings,
 } from "./kafka-clients/passthrough-settings.js";
-import { BenchResources } from "./pipeline/bench-resources.js";
+import type { BenchResources } from "./pipeline/bench-resources.js";
 import { startEventSource } from "./pipeline/event-source.js";
 
 /** Distinct users of the synthetic events, as the pipeline benchmark. */
@@ -85,10 +83,6 @@ if (!Number.isInteger(partitions) || partitions < 1)
 
 const log = (text: string) => process.stdout.write(`${text}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const loadAverage = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(", ");
 
 /** The installed version of a client: kafkajs from the workspaces, the others from bench/kafka-clients/. */
 function clientVersion(client: ClientName): string {
@@ -260,26 +254,19 @@ const LEGEND =
   "thread + other threads (librdkafka's, GC helpers); first records / drained: seconds from spawning the child\n" +
   "to its first records, and to every offset committed; extra: output records beyond the backlog.";
 
-let resources: BenchResources | undefined;
 let admin: Admin | undefined;
 const run = new BenchRun(MAX_RUN_MS);
-run.onRelease(async () => {
-  await admin?.disconnect();
-  await resources?.release();
-});
+run.onRelease(async () => admin?.disconnect());
 
 const prefix = `bench-kafka-clients-${randomBytes(4).toString("hex")}`;
 log(
   `Kafka clients benchmark (clients ${clients.join(", ")}; ${events} events; ${partitions} partitions; run ${prefix})`,
 );
-log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}; node ${process.version}`);
+log(machineLine());
 log(`clients: ${[...new Set(clients.map(clientVersion))].join("; ")}`);
 log(`load average at start: ${loadAverage()}`);
 try {
-  const stack = await ensureStack({ progress: () => {} });
-  const brokers = stack.brokers.split(",");
-  resources = new BenchResources(brokers, stack.redisUrl, prefix);
-  await resources.connect();
+  const { brokers, redisUrl, resources } = await run.resources(prefix);
   admin = new Kafka({ clientId: prefix, brokers, logLevel: logLevel.WARN }).admin();
   await admin.connect();
   const { input } = await resources.topicSet("backlog", partitions);
@@ -287,7 +274,7 @@ try {
   const source = await startEventSource(
     {
       brokers,
-      redisUrl: stack.redisUrl,
+      redisUrl,
       topic: input,
       count: events,
       runId: `${prefix}-backlog`,
@@ -297,7 +284,7 @@ try {
   );
   const { produced } = await source.result;
   log(
-    `broker ${stack.brokers}; backlog of ${produced} events written in ` +
+    `broker ${brokers.join(",")}; backlog of ${produced} events written in ` +
       `${((performance.now() - preloadStart) / 1000).toFixed(1)} s\n`,
   );
   const results: ClientResult[] = [];

@@ -29,12 +29,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { cp, mkdir, mkdtemp } from "node:fs/promises";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { KAFKA_CLIENTS, type KafkaClientName } from "@sluice/consumer";
-import { ensureStack } from "@sluice/testing";
-import { BenchRun } from "./lib/bench-run.js";
+import { BenchRun, loadAverage, machineLine } from "./lib/bench-run.js";
 import { REPO_ROOT, removeLater, startChild, type ChildServer } from "./lib/child.js";
 import { sampleCpu, type CpuSample } from "./lib/cpu-usage.js";
 import { PROFILE_ENV } from "./lib/main-thread-profile.js";
@@ -42,7 +41,8 @@ import { formatCheck } from "./lib/report.js";
 import { checkArticle, checkPassed, describeCheck } from "./pipeline/article-check.js";
 import { ARTICLE_SCRIPT, articlePython } from "./pipeline/article-python.js";
 import { articleModel, homesOf, writeHomes } from "./pipeline/article-variant.js";
-import { BenchResources, type TopicSet } from "./pipeline/bench-resources.js";
+import type { BenchResources } from "./pipeline/bench-resources.js";
+import { type TopicSet } from "./pipeline/bench-resources.js";
 import { startEventSource } from "./pipeline/event-source.js";
 import { OutputReader } from "./pipeline/output-reader.js";
 import {
@@ -197,10 +197,6 @@ if (profileDir !== undefined) await mkdir(profileDir, { recursive: true });
 
 const log = (text: string) => process.stdout.write(`${text}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const loadAverage = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(", ");
 
 /** The run's shared parts: the broker and Redis, the sidecar, the resources made for the run. */
 interface Run {
@@ -596,9 +592,7 @@ async function main(run: Run): Promise<void> {
   for (const check of pipelineChecks(ratePoints, singleMaxPoints, clients)) log(formatCheck(check));
 }
 
-let resources: BenchResources | undefined;
 const run = new BenchRun(durations.maxRunMs);
-run.onRelease(async () => resources?.release());
 
 const prefix = `bench-pipeline-${randomBytes(4).toString("hex")}`;
 log(
@@ -608,13 +602,10 @@ log(
     `${brokerPid === undefined ? "" : `; broker pid ${brokerPid}`}` +
     `${lingerMs === undefined ? "" : `; Sluice linger ${lingerMs} ms`}; run ${prefix})`,
 );
-log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}; node ${process.version}`);
+log(machineLine());
 log(`load average at start: ${loadAverage()}`);
 try {
-  const stack = await ensureStack({ progress: () => {} });
-  const brokers = stack.brokers.split(",");
-  resources = new BenchResources(brokers, stack.redisUrl, prefix);
-  await resources.connect();
+  const { brokers, redisUrl, resources } = await run.resources(prefix);
   let sidecar: ChildServer<{ grpcPort: number }> | undefined;
   if (variants.some((variant) => variant !== "passthrough")) {
     const repository = await mkdtemp(join(tmpdir(), "sluice-bench-"));
@@ -629,7 +620,7 @@ try {
     );
   }
   log(
-    `broker ${stack.brokers}; Redis ${stack.redisUrl.replace(/\/\/[^@]*@/, "//")}; ` +
+    `broker ${brokers.join(",")}; Redis ${redisUrl.replace(/\/\/[^@]*@/, "//")}; ` +
       `${USERS} users; sidecar ${sidecar ? `pid ${sidecar.pid}` : "not needed"}\n`,
   );
   let python: string | undefined;
@@ -641,10 +632,10 @@ try {
     if (!checkPassed(check))
       throw new Error(`the article variant disagrees with Sluice:\n${check.problems.join("\n")}`);
   }
-  const redisCpu = new RedisCpu(stack.redisUrl);
+  const redisCpu = new RedisCpu(redisUrl);
   await redisCpu.connect();
   try {
-    await main({ brokers, redisUrl: stack.redisUrl, resources, sidecar, redisCpu, python });
+    await main({ brokers, redisUrl, resources, sidecar, redisCpu, python });
   } finally {
     redisCpu.close();
   }

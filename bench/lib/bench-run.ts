@@ -3,7 +3,21 @@
  * limit, and at its end, the children of `child.ts` are stopped and what the run registered with
  * `onRelease` (its topics, groups, Redis keys, clients) is released, once, within a bound.
  */
+import { cpus, loadavg } from "node:os";
+import { ensureStack } from "@sluice/testing";
+import { BenchResources } from "../pipeline/bench-resources.js";
 import { cleanUp } from "./child.js";
+
+/** The 1, 5 and 15 minute load averages, as a run's report states them. */
+export const loadAverage = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(", ");
+
+/** The machine, as a run's report starts. */
+export function machineLine(): string {
+  return `machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}; node ${process.version}`;
+}
 
 /** Deleting a run's topics and groups on a busy broker: generous, but never a hang. */
 const CLEANUP_TIMEOUT_MS = 60_000;
@@ -26,6 +40,21 @@ export class BenchRun {
       maxRunMs,
     );
     this.#watchdog.unref();
+  }
+
+  /**
+   * The local stack (the running one, or KAFKA_BROKERS / REDIS_URL) and the run's topics, groups
+   * and keys under `prefix`, released at the end.
+   */
+  async resources(
+    prefix: string,
+  ): Promise<{ brokers: string[]; redisUrl: string; resources: BenchResources }> {
+    const stack = await ensureStack({ progress: () => {} });
+    const brokers = stack.brokers.split(",");
+    const resources = new BenchResources(brokers, stack.redisUrl, prefix);
+    this.onRelease(() => resources.release());
+    await resources.connect();
+    return { brokers, redisUrl: stack.redisUrl, resources };
   }
 
   /** Something the teardown releases, in the order registered. */
