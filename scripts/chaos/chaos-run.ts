@@ -22,6 +22,7 @@ import {
   type TestKafka,
 } from "@sluice/testing";
 import type { Redis } from "ioredis";
+import { stackStatus } from "@sluice/testing/stack";
 
 /** A cold `node --import tsx` of the CLI plus joining the group, or loading the models. */
 export const START_TIMEOUT_MS = 30_000;
@@ -299,6 +300,15 @@ export class ChaosRun {
       if (run !== undefined) await deleteKeys(this.parts.redis, `user:u-${run}-*`).catch(() => {});
     }
   }
+}
+
+/**
+ * Whether this script's run will start the local stack (no KAFKA_BROKERS and REDIS_URL given, and
+ * none running), so it must stop it at the end.
+ */
+export async function startsOwnStack(): Promise<boolean> {
+  if (process.env["KAFKA_BROKERS"] && process.env["REDIS_URL"]) return false;
+  return !(await stackStatus()).kafka.running;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -27,7 +27,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
-import { ensureStack, stackStatus, stopStack, type StackOptions } from "@sluice/testing/stack";
+import { ensureStack, stopStack, type StackOptions } from "@sluice/testing/stack";
 import {
   configFolder,
   EXAMPLE_MODELS,
@@ -40,7 +40,7 @@ import {
   type TestRedis,
 } from "@sluice/testing";
 import { CHAOS_CASES, type CaseContext, type ChaosCase } from "./chaos-cases.js";
-import { ChaosRun, type ChaosParts, type ChaosResult } from "./chaos-run.js";
+import { ChaosRun, startsOwnStack, type ChaosParts, type ChaosResult } from "./chaos-run.js";
 
 const GUARANTEES = { alo: "at_least_once", eos: "exactly_once" } as const;
 const CASES = CHAOS_CASES.flatMap((c) => [`${c.kind}-alo`, `${c.kind}-eos`]);
@@ -95,10 +95,7 @@ async function ownBroker(redisUrl: string): Promise<OwnBroker> {
   };
 }
 
-const ownStack =
-  !process.env["KAFKA_BROKERS"] || !process.env["REDIS_URL"]
-    ? !(await stackStatus()).kafka.running
-    : false;
+const ownStack = await startsOwnStack();
 const files = await configFolder();
 const repository = await makeRepository({ fraud: join(EXAMPLE_MODELS, "fraud") });
 const results: ChaosResult[] = [];

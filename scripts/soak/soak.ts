@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import type { DeliveryMode } from "@sluice/consumer";
-import { stackStatus, stopStack } from "@sluice/testing/stack";
+import { stopStack } from "@sluice/testing/stack";
 import {
   configFolder,
   EXAMPLE_MODELS,
@@ -27,7 +27,7 @@ import {
   startTestKafka,
   type CliProcess,
 } from "@sluice/testing";
-import { ChaosRun, sleep } from "../chaos/chaos-run.js";
+import { ChaosRun, sleep, startsOwnStack } from "../chaos/chaos-run.js";
 
 const { values: flags } = parseArgs({
   options: {
@@ -83,10 +83,7 @@ interface Sample {
 
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
 
-const ownStack =
-  !process.env["KAFKA_BROKERS"] || !process.env["REDIS_URL"]
-    ? !(await stackStatus()).kafka.running
-    : false;
+const ownStack = await startsOwnStack();
 const files = await configFolder();
 const repository = await makeRepository({ fraud: join(EXAMPLE_MODELS, "fraud") });
 const kafka = await startTestKafka();
