@@ -11,19 +11,15 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { randomUUID } from "node:crypto";
 import { createInterface } from "node:readline";
-import { after, afterEach, before, describe, it } from "node:test";
+import { afterEach, describe, it } from "node:test";
 import {
-  configFolder,
-  type ConfigFolder,
   EXAMPLE_MODELS,
   eventMessages,
   fraudDocument,
   fraudStream,
-  PipelineHarness,
+  pipelineHarness,
   REPO_ROOT,
-  STACK_TIMEOUT_MS,
   waitFor,
 } from "@sluice/testing";
 
@@ -128,28 +124,14 @@ describe("SIGTERM to npx reaches the sluice command", { timeout: 4 * 60_000 }, (
   );
 
   describe("npx sluice consume", () => {
-    const h = new PipelineHarness();
-    let files: ConfigFolder;
-
-    before(
-      async () => {
-        await h.start();
-        files = await configFolder();
-      },
-      { timeout: STACK_TIMEOUT_MS },
-    );
-
-    after(async () => {
-      await files?.remove();
-      await h.close();
-    });
+    const h = pipelineHarness();
 
     it(
       "finishes, commits, leaves the group and exits, no orphan left",
       { timeout: 120_000 },
       async () => {
         const { topics, settings } = await h.setup(2, { maxEvents: 16 });
-        const file = await files.write(`${randomUUID()}.yaml`, await fraudDocument(settings));
+        const file = await h.writeConfig(await fraudDocument(settings));
         const { events, homes } = fraudStream(13, 4, 5, `${h.run}-npx`);
         await h.loadHomes(homes);
         const consume = npx(["consume", "--config", file]);

@@ -12,7 +12,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, afterEach, before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import type { DeliveryMode, KafkaClientName } from "@sluice/consumer";
 import {
   type CliProcess,
@@ -24,11 +24,8 @@ import {
   fraudStream,
   freePort,
   makeTestPki,
-  PipelineHarness,
-  runCli,
-  STACK_TIMEOUT_MS,
+  pipelineHarness,
   type StackOptions,
-  stopCli,
   stopStack,
   type TestPki,
 } from "@sluice/testing";
@@ -46,7 +43,6 @@ const REFUSAL_TIMEOUT_MS = 45_000;
 const CONSUMING = /pipeline \\"fraud\\" consuming/;
 
 describe("a pipeline on SASL_SSL", { timeout: 8 * 60_000 }, () => {
-  const h = new PipelineHarness();
   let pki: TestPki;
   let stranger: TestPki;
   let stack: StackOptions;
@@ -55,44 +51,36 @@ describe("a pipeline on SASL_SSL", { timeout: 8 * 60_000 }, () => {
   let files: ConfigFolder;
   let caFile: string;
   let strangerCaFile: string;
-  const processes: CliProcess[] = [];
 
-  before(
-    async () => {
-      [pki, stranger] = await Promise.all([makeTestPki(), makeTestPki()]);
-      // The shared Redis; the broker is this file's own, with the secure listener.
-      const shared = await ensureStack({ progress: () => {} });
-      stateDir = await mkdtemp(join(tmpdir(), "sluice-pipeline-secure-"));
-      const securePort = await freePort();
-      stack = {
-        kafkaPort: await freePort(),
-        stateDir,
-        env: { REDIS_URL: shared.redisUrl },
-        progress: () => {},
-        secureListener: {
-          port: securePort,
-          key: pki.server.key,
-          cert: pki.server.cert,
-          users: [USER],
-        },
-      };
-      await h.start(stack);
-      secure = `127.0.0.1:${securePort}`;
-      files = await configFolder();
-      caFile = await files.writeText("kafka-ca.pem", pki.ca.toString());
-      strangerCaFile = await files.writeText("other-ca.pem", stranger.ca.toString());
-    },
-    { timeout: STACK_TIMEOUT_MS },
-  );
-
-  afterEach(async () => {
-    await Promise.all(processes.splice(0).map(stopCli));
+  const h = pipelineHarness(async () => {
+    [pki, stranger] = await Promise.all([makeTestPki(), makeTestPki()]);
+    // The shared Redis; the broker is this file's own, with the secure listener.
+    const shared = await ensureStack({ progress: () => {} });
+    stateDir = await mkdtemp(join(tmpdir(), "sluice-pipeline-secure-"));
+    const securePort = await freePort();
+    stack = {
+      kafkaPort: await freePort(),
+      stateDir,
+      env: { REDIS_URL: shared.redisUrl },
+      progress: () => {},
+      secureListener: {
+        port: securePort,
+        key: pki.server.key,
+        cert: pki.server.cert,
+        users: [USER],
+      },
+    };
+    secure = `127.0.0.1:${securePort}`;
+    return stack;
+  });
+  before(async () => {
+    files = await configFolder();
+    caFile = await files.writeText("kafka-ca.pem", pki.ca.toString());
+    strangerCaFile = await files.writeText("other-ca.pem", stranger.ca.toString());
   });
 
   after(async () => {
-    await Promise.all(processes.splice(0).map(stopCli));
     await files?.remove();
-    await h.close();
     if (stateDir !== undefined) {
       await stopStack({ ...stack, purge: true });
       await rm(stateDir, { recursive: true, force: true });
@@ -118,9 +106,7 @@ describe("a pipeline on SASL_SSL", { timeout: 8 * 60_000 }, () => {
   /** The CLI as a user starts it on a secured cluster: the password in the environment. */
   function cli(args: readonly string[], password: string = USER.password): CliProcess {
     // KAFKA_BROKERS would replace the file's brokers (the tests export the shared broker's).
-    const started = runCli(args, { [PASSWORD_ENV]: password, KAFKA_BROKERS: secure });
-    processes.push(started);
-    return started;
+    return h.cli(args, { [PASSWORD_ENV]: password, KAFKA_BROKERS: secure });
   }
 
   for (const client of ["platformatic", "kafkajs"] as const) {

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { after, afterEach, before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import {
   entityBucket,
   HEADERS,
@@ -30,7 +30,9 @@ import {
   makeRepository,
   ModelClient,
   parsePrediction,
-  PipelineHarness,
+  pipelineHarness,
+  type PipelineHarness,
+  type EventStream,
   ProtocolClient,
   referenceRows,
   STACK_TIMEOUT_MS,
@@ -68,11 +70,25 @@ function byId(records: readonly ReadRecord[]): Map<string, { p: Prediction; r: R
   return ids;
 }
 
+/**
+ * Starts a pipeline on `settings`, loads the stream's home countries, produces its events to
+ * `input` and waits until the pipeline has processed every one.
+ */
+async function scoreAll(
+  h: PipelineHarness,
+  input: string,
+  settings: FixtureSettings,
+  { events, homes }: EventStream,
+): Promise<Pipeline> {
+  await h.loadHomes(homes);
+  const pipeline = await h.pipeline(settings);
+  await h.kafka.produce(input, eventMessages(events));
+  await waitFor("every event processed", () => pipeline.stats.events === events.length);
+  return pipeline;
+}
+
 describe("rollouts", { timeout: 6 * 60_000 }, () => {
-  const h = new PipelineHarness();
-  before(() => h.start(), { timeout: STACK_TIMEOUT_MS });
-  afterEach(() => h.stopPipelines());
-  after(() => h.close());
+  const h = pipelineHarness();
 
   it(
     "routes entities to arms by weight within 99.9 % bounds, sticky per entity, each record honest",
@@ -93,10 +109,7 @@ describe("rollouts", { timeout: 6 * 60_000 }, () => {
       });
       const users = 600;
       const { events, homes } = fraudStream(7, users, 3, `${h.run}-weights`);
-      await h.loadHomes(homes);
-      const pipeline = await h.pipeline(settings);
-      await h.kafka.produce(topics.in, eventMessages(events));
-      await waitFor("every event processed", () => pipeline.stats.events === events.length);
+      const pipeline = await scoreAll(h, topics.in, settings, { events, homes });
       assert.deepEqual(pipeline.stats.deadLetters, {});
 
       const records = await h.read([topics.out], (read) => read.length >= events.length);
@@ -171,10 +184,7 @@ describe("rollouts", { timeout: 6 * 60_000 }, () => {
         },
       });
       const { events, homes } = fraudStream(8, 40, 5, `${h.run}-segments`);
-      await h.loadHomes(homes);
-      const pipeline = await h.pipeline(settings);
-      await h.kafka.produce(topics.in, eventMessages(events));
-      await waitFor("every event processed", () => pipeline.stats.events === events.length);
+      await scoreAll(h, topics.in, settings, { events, homes });
       const ids = byId(await h.read([topics.out], (read) => read.length >= events.length));
       for (const event of events) {
         const { p } = ids.get(event.id)![0]!;
@@ -204,10 +214,7 @@ describe("rollouts", { timeout: 6 * 60_000 }, () => {
         },
       });
       const { events, homes } = fraudStream(13, 100, 6, `${h.run}-psi`);
-      await h.loadHomes(homes);
-      const pipeline = await h.pipeline(settings);
-      await h.kafka.produce(topics.in, eventMessages(events));
-      await waitFor("every event processed", () => pipeline.stats.events === events.length);
+      const pipeline = await scoreAll(h, topics.in, settings, { events, homes });
       assert.equal(
         await metric(pipeline, "sluice_consumer_rollbacks_total", {
           arm: "canary",
@@ -250,10 +257,7 @@ describe("rollouts", { timeout: 6 * 60_000 }, () => {
         },
       });
       const { events, homes } = fraudStream(9, 30, 8, `${h.run}-shadow`);
-      await h.loadHomes(homes);
-      const pipeline = await h.pipeline(settings);
-      await h.kafka.produce(topics.in, eventMessages(events));
-      await waitFor("every event processed", () => pipeline.stats.events === events.length);
+      const pipeline = await scoreAll(h, topics.in, settings, { events, homes });
 
       // The output is what a pipeline without a rollout writes: version 1's scores, once each.
       await h.assertAllPredicted(topics.out, { events, homes });
@@ -314,10 +318,7 @@ describe("rollouts", { timeout: 6 * 60_000 }, () => {
         },
       });
       const { events, homes } = fraudStream(10, 20, 10, `${h.run}-dead-shadow`);
-      await h.loadHomes(homes);
-      const pipeline = await h.pipeline(settings);
-      await h.kafka.produce(topics.in, eventMessages(events));
-      await waitFor("every event processed", () => pipeline.stats.events === events.length);
+      const pipeline = await scoreAll(h, topics.in, settings, { events, homes });
       await h.assertAllPredicted(topics.out, { events, homes });
       assert.equal(pipeline.stats.retries, 0, "the shadow's failures never retried a micro-batch");
       assert.deepEqual(pipeline.stats.deadLetters, {});
@@ -334,13 +335,12 @@ describe("rollouts", { timeout: 6 * 60_000 }, () => {
 });
 
 describe("rollouts: guard rails", { timeout: 4 * 60_000 }, () => {
-  const h = new PipelineHarness();
+  const h = pipelineHarness();
   let repository: TestRepository;
   let sidecar: Sidecar;
   let protocol: ProtocolClient;
   before(
     async () => {
-      await h.start();
       // A sidecar of this file's own, polling its repository: removing version 2 unloads it.
       repository = await makeRepository({ fraud: join(EXAMPLE_MODELS, "fraud") });
       sidecar = await startTestSidecar({
@@ -352,12 +352,10 @@ describe("rollouts: guard rails", { timeout: 4 * 60_000 }, () => {
     },
     { timeout: STACK_TIMEOUT_MS },
   );
-  afterEach(() => h.stopPipelines());
   after(async () => {
     protocol?.close();
     await sidecar?.close();
     await repository?.remove();
-    await h.close();
   });
 
   it(

@@ -1,4 +1,4 @@
-import { after, afterEach, before, describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,8 +13,7 @@ import {
   fraudStream,
   header,
   parsePrediction,
-  PipelineHarness,
-  STACK_TIMEOUT_MS,
+  pipelineHarness,
   waitFor,
   type FixtureSettings,
 } from "@sluice/testing";
@@ -74,18 +73,12 @@ describe("sluice rollout: weights", () => {
 });
 
 describe("sluice rollout on a running pipeline", { timeout: 4 * 60_000 }, () => {
-  const h = new PipelineHarness();
+  const h = pipelineHarness();
   let dir: string;
-  before(
-    async () => {
-      await h.start();
-      dir = await mkdtemp(join(tmpdir(), "sluice-rollout-"));
-    },
-    { timeout: STACK_TIMEOUT_MS },
-  );
-  afterEach(() => h.stopPipelines());
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "sluice-rollout-"));
+  });
   after(async () => {
-    await h.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
