@@ -23,6 +23,7 @@ import {
   health,
   type ModelInferResponse,
 } from "@sluice/proto";
+import { sumSamples } from "@sluice/kit";
 import type { Sidecar } from "@sluice/server";
 import {
   f32,
@@ -30,9 +31,8 @@ import {
   fp32Request,
   HOLD_QUEUE_MICROS,
   makeRepository,
-  pendingRequests,
   ProtocolClient,
-  readMetric,
+  readMetrics,
   REPO_ROOT,
   rowValue,
   startInfer,
@@ -109,21 +109,22 @@ async function sendAndWaitUntilAtServer(
   await waitFor(
     "every request to reach the server, with slow ones still queued",
     async () => {
-      const [heldPending, slowPending, slowDone] = await Promise.all([
-        pendingRequests(metricsPort, "held"),
-        pendingRequests(metricsPort, "slow"),
-        readMetric(metricsPort, "sluice_inference_requests_total", {
-          model: "slow",
-          outcome: "success",
-        }),
-      ]);
-      // One instance and no queue delay: while any slow request is queued, the instance holds one
-      // or two executions (one running, one ready to start).
-      const running = SLOW_REQUESTS - slowPending - slowDone;
+      // One scrape, so the counts are of one moment. A request is queued, then running, then
+      // counted done after its batch ends: the sum never counts one twice, and it reaches the
+      // number sent only once every request is at the server.
+      const samples = await readMetrics(metricsPort);
+      const slow = { model: "slow", version: "1" };
+      const slowPending = sumSamples(samples, "sluice_inference_pending_requests", slow);
+      const slowRunning = sumSamples(samples, "sluice_inference_running_batches", slow);
+      const slowDone = sumSamples(samples, "sluice_inference_requests_total", {
+        model: "slow",
+        outcome: "success",
+      });
       return (
-        heldPending === HELD_REQUESTS &&
-        running >= 1 &&
-        running <= 2 &&
+        sumSamples(samples, "sluice_inference_pending_requests", { model: "held" }) ===
+          HELD_REQUESTS &&
+        slowPending + slowRunning + slowDone === SLOW_REQUESTS &&
+        slowRunning === 1 &&
         slowPending >= MIN_QUEUED_AT_SHUTDOWN
       );
     },

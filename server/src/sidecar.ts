@@ -78,6 +78,7 @@ export async function startSidecar(
         model: model.name,
         version: String(v.version),
         pending: v.pendingRequests,
+        running: v.runningBatches,
       })),
     ),
   );

@@ -241,6 +241,10 @@ export class ServedVersion {
     return this.#batcher.pendingRequests;
   }
 
+  get runningBatches(): number {
+    return this.#batcher.runningBatches;
+  }
+
   /** Queues a validated request; resolves with its outputs or rejects with a BatcherError or a run error. */
   submit(job: InferJob, options: SubmitOptions = {}): Promise<InferOutcome> {
     return this.#batcher.submit({

@@ -62,6 +62,7 @@ export class SidecarMetrics {
     registers: [this.registry],
   });
   readonly pending: Gauge<"model" | "version">;
+  readonly running: Gauge<"model" | "version">;
   readonly modelReady: Gauge<"model" | "version">;
   readonly loads = new Counter({
     name: "sluice_model_loads_total",
@@ -84,7 +85,9 @@ export class SidecarMetrics {
   });
 
   /** `served` lists what is served now; gauges read it at scrape time, so they cannot drift. */
-  constructor(served: () => { model: string; version: string; pending: number }[]) {
+  constructor(
+    served: () => { model: string; version: string; pending: number; running: number }[],
+  ) {
     collectDefaultMetrics({ register: this.registry, prefix: "sluice_process_" });
     this.pending = new Gauge({
       name: "sluice_inference_pending_requests",
@@ -94,6 +97,16 @@ export class SidecarMetrics {
       collect() {
         this.reset();
         for (const s of served()) this.set({ model: s.model, version: s.version }, s.pending);
+      },
+    });
+    this.running = new Gauge({
+      name: "sluice_inference_running_batches",
+      help: "Batches executing on the model version's instances now",
+      labelNames: ["model", "version"] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of served()) this.set({ model: s.model, version: s.version }, s.running);
       },
     });
     this.modelReady = new Gauge({
