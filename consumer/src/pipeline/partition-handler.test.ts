@@ -176,4 +176,81 @@ describe("PartitionHandler", () => {
     await handler.handle(batch);
     assert.deepEqual(batch.resolved, ["1"]);
   });
+  it("processes the next micro-batch while the one before is delivered; delivers and resolves in order", async () => {
+    const h = harness();
+    const handler = new PartitionHandler({ maxEvents: 2, lingerMs: 0, retry }, h.deps);
+    const batch = new FakeBatch(records(0, 6));
+    const events: string[] = [];
+    const process = h.deps.process;
+    (h.deps as { process: typeof process }).process = async (topic, partition, input, trace) => {
+      events.push(`process ${input[0]!.offset}`);
+      return process(topic, partition, input, trace);
+    };
+    const deliver = h.deps.delivery.deliver.bind(h.deps.delivery);
+    h.deps.delivery.deliver = async (topic, partition, out, nextOffset) => {
+      events.push(`deliver ${nextOffset}`);
+      // Slower than processing: the next micro-batch is processed meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      events.push(`delivered ${nextOffset} (resolved ${batch.resolved.join(",")})`);
+      return deliver(topic, partition, out, nextOffset);
+    };
+    await handler.handle(batch);
+    assert.deepEqual(events, [
+      "process 0",
+      "deliver 2",
+      "process 2",
+      "delivered 2 (resolved )",
+      "deliver 4",
+      "process 4",
+      "delivered 4 (resolved 1)",
+      "deliver 6",
+      "delivered 6 (resolved 1,3)",
+    ]);
+    assert.deepEqual(batch.resolved, ["1", "3", "5"]);
+  });
+
+  it("drops the micro-batch processed while the delivery before it failed, and pauses", async () => {
+    const h = harness();
+    const handler = new PartitionHandler({ maxEvents: 2, lingerMs: 0, retry }, h.deps);
+    const batch = new FakeBatch(records(0, 6));
+    const deliver = h.deps.delivery.deliver.bind(h.deps.delivery);
+    h.deps.delivery.deliver = async (topic, partition, out, nextOffset) => {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      if (nextOffset === "4") throw new ConsumerError("produce_failed", "broker gone");
+      return deliver(topic, partition, out, nextOffset);
+    };
+    await handler.handle(batch);
+    assert.deepEqual(h.chunks, [
+      ["0", "1"],
+      ["2", "3"],
+      ["4", "5"],
+    ]);
+    assert.deepEqual(
+      h.delivered.map((d) => d.nextOffset),
+      ["2"],
+      "nothing after the failed delivery",
+    );
+    assert.deepEqual(batch.resolved, ["1"]);
+    assert.equal(batch.paused, 1);
+    handler.halt();
+  });
+
+  it("drops the micro-batch processed during a delivery once stopping", async () => {
+    const h = harness();
+    const handler = new PartitionHandler({ maxEvents: 2, lingerMs: 0, retry }, h.deps);
+    const batch = new FakeBatch(records(0, 6));
+    const deliver = h.deps.delivery.deliver.bind(h.deps.delivery);
+    h.deps.delivery.deliver = async (topic, partition, out, nextOffset) => {
+      batch.running = false;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      return deliver(topic, partition, out, nextOffset);
+    };
+    await handler.handle(batch);
+    assert.deepEqual(
+      h.delivered.map((d) => d.nextOffset),
+      ["2"],
+    );
+    assert.deepEqual(batch.resolved, ["1"]);
+    assert.equal(batch.paused, 0);
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * What happens to one partition's fetched records: cut into micro-batches of at most
- * `maxEvents`, each processed, delivered and committed before the next; a short batch waits out
- * the linger first, so a burst arriving over a few milliseconds makes one micro-batch.
+ * `maxEvents`, delivered and committed in order, the next one processed while the one before is
+ * delivered; a short batch waits out the linger first, so a burst arriving over a few
+ * milliseconds makes one micro-batch.
  *
  * A micro-batch that fails retryably (sidecar, Redis, produce, commit) pauses its partition: the
  * records from it on stay unresolved and uncommitted, and after a jittered backoff the partition
@@ -52,6 +53,15 @@ export interface PartitionHandlerDependencies {
   readonly random?: () => number;
 }
 
+/** A micro-batch processed and not delivered yet. */
+interface Processed {
+  readonly topic: string;
+  readonly partition: number;
+  readonly chunk: readonly InputRecord[];
+  readonly trace: MicroBatchTrace;
+  readonly result: MicroBatchResult;
+}
+
 function partitionKey(topic: string, partition: number): string {
   return `${topic}[${partition}]`;
 }
@@ -97,22 +107,56 @@ export class PartitionHandler {
       }
     }
     this.#lingering.delete(key);
-
-    for (let start = 0; start < records.length; start += maxEvents) {
-      if (!batch.isRunning() || batch.isStale() || this.#halted) return;
-      const chunk = records.slice(start, start + maxEvents);
-      const last = chunk[chunk.length - 1]!;
-      try {
-        await this.#keepAlive(batch, this.#processAndDeliver(topic, partition, chunk, last));
-      } catch (error) {
-        this.#failed(batch, key, ConsumerError.from(error));
-        return;
-      }
-      batch.resolveOffset(last.offset);
-      this.#deps.observer.resolved(topic, partition, batch.highWatermark, last.offset);
-      this.#retrying.delete(key);
+    try {
+      await this.#keepAlive(batch, this.#run(batch, key));
+    } catch (error) {
+      this.#failed(batch, key, ConsumerError.from(error));
     }
   };
+
+  /**
+   * The fetched records in micro-batches of at most `maxEvents`, overlapped: micro-batch N+1's
+   * features and inference run while N is produced and committed. Deliveries stay one at a time
+   * and in offset order, each offset resolved only once its delivery (records acknowledged, offset
+   * committed, or the transaction committed) is done, so order and the guarantees are those of the
+   * serial loop. A micro-batch processed while its predecessor's delivery failed, or while the
+   * partition went away or the consumer began to stop (when the serial loop would not have started
+   * it), is dropped undelivered: its records stay unresolved and are fetched again (feature state
+   * answers a replayed offset as before, without recording it twice).
+   * Exactly-once overlaps too: processing touches no transaction, and the next one begins only
+   * after the previous one committed.
+   */
+  async #run(batch: PartitionBatch, key: string): Promise<void> {
+    const { records, topic, partition } = batch;
+    const { maxEvents } = this.#settings;
+    const current = () => batch.isRunning() && !batch.isStale() && !this.#halted;
+    let delivering: Promise<void> | undefined;
+    try {
+      for (let start = 0; start < records.length && current(); start += maxEvents) {
+        const chunk = records.slice(start, start + maxEvents);
+        const processed = await this.#process(topic, partition, chunk);
+        if (delivering !== undefined) {
+          const previous = delivering;
+          delivering = undefined;
+          await previous.catch((error: unknown) => {
+            processed.trace.end();
+            throw error;
+          });
+          // The serial loop would not have started this one: drop it, undelivered.
+          if (!current()) {
+            processed.trace.end();
+            return;
+          }
+        }
+        delivering = this.#deliver(batch, key, processed);
+        // Rejections are awaited above or below; none may go unobserved meanwhile.
+        delivering.catch(() => {});
+      }
+    } finally {
+      // A processing failure still lets the micro-batch before it finish its delivery.
+      if (delivering !== undefined) await delivering;
+    }
+  }
 
   /** Stops handling batches and cancels pending resumes (the consumer is going away). */
   halt(): void {
@@ -121,19 +165,33 @@ export class PartitionHandler {
     this.#retrying.clear();
   }
 
-  async #processAndDeliver(
+  /** Features, inference and records of one micro-batch, traced. */
+  async #process(
     topic: string,
     partition: number,
     chunk: readonly InputRecord[],
-    last: InputRecord,
-  ): Promise<void> {
+  ): Promise<Processed> {
     const trace = startMicroBatchTrace(topic, partition, chunk, this.#settings.trace);
+    try {
+      const result = await trace.run(() => this.#deps.process(topic, partition, chunk, trace));
+      return { topic, partition, chunk, trace, result };
+    } catch (error) {
+      trace.end(error);
+      throw error;
+    }
+  }
+
+  /** Delivers a processed micro-batch and resolves its offset once it is delivered. */
+  async #deliver(
+    batch: PartitionBatch,
+    key: string,
+    { topic, partition, chunk, trace, result }: Processed,
+  ): Promise<void> {
+    const last = chunk[chunk.length - 1]!;
     const nextOffset = (BigInt(last.offset) + 1n).toString();
-    let result: MicroBatchResult;
+    const { records } = result;
     let times: DeliveryTimes;
     try {
-      result = await trace.run(() => this.#deps.process(topic, partition, chunk, trace));
-      const { records } = result;
       times = await trace.send(records, () =>
         this.#deps.delivery.deliver(topic, partition, records, nextOffset),
       );
@@ -150,6 +208,9 @@ export class PartitionHandler {
       arms: result.arms,
       stages: { ...result.seconds, produce: times.produce, commit: times.commit },
     });
+    batch.resolveOffset(last.offset);
+    this.#deps.observer.resolved(topic, partition, batch.highWatermark, last.offset);
+    this.#retrying.delete(key);
   }
 
   /**
