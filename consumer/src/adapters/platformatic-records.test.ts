@@ -104,6 +104,23 @@ describe("platformatic records", () => {
     );
   });
 
+  it("encodes a header value once while it repeats, and each new value anew", () => {
+    const value = (text: string) =>
+      [
+        ...(toMessage({ topic: "out", key: null, value: null, headers: { v: text } })
+          .headers as Map<Buffer, Buffer>),
+      ][0]![1];
+    const first = value("7");
+    assert.equal(value("7"), first, "the same Buffer while the value repeats");
+    const changed = value("8");
+    assert.notEqual(changed, first);
+    assert.deepEqual(
+      [first.toString(), changed.toString(), value("7").toString()],
+      ["7", "8", "7"],
+    );
+    assert.equal(first.toString(), "7", "a Buffer handed out is never rewritten");
+  });
+
   it("places keyed records on the partition kafkajs (and Java) would", () => {
     const kafkajs = Partitioners.DefaultPartitioner();
     const ours = keyPartitioner();
