@@ -13,7 +13,12 @@
  * under the same load, which on a busy machine the pipeline bench cannot give. Each phase starts
  * after a full collection, so neither side pays for the other's garbage.
  *
+ * With `--variants base,shadow` this tree runs once per variant of the pipeline, in turn the same
+ * way: `base` is fraud.yaml, `shadow` adds a shadow of version 2 on every event (issue 9: the cost
+ * of a shadow). Ratios are printed against the first side.
+ *
  *   node --conditions=source --import tsx bench/consumer-path.bench.ts [--against <checkout>]
+ *        [--variants base,shadow]
  *        [--events 200000] [--warmup 20000] [--phase 10000] [--ack-ms 2] [--partitions 8]
  *        [--users 10000] [--sidecar host:port]
  *
@@ -35,12 +40,14 @@ import type { InputRecord } from "@sluice/consumer";
 import { SyntheticFraud } from "@sluice/demo";
 import { ensureStack } from "@sluice/testing";
 import { REPO_ROOT, cleanUp, removeLater, startChild } from "./lib/child.js";
+import { sampleCpu } from "./lib/cpu-usage.js";
 import { table } from "./lib/report.js";
 import { MemoryKafka, type PhaseFigures } from "./pipeline/memory-kafka.js";
 
 const { values: flags } = parseArgs({
   options: {
     against: { type: "string" },
+    variants: { type: "string", default: "base" },
     events: { type: "string", default: "200000" },
     warmup: { type: "string", default: "20000" },
     phase: { type: "string", default: "10000" },
@@ -81,17 +88,42 @@ interface Side {
   readonly consumer: typeof Consumer;
   readonly kafka: MemoryKafka;
   pipeline?: Consumer.Pipeline;
-  readonly phases: PhaseFigures[];
+  readonly phases: (PhaseFigures & { readonly sidecarCpuUs: number })[];
 }
 
-const sides: { label: string; module: string }[] = [
-  { label: "this tree", module: "@sluice/consumer" },
-];
+/** What a variant changes in fraud.yaml's `pipeline:` section. */
+const VARIANTS: Record<string, (pipeline: Record<string, unknown>) => void> = {
+  base: () => {},
+  // Every event scored by the stable version and, beside it, by version 2, whose result is only
+  // compared (issue 9's shadow).
+  shadow: (pipeline) => {
+    const { version: _serves, ...model } = pipeline["model"] as Record<string, unknown>;
+    pipeline["model"] = model;
+    pipeline["rollout"] = {
+      arms: [{ name: "stable", version: 1, weight: 100 }],
+      shadow: { version: 2, share: 100, deadline_ms: 2000 },
+    };
+  },
+};
+const variants = (flags.variants ?? "base").split(",").map((name) => name.trim());
+for (const name of variants) {
+  if (VARIANTS[name] === undefined) {
+    throw new Error(
+      `--variants: expected names from ${Object.keys(VARIANTS).join(", ")}, got "${name}"`,
+    );
+  }
+}
+const sides: { label: string; module: string; variant: string }[] = variants.map((variant) => ({
+  label: variants.length === 1 ? "this tree" : variant,
+  module: "@sluice/consumer",
+  variant,
+}));
 if (flags.against !== undefined) {
   const checkout = resolve(flags.against);
   sides.push({
     label: checkout,
     module: pathToFileURL(join(checkout, "consumer/src/index.ts")).href,
+    variant: "base",
   });
 }
 log(
@@ -133,6 +165,8 @@ const running: Side[] = [];
 
 try {
   let sidecarAddress = flags.sidecar;
+  /** The sidecar child's pid, for its CPU per phase (none when `--sidecar` names one). */
+  let sidecarPid: number | undefined;
   if (sidecarAddress === undefined) {
     const repository = await mkdtemp(join(tmpdir(), "sluice-bench-"));
     removeLater(repository);
@@ -143,9 +177,10 @@ try {
       repository,
     ]);
     sidecarAddress = `127.0.0.1:${sidecar.ready.grpcPort}`;
+    sidecarPid = sidecar.pid;
   }
   const pipelineFile = join(REPO_ROOT, "examples/pipelines/fraud.yaml");
-  for (const [index, { label, module }] of sides.entries()) {
+  for (const [index, { label, module, variant }] of sides.entries()) {
     const consumer = (await import(module)) as typeof Consumer;
     const generator = new SyntheticFraud({ users, runId: `${runId}-${index}`, seed: 7 });
     const homes = redis.pipeline();
@@ -168,6 +203,7 @@ try {
     };
     p["model"] = { ...(p["model"] as object), sidecar: sidecarAddress };
     p["redis"] = { url, key_prefix: `bench-consumer-path:${runId}:${index}:` };
+    VARIANTS[variant]?.(p);
     const config = consumer.parsePipelineConfig(
       document,
       {},
@@ -199,13 +235,19 @@ try {
       // The two sides share one heap: a full collection before each phase, outside it, so a
       // phase does not pay for the garbage the other side left.
       collectGarbage();
-      side.phases.push(await side.kafka.phase(phase));
+      const before = sampleCpu(sidecarPid);
+      const figures = await side.kafka.phase(phase);
+      const after = sampleCpu(sidecarPid);
+      const sidecarMs =
+        after.serverMainMs + after.serverOtherMs - (before.serverMainMs + before.serverOtherMs);
+      side.phases.push({ ...figures, sidecarCpuUs: sidecarMs * 1000 });
     }
   }
   const rows = running.map((side) => {
     const events = side.phases.reduce((sum, p) => sum + p.events, 0);
     const ms = side.phases.reduce((sum, p) => sum + p.ms, 0);
     const cpuUs = side.phases.reduce((sum, p) => sum + p.cpuUs, 0);
+    const sidecarCpuUs = side.phases.reduce((sum, p) => sum + p.sidecarCpuUs, 0);
     const perPhase = side.phases
       .filter((p) => p.events > 0)
       .map((p) => p.cpuUs / p.events)
@@ -215,12 +257,23 @@ try {
       events,
       eventsPerSecond: (events * 1000) / ms,
       cpuPerEvent: cpuUs / events,
+      // NaN without a child sidecar of our own; /proc counts in 10 ms ticks, fine over a phase.
+      sidecarPerEvent: sidecarCpuUs / events,
       median: perPhase[Math.floor(perPhase.length / 2)] ?? NaN,
     };
   });
   log(
     table([
-      ["consumer", "events", "phases", "events/s", "µs CPU/event", "median of phases", "produced"],
+      [
+        "consumer",
+        "events",
+        "phases",
+        "events/s",
+        "µs CPU/event",
+        "median of phases",
+        "sidecar µs/event",
+        "produced",
+      ],
       ...rows.map((row) => [
         row.side.label,
         String(row.events),
@@ -228,6 +281,7 @@ try {
         row.eventsPerSecond.toFixed(0),
         row.cpuPerEvent.toFixed(2),
         row.median.toFixed(2),
+        row.sidecarPerEvent.toFixed(2),
         String(row.side.kafka.produced),
       ]),
     ]),
@@ -236,11 +290,12 @@ try {
     const each = row.side.phases.map((p) => (p.cpuUs / p.events).toFixed(1)).join(" ");
     log(`${row.side.label}: µs CPU/event per phase, in order: ${each}`);
   }
-  const [mine, other] = rows;
-  if (mine !== undefined && other !== undefined) {
+  const [first, ...others] = rows;
+  for (const other of others) {
     log(
-      `this tree ÷ the other: CPU per event ${(mine.cpuPerEvent / other.cpuPerEvent).toFixed(3)} x, ` +
-        `events/s ${(mine.eventsPerSecond / other.eventsPerSecond).toFixed(3)} x`,
+      `${other.side.label} ÷ ${first!.side.label}: CPU per event ${(other.cpuPerEvent / first!.cpuPerEvent).toFixed(3)} x, ` +
+        `consumer + sidecar CPU per event ${((other.cpuPerEvent + other.sidecarPerEvent) / (first!.cpuPerEvent + first!.sidecarPerEvent)).toFixed(3)} x, ` +
+        `events/s ${(other.eventsPerSecond / first!.eventsPerSecond).toFixed(3)} x`,
     );
   }
   log(`load average at end: ${load()}`);
