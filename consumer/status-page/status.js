@@ -71,9 +71,10 @@ const number = (text, attributes = {}) => ({
  * A chart panel: `series` maps a key to a function of a sample (null for a gap). The chart is kept
  * between polls and only given new data while its series stay the same.
  */
-function chartPanel(id, title, samples, series, format, range) {
+function chartPanel([pipeline, name], title, samples, series, format, range) {
+  const id = `${pipeline}\n${name}`;
   const keys = Object.keys(series);
-  const panel = el("div", { class: "panel", "data-chart": id }, el("h4", {}, title));
+  const panel = el("div", { class: "panel", "data-chart": name }, el("h4", {}, title));
   const points = samples.map((s) => keys.map((key) => series[key](s)));
   const hasData = points.some((values) => values.some((v) => v !== null && v !== undefined));
   if (keys.length === 0 || !hasData || typeof uPlot !== "function") {
@@ -144,7 +145,7 @@ function tile(figure, name, text) {
 function pipelineSection(pipeline) {
   const { name, samples, now } = pipeline;
   const last = samples.at(-1) ?? {};
-  const id = (chart) => `${name}\n${chart}`;
+  const id = (chart) => [name, chart];
   const section = el("section", { class: "pipeline", "data-pipeline": name });
   section.append(
     el(
