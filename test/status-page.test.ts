@@ -160,9 +160,7 @@ describe("the status page in Chromium", { skip, timeout: 5 * 60_000 }, () => {
             .textContent();
           assert.equal(Number(shown?.replaceAll(",", "")), counted, arm);
         }
-        const shares = await page
-          .locator("[data-share]")
-          .evaluateAll((cells) => cells.map((cell) => cell.textContent));
+        const shares = await page.locator("[data-share]").allTextContents();
         assert.deepEqual(shares, ["70.0 %", "30.0 %", "0.0 %", "100.0 %"]);
 
         // The shadow's agreement, as its counters give it.
