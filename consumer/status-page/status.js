@@ -107,7 +107,7 @@ function chartPanel([pipeline, name], title, samples, series, format, range) {
       height: 150,
       legend: { show: true, live: false },
       scales: { x: { time: true }, ...(range === undefined ? {} : { y: { range } }) },
-      axes: [{}, { size: 60, values: (_, ticks) => ticks.map((t) => format(t)) }],
+      axes: [{}, { size: 72, values: (_, ticks) => ticks.map((t) => format(t)) }],
       series: [
         {},
         ...keys.map((key, i) => ({
@@ -238,11 +238,16 @@ function rolloutPart(now, samples, id) {
       { "data-arm": w.arm, "data-segment": w.segment },
     ),
   );
+  const rollbacks =
+    now.rollbacks.length === 0
+      ? "automatic rollbacks: none"
+      : `automatic rollbacks: ${now.rollbacks.map((r) => `${r.arm} (${r.check}) ${count(r.count)}`).join(", ")}`;
   return [
     title,
     table(["segment", "arm", "version", "weight", "arm's predictions"], rows, {
       "data-table": "weights",
     }),
+    el("p", { class: "muted", "data-rollbacks": "" }, rollbacks),
     el(
       "div",
       { class: "charts" },

@@ -61,6 +61,8 @@ export interface PipelineNow {
   readonly lag: readonly { topic: string; partition: string; lag: number }[];
   readonly weights: readonly { segment: string; arm: string; version: string; share: number }[];
   readonly armPredictions: readonly { arm: string; version: string; predictions: number }[];
+  /** Automatic rollbacks by arm and the guard-rail check that broke. */
+  readonly rollbacks: readonly { arm: string; check: string; count: number }[];
   readonly shadow: readonly {
     version: string;
     agree: number;
@@ -101,6 +103,7 @@ const M = {
   modelInfo: "sluice_consumer_model_info",
   weight: "sluice_consumer_rollout_weight",
   armPredictions: "sluice_consumer_rollout_predictions_total",
+  rollbacks: "sluice_consumer_rollbacks_total",
   shadowPredictions: "sluice_consumer_shadow_predictions_total",
   shadowRequests: "sluice_consumer_shadow_requests_total",
   driftPsi: "sluice_consumer_drift_psi",
@@ -348,6 +351,11 @@ export function pipelineNow(pipeline: string, reading: MetricsReading): Pipeline
       arm: label(s, "arm"),
       version: label(s, "version"),
       predictions: s.value,
+    })),
+    rollbacks: reading.series(M.rollbacks, only).map((s) => ({
+      arm: label(s, "arm"),
+      check: label(s, "check"),
+      count: s.value,
     })),
     shadow,
     drift,

@@ -153,6 +153,7 @@ describe("StatusHistory", () => {
     p.rollout.shadowCompared("3", false, 0.4);
     p.rollout.shadowCall("3", "success");
     p.rollout.shadowCall("3", "deadline_exceeded");
+    p.rollout.rolledBack("canary", ["score_psi"]);
     time.advance(2_000);
     await history.sample();
 
@@ -174,6 +175,7 @@ describe("StatusHistory", () => {
       { arm: "stable", version: "1", predictions: 9 },
       { arm: "canary", version: "2", predictions: 1 },
     ]);
+    assert.deepEqual(now.rollbacks, [{ arm: "canary", check: "score_psi", count: 1 }]);
     assert.deepEqual(now.shadow, [
       {
         version: "3",
