@@ -39,6 +39,11 @@ function seconds(value) {
   return value < 1 ? `${fixed(value * 1000, value < 0.01 ? 1 : 0)} ms` : `${fixed(value, 2)} s`;
 }
 
+/** A chart's time tick: the wall clock to the second, which is what a few minutes span needs. */
+function clock(secondsSinceEpoch) {
+  return new Date(secondsSinceEpoch * 1000).toLocaleTimeString([], { hour12: false });
+}
+
 const noData = (what) => el("p", { class: "nodata" }, `no data yet${what ? `: ${what}` : ""}`);
 
 function table(headings, rows, attributes = {}) {
@@ -107,7 +112,10 @@ function chartPanel([pipeline, name], title, samples, series, format, range) {
       height: 150,
       legend: { show: true, live: false },
       scales: { x: { time: true }, ...(range === undefined ? {} : { y: { range } }) },
-      axes: [{}, { size: 72, values: (_, ticks) => ticks.map((t) => format(t)) }],
+      axes: [
+        { space: 70, values: (_, ticks) => ticks.map(clock) },
+        { size: 72, values: (_, ticks) => ticks.map((t) => format(t)) },
+      ],
       series: [
         {},
         ...keys.map((key, i) => ({
