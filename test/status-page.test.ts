@@ -6,13 +6,18 @@
  * consumer), shows live throughput while events flow, then the same totals, weights and arm
  * predictions as /metrics, and renders label values (here a hostile segment value) as text.
  *
+ * A second case draws the drift and evaluation sections from the series the drift monitor and the
+ * evaluator register (docs/metrics.md), set by hand on a consumer's registry in this process.
+ *
  * Without Chromium the suite is skipped, unless SLUICE_E2E_BROWSER is set (CI sets it): then it
  * fails, saying how to install it.
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { describe, it } from "node:test";
-import { chromium, type Page } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { Counter, Gauge } from "prom-client";
+import { ConsumerMetrics } from "@sluice/consumer";
 import { sumSamples } from "@sluice/kit";
 import {
   fraudDocument,
@@ -37,6 +42,10 @@ const START_TIMEOUT_MS = 60_000;
 const PAGE_TIMEOUT_MS = 30_000;
 /** A segment value that would run script if the page wrote label values as markup. */
 const HOSTILE = `<img src=x onerror="window.__injected=1">`;
+
+function launch(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+}
 
 /** The number a tile shows (`1,234` → 1234; `–` → NaN). */
 async function figure(page: Page, name: string): Promise<number> {
@@ -77,11 +86,7 @@ describe("the status page in Chromium", { skip, timeout: 5 * 60_000 }, () => {
       const port = (JSON.parse(line) as { metricsPort: number }).metricsPort;
       await consumer.line(/pipeline \\"fraud\\" consuming/, START_TIMEOUT_MS);
 
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ["--no-sandbox"],
-      });
+      const browser = await launch();
       try {
         const page = await browser.newPage();
         // Only the consumer may be asked for anything: the page must work offline.
@@ -184,6 +189,116 @@ describe("the status page in Chromium", { skip, timeout: 5 * 60_000 }, () => {
         assert.deepEqual(elsewhere, [], "nothing asked of another host");
       } finally {
         await browser.close();
+      }
+    },
+  );
+  it(
+    "draws drift per feature and the evaluated metrics per arm, as their gauges say",
+    { timeout: 60_000 },
+    async () => {
+      assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: ${INSTALL}`);
+      const metrics = new ConsumerMetrics();
+      metrics.forPipeline({
+        pipeline: "fraud",
+        model: "fraud",
+        topics: { input: "tx", output: "out", deadLetter: "dlq", review: undefined },
+      });
+      const registers = [metrics.registry];
+      const drift = ["pipeline", "model", "version", "subject"] as const;
+      const scoreLabels = ["pipeline", "model", "version"] as const;
+      const evaluated = ["pipeline", "model", "version", "arm"] as const;
+      const gauge = <L extends string>(name: string, labelNames: readonly L[]) =>
+        new Gauge({ name, help: name, labelNames, registers });
+      const psi = gauge("sluice_consumer_drift_psi", drift);
+      const band = gauge("sluice_consumer_drift_band", drift);
+      const ks = gauge("sluice_consumer_drift_score_ks", scoreLabels);
+      const wasserstein = gauge("sluice_consumer_drift_score_wasserstein", scoreLabels);
+      const events = new Counter({
+        name: "sluice_consumer_drift_events_total",
+        help: "drift events",
+        labelNames: ["pipeline"],
+        registers,
+      });
+      const evaluation = Object.fromEntries(
+        ["precision", "recall", "roc_auc", "log_loss", "brier", "labels"].map((m) => [
+          m,
+          gauge(`sluice_consumer_evaluation_${m}`, evaluated),
+        ]),
+      );
+      const v1 = { pipeline: "fraud", model: "fraud", version: "1" };
+      const hostile = `<b id="injected">amount</b>`;
+      const figures = (step: number) => {
+        psi.set({ ...v1, subject: "amount_log" }, 0.05 + 0.13 * step);
+        band.set({ ...v1, subject: "amount_log" }, step);
+        psi.set({ ...v1, subject: hostile }, 0.12);
+        band.set({ ...v1, subject: hostile }, 1);
+        psi.set({ ...v1, subject: "score" }, 0.02);
+        band.set({ ...v1, subject: "score" }, 0);
+        ks.set(v1, 0.081);
+        wasserstein.set(v1, 0.0123);
+        for (const [arm, version, auc] of [
+          ["stable", "1", 0.91],
+          ["canary", "2", 0.88],
+        ] as const) {
+          const of = { pipeline: "fraud", model: "fraud", version, arm };
+          evaluation["precision"]!.set(of, 0.8 - 0.01 * step);
+          evaluation["recall"]!.set(of, 0.7);
+          evaluation["roc_auc"]!.set(of, auc);
+          evaluation["log_loss"]!.set(of, 0.21);
+          evaluation["brier"]!.set(of, 0.05);
+          evaluation["labels"]!.set(of, 1000 + 100 * step);
+        }
+      };
+      figures(0);
+      events.inc({ pipeline: "fraud" }, 2);
+      const server = await metrics.listen("127.0.0.1", 0, { intervalMs: 200 });
+      const browser = await launch();
+      try {
+        const page = await browser.newPage();
+        const problems: string[] = [];
+        page.on("pageerror", (error) => problems.push(error.message));
+        page.on("console", (message) => {
+          if (message.type() === "error") problems.push(message.text());
+        });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        figures(1);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        figures(2);
+        await page.goto(`http://127.0.0.1:${server.port}/`);
+        await waitFor(
+          "the major band shown",
+          async () =>
+            (await page.locator('[data-drift="amount_log"] td').nth(3).textContent()) === "major",
+          { timeoutMs: PAGE_TIMEOUT_MS },
+        );
+        const drift = page.locator('[data-table="drift"] tbody tr');
+        assert.deepEqual(await drift.allInnerTexts(), [
+          "amount_log\t1\t0.310\tmajor",
+          `${hostile}\t1\t0.120\tmoderate`,
+          "score\t1\t0.020\tstable",
+        ]);
+        assert.equal(await page.locator("td.band-major").count(), 1);
+        assert.equal(await page.locator("#injected").count(), 0, "a subject is text, not markup");
+        assert.match((await page.locator("text=drift events:").textContent()) ?? "", /: 2$/);
+        assert.deepEqual(await page.locator('[data-table="evaluation"] tbody tr').allInnerTexts(), [
+          "stable\t1\t78.0 %\t70.0 %\t0.910\t0.210\t0.050\t1,200",
+          "canary\t2\t78.0 %\t70.0 %\t0.880\t0.210\t0.050\t1,200",
+        ]);
+        for (const chart of ["drift", "evaluation-roc_auc", "evaluation-precision"]) {
+          assert.equal(await page.locator(`[data-chart="${chart}"] canvas`).count(), 1, chart);
+        }
+        // Three subjects over time: the PSI chart's legend names each.
+        const legend = await page
+          .locator('[data-chart="drift"] .u-legend .u-label')
+          .allInnerTexts();
+        assert.deepEqual(
+          legend.sort(),
+          [`${hostile} (v1)`, "amount_log (v1)", "score (v1)"].sort(),
+        );
+        assert.deepEqual(problems, []);
+      } finally {
+        await browser.close();
+        await server.close();
       }
     },
   );
