@@ -336,7 +336,7 @@ function driftPart(now, samples, id) {
   );
   const parts = [
     title,
-    table(["feature", "version", "PSI", "band"], rows, { "data-table": "drift" }),
+    table(["feature (or score)", "version", "PSI", "band"], rows, { "data-table": "drift" }),
   ];
   if (now.driftScore.length > 0) {
     parts.push(
