@@ -29,13 +29,15 @@ COPY clients clients
 # npm keeps a dependency inside a workspace (e.g. clients/cli/node_modules/@opentelemetry/sdk-node)
 # when its version differs from the root's, so each workspace's node_modules is copied when present;
 # without it the runtime stage would fail to load that dependency only when tracing is turned on.
+# The consumer's status page (consumer/status-page: HTML, script, styles) is read beside its dist.
 RUN npx tsc -b && npm prune --omit=dev --ignore-scripts \
   && mkdir /out && cp -a package.json .npmrc node_modules /out/ \
   && for ws in kit proto server consumer testing clients/client clients/demo clients/cli; do \
        mkdir -p "/out/$ws" && cp -a "$ws/package.json" "$ws/dist" "/out/$ws/" \
        && if [ -d "$ws/node_modules" ]; then cp -a "$ws/node_modules" "/out/$ws/"; fi; \
      done \
-  && cp -a clients/cli/bin /out/clients/cli/ && cp -a testing/kafka /out/testing/
+  && cp -a clients/cli/bin /out/clients/cli/ && cp -a testing/kafka /out/testing/ \
+  && cp -a consumer/status-page /out/consumer/
 
 FROM node:24-bookworm-slim
 WORKDIR /app

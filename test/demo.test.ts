@@ -113,6 +113,10 @@ describe("npm run demo", { timeout: 4 * DEMO_TIMEOUT_MS }, () => {
         demo.lines.some((line) => SAMPLE.test(line)),
         demo.lines.join("\n"),
       );
+      assert.ok(
+        demo.lines.some((line) => /^ {2}status page on http:\/\/127\.0\.0\.1:\d+\/ /.test(line)),
+        "the consumer's status page is named",
+      );
       assert.ok(!demo.lines.join("").includes("\x1b["), "no terminal escapes into a pipe");
       assert.ok(demo.lines.includes("Stopping (--duration 12 s)..."));
       await assertCleanedUp(demo);

@@ -204,6 +204,7 @@ try {
   );
   const [consumerMetrics, assigned] = await unlessStopped(Promise.all([metricsLine, assignedLine]));
   say(`  ${assigned.msg}, scoring with ${pipeline.model.name}@${pipeline.model.version}`);
+  say(`  status page on http://127.0.0.1:${consumerMetrics.metricsPort}/ (open it in a browser)`);
 
   s.figures = await watchPipeline({
     brokers,
@@ -242,6 +243,7 @@ try {
       `  sidecar   ${address}, models ${ready.models.join(", ")}`,
       `  consumer  ${PIPELINE_FILE}, model ${pipeline.model.name}@${pipeline.model.version}, group ${pipeline.kafka.group_id}`,
       `  metrics   npx sluice top --sidecar 127.0.0.1:${ready.metricsPort} --consumer 127.0.0.1:${consumerMetrics.metricsPort}`,
+      `  status    http://127.0.0.1:${consumerMetrics.metricsPort}/ (the consumer's live status page)`,
       `  load      ${rate} events/s from ${users.toLocaleString("en-US")} users (${MALFORMED_RATIO * 100} % malformed) into ${topics.input}`,
     ],
   });

@@ -227,7 +227,7 @@ describe("ConsumerMetrics", () => {
     assert.ok(withProcess.some((x) => x.name === "sluice_process_process_resident_memory_bytes"));
   });
 
-  it("serves /metrics over HTTP and 404s anything else", async () => {
+  it("serves /metrics over HTTP (and the status page, status-page.test.ts) and 404s anything else", async () => {
     const metrics = new ConsumerMetrics();
     metrics.forPipeline(IDENTITY);
     const server = await metrics.listen("127.0.0.1", 0);
@@ -239,7 +239,8 @@ describe("ConsumerMetrics", () => {
         await response.text(),
         /^sluice_consumer_events_total\{pipeline="fraud",topic="tx"\} 0$/m,
       );
-      assert.equal((await fetch(`http://127.0.0.1:${server.port}/`)).status, 404);
+      assert.equal((await fetch(`http://127.0.0.1:${server.port}/`)).status, 200);
+      assert.equal((await fetch(`http://127.0.0.1:${server.port}/nothing`)).status, 404);
     } finally {
       await server.close();
     }

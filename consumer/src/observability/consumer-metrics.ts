@@ -13,6 +13,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import { serveMetrics, type MetricsServer } from "@sluice/kit";
 import { EventHistogram } from "./event-histogram.js";
 import { PipelineMetrics, type PipelineIdentity } from "./pipeline-metrics.js";
+import { StatusHistory, statusRoutes, type StatusHistoryOptions } from "./status/index.js";
 import { splitKey } from "./rollout-metrics.js";
 
 /** Seconds; from 100 µs (decoding a small batch) to 10 s (a sidecar or broker in trouble). */
@@ -318,9 +319,26 @@ export class ConsumerMetrics {
     return pipeline;
   }
 
-  /** Serves `/metrics` on host:port with kit's metrics server; port 0 picks a free one. */
-  listen(host: string, port: number): Promise<MetricsServer> {
-    return serveMetrics(this.registry, host, port);
+  /**
+   * Serves `/metrics` on host:port with kit's metrics server, and beside it the status page
+   * (`/`, `/status.json`), whose history is sampled from this registry until `close()`; port 0
+   * picks a free one.
+   */
+  async listen(
+    host: string,
+    port: number,
+    status: StatusHistoryOptions = {},
+  ): Promise<MetricsServer> {
+    const history = new StatusHistory(this.registry, status);
+    const server = await serveMetrics(this.registry, host, port, await statusRoutes(history));
+    history.start();
+    return {
+      port: server.port,
+      close() {
+        history.stop();
+        return server.close();
+      },
+    };
   }
 
   /** A counter rendered at scrape time from every pipeline's counts, stopped ones included. */

@@ -18,6 +18,16 @@ export type { ConsumerMetricsOptions } from "./consumer-metrics.js";
 export { PipelineMetrics } from "./pipeline-metrics.js";
 export type { PipelineCounts, PipelineIdentity, VersionCounts } from "./pipeline-metrics.js";
 export { EventHistogram, HistogramSeries } from "./event-histogram.js";
+export {
+  DEFAULT_STATUS_CAPACITY,
+  DEFAULT_STATUS_INTERVAL_MS,
+  StatusHistory,
+  histogramQuantile,
+  type PipelineNow,
+  type StatusDocument,
+  type StatusHistoryOptions,
+  type StatusSample,
+} from "./status/index.js";
 export type { EventHistogramOptions } from "./event-histogram.js";
 // For a downstream consumer of predictions that continues their traces with its own SDK.
 // The load generator starts its traces with the same helpers, so both ends speak one convention.

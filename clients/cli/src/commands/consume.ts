@@ -128,7 +128,9 @@ With a group instance id (static membership), a process killed and started again
 takes its partitions back at once instead of after the session timeout; two processes of one
 group must never share an id (the one that joined first stops, saying so). Prometheus metrics
 (lag, throughput, stage times, end-to-end latency, scores; see docs/metrics.md) are served at
-http://<metrics host>:<metrics port>/metrics, and sluice top shows them live.
+http://<metrics host>:<metrics port>/metrics, and sluice top shows them live. A status page on the
+same port, http://<metrics host>:<metrics port>/ (figures at /status.json), charts them over the
+last ten minutes: throughput, lag, latency percentiles, rollout arms, shadow, drift, evaluation.
 Exit status: 0 stopped by a signal, 1 failed (Kafka, Redis or the sidecar unreachable at start,
 Kafka refusing the file's SASL credentials or TLS certificate, or a fatal error), 2 invalid pipeline
 file or flags (a kafka.tls file or kafka.sasl password that cannot be read included).
@@ -210,6 +212,7 @@ async function serveMetrics(
       { cause: error },
     );
   });
-  log.info({ metricsPort: server.port }, `metrics at http://${host}:${server.port}/metrics`);
+  const url = `http://${host}:${server.port}`;
+  log.info({ metricsPort: server.port }, `metrics at ${url}/metrics, status page at ${url}/`);
   return server;
 }
