@@ -34,6 +34,14 @@ export interface PartitionHandlerSettings {
   readonly trace?: MicroBatchTraceSettings;
 }
 
+/**
+ * Work tied to a micro-batch's commit (the label join, the monitor): called once its records are
+ * acknowledged and before its offset commits; a rejection retries the micro-batch like a failed
+ * produce. What it resolves with is called once the commit is done, so what it counts is counted
+ * once however often the batch is retried.
+ */
+export type CommitHook = (result: MicroBatchResult) => Promise<(() => void) | undefined>;
+
 export interface PartitionHandlerDependencies {
   readonly process: (
     topic: string,
@@ -48,6 +56,8 @@ export interface PartitionHandlerDependencies {
   readonly observer: PipelineObserver;
   /** A failure no retry can fix (a bug): the pipeline stops. */
   readonly onFatal: (error: ConsumerError) => void;
+  /** @default none */
+  readonly commitHook?: CommitHook;
   readonly now?: () => number;
   readonly random?: () => number;
 }
@@ -131,11 +141,24 @@ export class PartitionHandler {
     const nextOffset = (BigInt(last.offset) + 1n).toString();
     let result: MicroBatchResult;
     let times: DeliveryTimes;
+    let afterCommit: (() => void) | undefined;
+    const hook = this.#deps.commitHook;
     try {
       result = await trace.run(() => this.#deps.process(topic, partition, chunk, trace));
-      const { records } = result;
+      const processed = result;
+      const { records } = processed;
       times = await trace.send(records, () =>
-        this.#deps.delivery.deliver(topic, partition, records, nextOffset),
+        this.#deps.delivery.deliver(
+          topic,
+          partition,
+          records,
+          nextOffset,
+          hook === undefined
+            ? undefined
+            : async () => {
+                afterCommit = await hook(processed);
+              },
+        ),
       );
     } catch (error) {
       trace.end(error);
@@ -150,6 +173,7 @@ export class PartitionHandler {
       arms: result.arms,
       stages: { ...result.seconds, produce: times.produce, commit: times.commit },
     });
+    afterCommit?.();
   }
 
   /**

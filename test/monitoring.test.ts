@@ -1,0 +1,217 @@
+/**
+ * Model monitoring on the real stack (issue 9, docs/monitoring.md): the local Kafka and Redis, a
+ * real sidecar serving examples/models/fraud, fresh topics and group per test. What a user relies
+ * on: a stream like the reference reads stable; a shifted one moves the band to major, with a
+ * drift event on the drift topic; the PSI on /metrics is the PSI of the known distributions,
+ * computed here from the rows and scores the pipeline saw.
+ */
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Pipeline } from "@sluice/consumer";
+import { parsePrometheusText, sumSamples } from "@sluice/kit";
+import {
+  eventMessages,
+  FRAUD_FEATURE_NAMES,
+  fraudStream,
+  parsePrediction,
+  pipelineHarness,
+  referenceRows,
+  waitFor,
+  type FraudEvent,
+  type ReadRecord,
+} from "@sluice/testing";
+
+const TEST_TIMEOUT_MS = 120_000;
+const EPSILON = 1e-4;
+
+async function metric(pipeline: Pipeline, name: string, labels: Record<string, string> = {}) {
+  return sumSamples(parsePrometheusText(await pipeline.metrics.registry.metrics()), name, labels);
+}
+
+/** Deciles as a training script would write them: edges at the k/bins quantiles, deduplicated. */
+function binned(
+  values: readonly number[],
+  bins: number,
+): { edges: number[]; proportions: number[] } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const edges: number[] = [];
+  for (let k = 1; k < bins; k++) {
+    const q = sorted[Math.ceil((k / bins) * sorted.length) - 1]!;
+    if (q < sorted[sorted.length - 1]! && (edges.length === 0 || q > edges[edges.length - 1]!)) {
+      edges.push(q);
+    }
+  }
+  return { edges, proportions: shares(edges, values) };
+}
+
+/** The share of `values` in each right-closed bin of `edges`. */
+function shares(edges: readonly number[], values: readonly number[]): number[] {
+  const counts = new Array<number>(edges.length + 1).fill(0);
+  for (const v of values) {
+    let bin = 0;
+    while (bin < edges.length && edges[bin]! < v) bin++;
+    counts[bin]!++;
+  }
+  return counts.map((c) => c / values.length);
+}
+
+/** PSI of `values` against a reference's bins, both shares floored at 1e-4 (docs/monitoring.md). */
+function psi(reference: { edges: number[]; proportions: number[] }, values: readonly number[]) {
+  const live = shares(reference.edges, values);
+  let sum = 0;
+  reference.proportions.forEach((e0, i) => {
+    const a = Math.max(live[i]!, EPSILON);
+    const e = Math.max(e0, EPSILON);
+    sum += (a - e) * Math.log(a / e);
+  });
+  return sum;
+}
+
+function column(rows: readonly Float32Array[], c: number): number[] {
+  return rows.map((row) => row[c]!);
+}
+
+describe("drift monitoring", { timeout: 6 * 60_000 }, () => {
+  const h = pipelineHarness();
+  let repository: string;
+  /** The reference of version 1, as written to its reference.json. */
+  let reference: {
+    features: { name: string; edges: number[]; proportions: number[] }[];
+    score: { edges: number[]; proportions: number[] };
+  };
+
+  before(async () => {
+    // A reference drawn from the test's own stream: 3,000 events, their rows and version 1's scores.
+    repository = await mkdtemp(join(tmpdir(), "sluice-references-"));
+    const { events, homes } = fraudStream(101, 300, 10, `${h.run}-ref`);
+    const rows = referenceRows(events, homes);
+    const scores = (await h.expectedProbabilities(rows)).map((p) => p[1]!);
+    const features = FRAUD_FEATURE_NAMES.map((name, index) => ({
+      name,
+      index,
+      ...binned(column(rows, index), 10),
+    }));
+    const score = binned(scores, 10);
+    reference = { features, score };
+    const document = {
+      format: "sluice.reference/v1",
+      model: "fraud",
+      version: 1,
+      features_rows: rows.length,
+      features,
+      score: {
+        output: "probabilities",
+        class_index: 1,
+        rows: scores.length,
+        domain: [0, 1],
+        ...score,
+        cdf: binned(scores, 100),
+      },
+    };
+    await mkdir(join(repository, "fraud", "1"), { recursive: true });
+    await writeFile(join(repository, "fraud", "1", "reference.json"), JSON.stringify(document));
+  });
+  after(() => rm(repository, { recursive: true, force: true }));
+
+  it(
+    "reads stable on a stream like the reference, major once it shifts, with the PSI of the known distributions and a drift event",
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const window = 1_000;
+      const { topics, settings } = await h.setup(3);
+      const { drift } = await h.kafka.topics(["drift"], 1);
+      const pipeline = await h.pipeline({
+        ...settings,
+        patch: {
+          model: {
+            sidecar: `127.0.0.1:${h.sidecar.grpcPort}`,
+            name: "fraud",
+            version: 1,
+            input: "features",
+          },
+          monitoring: {
+            drift: {
+              reference: "file",
+              model_repository: repository,
+              window: { events: window, slices: 10 },
+              min_events: window,
+              topic: drift,
+            },
+          },
+        },
+      });
+
+      // Phase 1: 1,000 events from the reference's generator (another seed, other users).
+      const calm = fraudStream(202, 100, 10, `${h.run}-calm`);
+      await h.loadHomes(calm.homes);
+      await h.kafka.produce(topics.in, eventMessages(calm.events));
+      await waitFor("the calm stream processed", () => pipeline.stats.events === window);
+      const calmRows = referenceRows(calm.events, calm.homes);
+      for (const [index, name] of FRAUD_FEATURE_NAMES.entries()) {
+        const expected = psi(reference.features[index]!, column(calmRows, index));
+        const read = await metric(pipeline, "sluice_consumer_drift_psi", { subject: name });
+        assert.ok(
+          Math.abs(read - expected) < 1e-9,
+          `${name}: PSI ${read} on /metrics, ${expected} computed here`,
+        );
+        assert.ok(expected < 0.1, `${name}: the calm stream's PSI ${expected} is below 0.1`);
+        assert.equal(await metric(pipeline, "sluice_consumer_drift_band", { subject: name }), 0);
+      }
+      const calmScores = (await h.read([topics.out], (r) => r.length >= window)).map(
+        (r) => parsePrediction(r.value).score,
+      );
+      const scorePsi = psi(reference.score, calmScores);
+      assert.ok(
+        Math.abs(
+          (await metric(pipeline, "sluice_consumer_drift_psi", { subject: "score" })) - scorePsi,
+        ) < 1e-9,
+      );
+      assert.equal(await metric(pipeline, "sluice_consumer_drift_band", { subject: "score" }), 0);
+      assert.ok((await metric(pipeline, "sluice_consumer_drift_score_ks")) < 0.1);
+      assert.ok((await metric(pipeline, "sluice_consumer_drift_score_wasserstein")) >= 0);
+      assert.equal(await metric(pipeline, "sluice_consumer_drift_events_total"), 0);
+
+      // Phase 2: the same generator with every amount ×20: the window then holds only these.
+      const shifted = fraudStream(303, 100, 10, `${h.run}-shifted`);
+      const events: FraudEvent[] = shifted.events.map((e) => ({ ...e, amount: e.amount * 20 }));
+      await h.loadHomes(shifted.homes);
+      await h.kafka.produce(topics.in, eventMessages(events));
+      await waitFor("the shifted stream processed", () => pipeline.stats.events === 2 * window);
+      const shiftedRows = referenceRows(events, shifted.homes);
+      const amount = psi(reference.features[0]!, column(shiftedRows, 0));
+      assert.ok(amount > 0.25, `amount_log PSI ${amount}`);
+      const read = await metric(pipeline, "sluice_consumer_drift_psi", { subject: "amount_log" });
+      assert.ok(Math.abs(read - amount) < 1e-9, `amount_log: ${read} on /metrics, ${amount} here`);
+      assert.equal(
+        await metric(pipeline, "sluice_consumer_drift_band", { subject: "amount_log" }),
+        2,
+      );
+      assert.ok(
+        (await metric(pipeline, "sluice_consumer_drift_events_total", {
+          band: "major",
+          version: "1",
+        })) >= 1,
+      );
+
+      const subjectOf = (r: ReadRecord) =>
+        (JSON.parse(r.value!.toString()) as Record<string, unknown>)["subject"];
+      const published = await h.read([drift], (records) =>
+        records.some((r) => subjectOf(r) === "amount_log"),
+      );
+      const event = published
+        .map((r) => JSON.parse(r.value!.toString()) as Record<string, unknown>)
+        .find((e) => e["subject"] === "amount_log")!;
+      assert.equal(event["type"], "drift");
+      assert.equal(event["model"], "fraud");
+      assert.equal(event["version"], "1");
+      assert.equal(event["from"], "stable");
+      assert.equal(event["to"], "major");
+      assert.ok((event["psi"] as number) >= 0.25);
+      assert.deepEqual(event["bands"], { moderate: 0.1, major: 0.25 });
+      assert.equal((event["window"] as { events: number }).events >= 500, true);
+    },
+  );
+});
