@@ -17,6 +17,7 @@ import {
   type ReferenceDistributions,
 } from "../lifecycle/reference-distribution.js";
 import { MonitoringMetrics } from "../observability/monitoring-metrics.js";
+import { DEFAULT_EVALUATION_WINDOW, DEFAULT_THRESHOLD } from "../lifecycle/online-evaluator.js";
 import type { CommitHook } from "../pipeline/partition-handler.js";
 import type { KafkaClient, KafkaProducer } from "../ports/kafka.js";
 import type { LabelJoinStore } from "../ports/label-join.js";
@@ -126,7 +127,17 @@ export async function prepareMonitoring(
     columns,
     drift,
     references,
-    evaluation: monitoring.evaluation,
+    // Labels without an evaluation section are evaluated with its defaults.
+    evaluation:
+      monitoring.evaluation ??
+      (monitoring.labels === undefined
+        ? undefined
+        : {
+            window: DEFAULT_EVALUATION_WINDOW,
+            threshold: DEFAULT_THRESHOLD,
+            thresholds: {},
+            topic: undefined,
+          }),
     retraining: retraining === undefined ? undefined : { ...retraining, webhook: deps.webhook },
     metrics,
     log,

@@ -10,7 +10,7 @@ import type { FeatureEvent, FeatureExtractor } from "../features/feature-extract
 import type { MicroBatchTrace } from "../observability/micro-batch-trace.js";
 import type { VersionScores } from "../observability/pipeline-observer.js";
 import type { InputRecord, OutputRecord } from "../ports/kafka.js";
-import type { PredictionEntry } from "../ports/label-join.js";
+import type { LabelEntry, PredictionEntry } from "../ports/label-join.js";
 import { decodeJson } from "./json-decoder.js";
 import { deadLetterRecord, eventId, type Source } from "./output-records.js";
 import { PredictionWriter } from "./prediction-writer.js";
@@ -137,6 +137,8 @@ export interface MicroBatchOutput {
   readonly arms?: ReadonlyMap<string, ReadonlyMap<string, number>>;
   /** With `recordPredictions`: each prediction, for the label join to record once it is delivered. */
   readonly predictionEntries?: readonly PredictionEntry[];
+  /** A label topic's micro-batch (monitoring/label-consumer.ts): the labels it decoded. */
+  readonly labels?: readonly LabelEntry[];
 }
 
 /**

@@ -24,6 +24,7 @@ import { RolloutMetrics } from "../observability/rollout-metrics.js";
 import { prepareRollout, rolloutTopics, type PreparedRollout } from "../rollout/prepare-rollout.js";
 import type { LabelJoinStore } from "../ports/label-join.js";
 import type { RetrainingSink } from "../monitoring/model-monitor.js";
+import { LabelConsumer } from "../monitoring/label-consumer.js";
 import {
   monitoringTopics,
   prepareMonitoring,
@@ -74,6 +75,7 @@ export class Pipeline {
   readonly #log: Logger;
   readonly #rollout: PreparedRollout | undefined;
   readonly #monitoring: PreparedMonitoring | undefined;
+  #labels: LabelConsumer | undefined;
   #settle!: (error?: ConsumerError) => void;
   #stopping: Promise<void> | undefined;
   #fatal: ConsumerError | undefined;
@@ -136,6 +138,11 @@ export class Pipeline {
     );
   }
 
+  /** Label messages consumed and committed (`monitoring.labels`); 0 without a label topic. */
+  get labelsConsumed(): number {
+    return this.#labels?.labels ?? 0;
+  }
+
   /** What it has done so far, read from the same counts as its metrics; a snapshot. */
   get stats(): PipelineStats {
     return this.metrics.stats;
@@ -175,6 +182,7 @@ export class Pipeline {
     );
     try {
       await pipeline.#join();
+      await pipeline.#consumeLabels();
     } catch (error) {
       await pipeline.stop().catch(() => {});
       throw error;
@@ -222,6 +230,28 @@ export class Pipeline {
     });
   }
 
+  /** With `monitoring.labels`: the label topic's consumer, in the same process. */
+  async #consumeLabels(): Promise<void> {
+    const labels = this.config.monitoring?.labels;
+    const labelJoin = this.#deps.labelJoin;
+    const monitoring = this.#monitoring;
+    if (labels === undefined || monitoring === undefined) return;
+    if (labelJoin === undefined) {
+      throw new ConsumerError(
+        "config_invalid",
+        `pipeline "${this.config.name}": monitoring.labels needs a label join store, and none was given`,
+      );
+    }
+    this.#labels = await LabelConsumer.start(this.config, labels, {
+      kafka: this.#deps.kafka,
+      labelJoin,
+      monitor: monitoring.monitor,
+      metrics: monitoring.metrics,
+      log: this.#log,
+      onFatal: (error) => this.#fail(error),
+    });
+  }
+
   /**
    * Finishes the micro-batch in hand (its records delivered, its offset committed), leaves the
    * group and closes every client. Safe to call more than once.
@@ -240,6 +270,8 @@ export class Pipeline {
         errors.push(error);
       }
     };
+    const labels = this.#labels;
+    if (labels !== undefined) await attempt(() => labels.stop());
     // The consumer's disconnect waits for the batch in hand; the handler starts no new micro-batch.
     await attempt(() => this.#consumer.disconnect());
     this.#handler.halt();
