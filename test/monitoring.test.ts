@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -214,6 +216,103 @@ describe("drift monitoring", { timeout: 6 * 60_000 }, () => {
       assert.ok((event["psi"] as number) >= 0.25);
       assert.deepEqual(event["bands"], { moderate: 0.1, major: 0.25 });
       assert.equal((event["window"] as { events: number }).events >= 500, true);
+    },
+  );
+
+  it(
+    "asks for retraining once when drift holds for its time: an event on the topic and a POST to the webhook, with the evidence, then nothing during the cooldown",
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const posts: { path: string; type: string; body: Record<string, unknown> }[] = [];
+      const server = createServer((request, response) => {
+        let body = "";
+        request.on("data", (chunk: Buffer) => (body += chunk.toString()));
+        request.on("end", () => {
+          posts.push({
+            path: request.url ?? "",
+            type: request.headers["content-type"] ?? "",
+            body: JSON.parse(body) as Record<string, unknown>,
+          });
+          response.writeHead(204).end();
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      try {
+        const { port } = server.address() as AddressInfo;
+        const window = 400;
+        const { topics, settings } = await h.setup(3);
+        const { retraining } = await h.kafka.topics(["retraining"], 1);
+        const pipeline = await h.pipeline({
+          ...settings,
+          patch: {
+            monitoring: {
+              drift: {
+                reference: "file",
+                model_repository: repository,
+                window: { events: window, slices: 4 },
+                // The window holds 300 to 400 events once it slides.
+                min_events: 250,
+              },
+            },
+            retraining: {
+              cooldown: "1h",
+              conditions: [{ metric: "psi", subject: "any_feature", above: 0.25, for: "1s" }],
+              topic: retraining,
+              webhook: { url: `http://127.0.0.1:${port}/hooks/retrain`, timeout_ms: 2_000 },
+            },
+          },
+        });
+        const shiftedBatch = async (seed: number) => {
+          const s = fraudStream(seed, 40, 10, `${h.run}-retrain-${seed}`);
+          await h.loadHomes(s.homes);
+          const before = pipeline.stats.events;
+          await h.kafka.produce(
+            topics.in,
+            eventMessages(s.events.map((e) => ({ ...e, amount: e.amount * 20 }))),
+          );
+          await waitFor("the batch processed", () => pipeline.stats.events === before + window);
+        };
+        // The drift crosses the threshold; more events after a second keep it held past `for`.
+        await shiftedBatch(501);
+        await new Promise((resolve) => setTimeout(resolve, 1_200));
+        await shiftedBatch(502);
+        await waitFor("the webhook called", () => posts.length === 1);
+        const post = posts[0]!;
+        assert.equal(post.path, "/hooks/retrain");
+        assert.match(post.type, /^application\/json/);
+        const event = post.body;
+        assert.equal(event["type"], "retraining_requested");
+        assert.equal(event["model"], "fraud");
+        assert.equal(event["version"], "1");
+        assert.equal(typeof event["pipeline"], "string");
+        const reasons = event["reasons"] as {
+          condition: string;
+          subjects: string[];
+          value: number;
+        }[];
+        assert.equal(reasons.length, 1);
+        assert.equal(reasons[0]!.condition, "psi of any feature above 0.25 for 1s");
+        assert.ok(reasons[0]!.subjects.includes("amount_log"), reasons[0]!.subjects.join(", "));
+        assert.ok(reasons[0]!.value > 0.25);
+        const driftEvidence = event["drift"] as { features: { name: string; psi: number }[] };
+        assert.equal(driftEvidence.features.length, FRAUD_FEATURE_NAMES.length);
+        const onTopic = await h.read([retraining], (read) => read.length >= 1);
+        assert.equal(onTopic.length, 1);
+        assert.deepEqual(JSON.parse(onTopic[0]!.value!.toString()), event);
+        assert.equal(
+          await metric(pipeline, "sluice_consumer_retraining_events_total", { model: "fraud" }),
+          1,
+        );
+
+        // Still drifting, within the cooldown: no second event.
+        await new Promise((resolve) => setTimeout(resolve, 1_200));
+        await shiftedBatch(503);
+        assert.equal(posts.length, 1);
+        assert.equal(await metric(pipeline, "sluice_consumer_retraining_events_total"), 1);
+        assert.equal((await h.read([retraining])).length, 1);
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
     },
   );
 });

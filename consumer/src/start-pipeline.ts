@@ -9,6 +9,7 @@ import { PlatformaticClient } from "./adapters/platformatic-client.js";
 import { RedisFeatureStore, type RedisConnectOptions } from "./adapters/redis-feature-store.js";
 import { RedisRolloutOverrides } from "./adapters/redis-rollout-overrides.js";
 import { RedisLabelJoin } from "./adapters/redis-label-join.js";
+import { retrainingWebhook } from "./adapters/retraining-webhook.js";
 import { SidecarInference } from "./adapters/sidecar-inference.js";
 import { loadKafkaSecurity } from "./config/kafka-security.js";
 import type { PipelineConfig } from "./config/pipeline-config.js";
@@ -62,6 +63,7 @@ export async function startPipeline(
             ttlMs: labels.ttlMs,
           });
     const opened = store;
+    const webhook = config.retraining?.webhook;
     return await Pipeline.start(config, {
       kafka,
       inference,
@@ -70,6 +72,9 @@ export async function startPipeline(
       metrics: options.metrics,
       ...(overrides === undefined ? {} : { rolloutOverrides: overrides }),
       ...(labelJoin === undefined ? {} : { labelJoin }),
+      ...(webhook === undefined
+        ? {}
+        : { retrainingWebhook: retrainingWebhook(webhook.url, webhook.timeoutMs) }),
       release: async () => {
         inference.close();
         await opened.close();

@@ -34,10 +34,14 @@ import type { JoinedLabel } from "../ports/label-join.js";
 import type { ScoreOutcome } from "../pipeline/scorer.js";
 import { scoreOf } from "../rollout/shadow-scorer.js";
 
-/** Where a retraining event goes besides the topic: a webhook (monitoring/webhook.ts). */
-export type RetrainingSink = (
-  event: RetrainingEvent & { readonly pipeline: string },
-) => Promise<void>;
+/** A retraining event as JSON on the topic and in the webhook's body (docs/monitoring.md). */
+export type RetrainingEventJson = Omit<RetrainingEvent, "at"> & {
+  readonly pipeline: string;
+  readonly at: string;
+};
+
+/** Where a retraining event goes besides the topic: a webhook (adapters/retraining-webhook.ts). */
+export type RetrainingSink = (event: RetrainingEventJson) => Promise<void>;
 
 export interface ModelMonitorOptions {
   readonly pipeline: string;
@@ -314,15 +318,11 @@ export class ModelMonitor {
       { version, reasons: event.reasons.map((r) => r.condition) },
       `pipeline "${pipeline}": retraining of "${model}" version ${version} requested: ${event.reasons.map((r) => `${r.condition} (${r.subjects.length > 0 ? `${r.subjects.join(", ")}: ` : ""}${r.value.toFixed(4)})`).join("; ")}`,
     );
-    this.#publish(
-      retraining.topic,
-      `${model}/${version}`,
-      { ...event, pipeline, at: iso(event.at) },
-      "retraining event",
-    );
+    const body: RetrainingEventJson = { ...event, pipeline, at: iso(event.at) };
+    this.#publish(retraining.topic, `${model}/${version}`, body, "retraining event");
     const webhook = retraining.webhook;
     if (webhook !== undefined) {
-      webhook({ ...event, pipeline }).catch((error: unknown) => {
+      webhook(body).catch((error: unknown) => {
         log.error(
           { version },
           `pipeline "${pipeline}": the retraining webhook failed: ${errorMessage(error)}`,
