@@ -171,15 +171,17 @@ export class ModelMonitor {
       this.#retrain(version, now, { drift: report });
     }
     if (evaluator === undefined) return;
-    for (const figures of evaluator.snapshot(now)) {
+    const snapshot = evaluator.snapshot(now);
+    // Retraining reads one set of figures per version: its arm with the most labels (the
+    // primary's, usually), as the trigger judges a version, not an arm.
+    const largest = new Map<string, EvaluationFigures>();
+    for (const figures of snapshot) {
       metrics.evaluation.set(`${figures.version}\n${figures.arm}`, figures);
       if (touched.has(`${figures.version}\n${figures.arm}`)) this.#publishEvaluation(figures);
-      // Retraining reads the version's figures over every arm it serves; the primary's arm
-      // usually, so the arm with the most labels stands for the version.
-      if (this.#isLargestArm(figures, evaluator, now)) {
-        this.#retrain(figures.version, now, { evaluation: figures });
-      }
+      const seen = largest.get(figures.version);
+      if (seen === undefined || figures.labels > seen.labels) largest.set(figures.version, figures);
     }
+    for (const [version, figures] of largest) this.#retrain(version, now, { evaluation: figures });
   }
 
   /** The drift monitor of `version`, made on its first scored row; undefined: not monitored. */
@@ -288,13 +290,6 @@ export class ModelMonitor {
       at: iso(this.#now()),
     };
     this.#publish(topic, `${model}/${figures.version}/${figures.arm}`, record, "evaluation");
-  }
-
-  #isLargestArm(figures: EvaluationFigures, evaluator: OnlineEvaluator, now: number): boolean {
-    for (const other of evaluator.snapshot(now)) {
-      if (other.version === figures.version && other.labels > figures.labels) return false;
-    }
-    return true;
   }
 
   #retrain(version: string, now: number, inputs: Parameters<RetrainingTrigger["update"]>[1]): void {

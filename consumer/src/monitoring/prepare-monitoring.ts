@@ -5,7 +5,7 @@
  * feeds it: the published predictions recorded in the label join before each commit, the pairs
  * they complete evaluated after it (docs/monitoring.md).
  */
-import { readdir } from "node:fs/promises";
+import { access, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "@sluice/kit";
 import type { PipelineConfig } from "../config/pipeline-config.js";
@@ -80,17 +80,11 @@ export async function loadReferences(
     .filter((e) => /^\d+$/.test(e))
     .sort((a, b) => Number(a) - Number(b))) {
     const path = join(folder, entry, REFERENCE_FILE_NAME);
-    try {
-      references.set(String(Number(entry)), await loadReference(path));
-    } catch (error) {
-      if (
-        ConsumerError.is(error, "config_invalid") &&
-        /ENOENT|not found|no such file/i.test(error.message)
-      ) {
-        continue;
-      }
-      throw error;
-    }
+    const present = await access(path).then(
+      () => true,
+      () => false,
+    );
+    if (present) references.set(String(Number(entry)), await loadReference(path));
   }
   return references;
 }
