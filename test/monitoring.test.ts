@@ -354,138 +354,143 @@ function direct(pairs: readonly Pair[], threshold: number) {
 describe("late labels", { timeout: 6 * 60_000 }, () => {
   const h = pipelineHarness();
 
-  it(
-    "joins labels that come before and after their predictions, evaluates them exactly, dead-letters malformed ones, and counts each pair once when a restarted consumer replays both topics",
-    { timeout: 3 * TEST_TIMEOUT_MS },
-    async () => {
-      const threshold = 0.05;
-      const { topics, settings } = await h.setup(3);
-      const { labels: labelTopic, evaluation: evaluationTopic } = await h.kafka.topics(
-        ["labels", "evaluation"],
-        2,
-      );
-      const patch = {
-        monitoring: {
-          evaluation: { threshold, topic: evaluationTopic },
-          labels: { topic: labelTopic, ttl: "1h", key_prefix: `${h.keyPrefix}labels:` },
-        },
-      };
-      const { events, homes } = fraudStream(404, 60, 6, `${h.run}-labels`);
-      const n = events.length;
-      const random = prng(405);
-      const truth = new Map(events.map((e) => [e.id, random() < 0.25 ? 1 : 0]));
-      const labelMessage = (e: FraudEvent) => ({
-        key: e.user_id,
-        value: JSON.stringify({
-          id: e.id,
-          label: truth.get(e.id),
-          labelled_at: new Date().toISOString(),
-        }),
-      });
-      const early = events.filter((_, i) => i % 2 === 0);
-      const late = events.filter((_, i) => i % 2 === 1);
-
-      // Half the labels, and two malformed ones, come before any prediction.
-      await h.kafka.produce(labelTopic, [
-        ...early.map(labelMessage),
-        { key: "x", value: "not json" },
-        { key: "x", value: JSON.stringify({ id: "tx-bad", label: 7 }) },
-      ]);
-      await h.loadHomes(homes);
-      const first = await h.pipeline({ ...settings, patch });
-      await waitFor("the early labels consumed", () => first.labelsConsumed === early.length + 2);
-      assert.equal(
-        await metric(first, "sluice_consumer_labels_total", { outcome: "waiting" }),
-        early.length,
-      );
-      assert.equal(await metric(first, "sluice_consumer_labels_total", { outcome: "invalid" }), 2);
-      const dead = await h.read([topics.dlq], (read) => read.length >= 2);
-      assert.deepEqual(dead.map((r) => header(r.headers, HEADERS.errorCode)).sort(), [
-        "decode_error",
-        "invalid_event",
-      ]);
-      assert.ok(
-        dead.some((r) =>
-          /field "label": expected 0, 1, true or false, got 7/.test(
-            header(r.headers, HEADERS.errorMessage) ?? "",
-          ),
-        ),
-      );
-
-      // The predictions: the early labels join as they are recorded; then the late labels.
-      await h.kafka.produce(topics.in, eventMessages(events));
-      await waitFor("every event processed", () => first.stats.events === n);
-      await h.kafka.produce(labelTopic, late.map(labelMessage));
-      await waitFor(
-        "every pair joined",
-        async () =>
-          (await metric(first, "sluice_consumer_labels_total", { outcome: "joined" })) === n,
-      );
-
-      const predictions = (await h.read([topics.out], (read) => read.length >= n)).map((r) =>
-        parsePrediction(r.value),
-      );
-      const pairs = predictions.map((p) => ({ score: p.score, label: truth.get(p.id)! }));
-      assert.equal(new Set(predictions.map((p) => p.id)).size, n);
-      const expected = direct(pairs, threshold);
-
-      const check = async (pipeline: Pipeline) => {
-        const labels = { version: "1", arm: "" };
-        assert.equal(await metric(pipeline, "sluice_consumer_evaluation_labels", labels), n);
-        for (const [name, value] of [
-          ["precision", expected.precision],
-          ["recall", expected.recall],
-          ["log_loss", expected.logLoss],
-          ["brier", expected.brier],
-        ] as const) {
-          const read = await metric(pipeline, `sluice_consumer_evaluation_${name}`, labels);
-          assert.ok(Math.abs(read - value) < 1e-9, `${name}: ${read} on /metrics, ${value} here`);
-        }
-        // The AUC from histograms: the exact one within the bound the evaluation record gives.
-        const records = await h.read([evaluationTopic], (read) =>
-          read.some((r) => (JSON.parse(r.value!.toString()) as { labels: number }).labels === n),
+  for (const delivery of ["at_least_once", "exactly_once"] as const) {
+    it(
+      `joins labels that come before and after their predictions, evaluates them exactly, dead-letters malformed ones, and counts each pair once when a restarted consumer replays both topics (${delivery})`,
+      { timeout: 3 * TEST_TIMEOUT_MS },
+      async () => {
+        const threshold = 0.05;
+        const { topics, settings } = await h.setup(3, { delivery });
+        const { labels: labelTopic, evaluation: evaluationTopic } = await h.kafka.topics(
+          ["labels", "evaluation"],
+          2,
         );
-        const last = records
-          .map(
-            (r) =>
-              JSON.parse(r.value!.toString()) as {
-                labels: number;
-                rocAuc: number;
-                rocAucBound: number;
-              },
-          )
-          .filter((r) => r.labels === n)
-          .at(-1)!;
-        const auc = await metric(pipeline, "sluice_consumer_evaluation_roc_auc", labels);
+        const patch = {
+          monitoring: {
+            evaluation: { threshold, topic: evaluationTopic },
+            labels: { topic: labelTopic, ttl: "1h", key_prefix: `${h.keyPrefix}labels:` },
+          },
+        };
+        const { events, homes } = fraudStream(404, 60, 6, `${h.run}-labels-${delivery}`);
+        const n = events.length;
+        const random = prng(405);
+        const truth = new Map(events.map((e) => [e.id, random() < 0.25 ? 1 : 0]));
+        const labelMessage = (e: FraudEvent) => ({
+          key: e.user_id,
+          value: JSON.stringify({
+            id: e.id,
+            label: truth.get(e.id),
+            labelled_at: new Date().toISOString(),
+          }),
+        });
+        const early = events.filter((_, i) => i % 2 === 0);
+        const late = events.filter((_, i) => i % 2 === 1);
+
+        // Half the labels, and two malformed ones, come before any prediction.
+        await h.kafka.produce(labelTopic, [
+          ...early.map(labelMessage),
+          { key: "x", value: "not json" },
+          { key: "x", value: JSON.stringify({ id: "tx-bad", label: 7 }) },
+        ]);
+        await h.loadHomes(homes);
+        const first = await h.pipeline({ ...settings, patch });
+        await waitFor("the early labels consumed", () => first.labelsConsumed === early.length + 2);
+        assert.equal(
+          await metric(first, "sluice_consumer_labels_total", { outcome: "waiting" }),
+          early.length,
+        );
+        assert.equal(
+          await metric(first, "sluice_consumer_labels_total", { outcome: "invalid" }),
+          2,
+        );
+        const dead = await h.read([topics.dlq], (read) => read.length >= 2);
+        assert.deepEqual(dead.map((r) => header(r.headers, HEADERS.errorCode)).sort(), [
+          "decode_error",
+          "invalid_event",
+        ]);
         assert.ok(
-          Math.abs(auc - expected.rocAuc) <= last.rocAucBound + 1e-12,
-          `AUC ${auc} on /metrics, exact ${expected.rocAuc}, bound ${last.rocAucBound}`,
+          dead.some((r) =>
+            /field "label": expected 0, 1, true or false, got 7/.test(
+              header(r.headers, HEADERS.errorMessage) ?? "",
+            ),
+          ),
         );
-      };
-      await check(first);
-      await first.stop();
 
-      // A consumer restarted from nothing (a new group: both topics read again from the start)
-      // meets every pair's join already made: each pair is counted once, none twice.
-      const second = await h.pipeline({
-        ...settings,
-        groupId: `${settings.groupId}-again`,
-        patch,
-      });
-      await waitFor(
-        "the replayed topics consumed",
-        () => second.stats.events === n && second.labelsConsumed === n + 2,
-      );
-      await waitFor(
-        "every pair joined again",
-        async () =>
-          (await metric(second, "sluice_consumer_labels_total", { outcome: "joined" })) === n,
-      );
-      assert.equal(
-        await metric(second, "sluice_consumer_labels_total", { outcome: "duplicate" }),
-        n,
-      );
-      await check(second);
-    },
-  );
+        // The predictions: the early labels join as they are recorded; then the late labels.
+        await h.kafka.produce(topics.in, eventMessages(events));
+        await waitFor("every event processed", () => first.stats.events === n);
+        await h.kafka.produce(labelTopic, late.map(labelMessage));
+        await waitFor(
+          "every pair joined",
+          async () =>
+            (await metric(first, "sluice_consumer_labels_total", { outcome: "joined" })) === n,
+        );
+
+        const predictions = (await h.read([topics.out], (read) => read.length >= n)).map((r) =>
+          parsePrediction(r.value),
+        );
+        const pairs = predictions.map((p) => ({ score: p.score, label: truth.get(p.id)! }));
+        assert.equal(new Set(predictions.map((p) => p.id)).size, n);
+        const expected = direct(pairs, threshold);
+
+        const check = async (pipeline: Pipeline) => {
+          const labels = { version: "1", arm: "" };
+          assert.equal(await metric(pipeline, "sluice_consumer_evaluation_labels", labels), n);
+          for (const [name, value] of [
+            ["precision", expected.precision],
+            ["recall", expected.recall],
+            ["log_loss", expected.logLoss],
+            ["brier", expected.brier],
+          ] as const) {
+            const read = await metric(pipeline, `sluice_consumer_evaluation_${name}`, labels);
+            assert.ok(Math.abs(read - value) < 1e-9, `${name}: ${read} on /metrics, ${value} here`);
+          }
+          // The AUC from histograms: the exact one within the bound the evaluation record gives.
+          const records = await h.read([evaluationTopic], (read) =>
+            read.some((r) => (JSON.parse(r.value!.toString()) as { labels: number }).labels === n),
+          );
+          const last = records
+            .map(
+              (r) =>
+                JSON.parse(r.value!.toString()) as {
+                  labels: number;
+                  rocAuc: number;
+                  rocAucBound: number;
+                },
+            )
+            .filter((r) => r.labels === n)
+            .at(-1)!;
+          const auc = await metric(pipeline, "sluice_consumer_evaluation_roc_auc", labels);
+          assert.ok(
+            Math.abs(auc - expected.rocAuc) <= last.rocAucBound + 1e-12,
+            `AUC ${auc} on /metrics, exact ${expected.rocAuc}, bound ${last.rocAucBound}`,
+          );
+        };
+        await check(first);
+        await first.stop();
+
+        // A consumer restarted from nothing (a new group: both topics read again from the start)
+        // meets every pair's join already made: each pair is counted once, none twice.
+        const second = await h.pipeline({
+          ...settings,
+          groupId: `${settings.groupId}-again`,
+          patch,
+        });
+        await waitFor(
+          "the replayed topics consumed",
+          () => second.stats.events === n && second.labelsConsumed === n + 2,
+        );
+        await waitFor(
+          "every pair joined again",
+          async () =>
+            (await metric(second, "sluice_consumer_labels_total", { outcome: "joined" })) === n,
+        );
+        assert.equal(
+          await metric(second, "sluice_consumer_labels_total", { outcome: "duplicate" }),
+          n,
+        );
+        await check(second);
+      },
+    );
+  }
 });
