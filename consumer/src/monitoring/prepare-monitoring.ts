@@ -96,6 +96,12 @@ export async function prepareMonitoring(
   deps: MonitoringDependencies,
 ): Promise<PreparedMonitoring> {
   const { log } = deps;
+  if (monitoring.labels !== undefined && deps.labelJoin === undefined) {
+    throw new ConsumerError(
+      "config_invalid",
+      `pipeline "${config.name}": monitoring.labels needs a label join store, and none was given`,
+    );
+  }
   const drift = monitoring.drift;
   let references = new Map<string, ReferenceDistributions>();
   if (drift?.reference.kind === "file") {

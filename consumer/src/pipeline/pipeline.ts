@@ -235,13 +235,8 @@ export class Pipeline {
     const labels = this.config.monitoring?.labels;
     const labelJoin = this.#deps.labelJoin;
     const monitoring = this.#monitoring;
-    if (labels === undefined || monitoring === undefined) return;
-    if (labelJoin === undefined) {
-      throw new ConsumerError(
-        "config_invalid",
-        `pipeline "${this.config.name}": monitoring.labels needs a label join store, and none was given`,
-      );
-    }
+    // prepareMonitoring refused a label section without a store.
+    if (labels === undefined || monitoring === undefined || labelJoin === undefined) return;
     this.#labels = await LabelConsumer.start(this.config, labels, {
       kafka: this.#deps.kafka,
       labelJoin,
