@@ -119,6 +119,14 @@ describe("npm run demo", { timeout: 4 * DEMO_TIMEOUT_MS }, () => {
       );
       assert.ok(!demo.lines.join("").includes("\x1b["), "no terminal escapes into a pipe");
       assert.ok(demo.lines.includes("Stopping (--duration 12 s)..."));
+      // Late labels (5 s after their events) joined and evaluated per arm; the drift monitor ran.
+      const output = demo.lines.join("\n");
+      assert.match(
+        output,
+        /^ {2}evaluation {6}stable v1: [1-9]\d* labelled predictions, precision \S+, recall \S+, ROC AUC \S+, log loss \d/m,
+      );
+      assert.match(output, /^ {2}labels {10}.*joined [1-9]/m);
+      assert.match(output, /^ {2}drift( v1 {8}| {11}not judged yet)/m);
       await assertCleanedUp(demo);
     },
   );

@@ -8,6 +8,8 @@ import { KafkajsClient } from "./adapters/kafkajs-client.js";
 import { PlatformaticClient } from "./adapters/platformatic-client.js";
 import { RedisFeatureStore, type RedisConnectOptions } from "./adapters/redis-feature-store.js";
 import { RedisRolloutOverrides } from "./adapters/redis-rollout-overrides.js";
+import { RedisLabelJoin } from "./adapters/redis-label-join.js";
+import { retrainingWebhook } from "./adapters/retraining-webhook.js";
 import { SidecarInference } from "./adapters/sidecar-inference.js";
 import { loadKafkaSecurity } from "./config/kafka-security.js";
 import type { PipelineConfig } from "./config/pipeline-config.js";
@@ -39,6 +41,7 @@ export async function startPipeline(
   const inference = new SidecarInference(config.model.sidecar);
   let store: RedisFeatureStore | undefined;
   let overrides: RedisRolloutOverrides | undefined;
+  let labelJoin: RedisLabelJoin | undefined;
   try {
     store = await RedisFeatureStore.connect(config.redis.url, featureStoreOptions(config));
     // The pipeline closes it with the rollout (stop(), or a start that fails after connecting).
@@ -50,7 +53,17 @@ export async function startPipeline(
             config.redis.keyPrefix,
             config.name,
           );
+    // The pipeline closes it too (stop(), or a start that fails after connecting).
+    const labels = config.monitoring?.labels;
+    labelJoin =
+      labels === undefined
+        ? undefined
+        : await RedisLabelJoin.connect(config.redis.url, {
+            keyPrefix: labels.keyPrefix,
+            ttlMs: labels.ttlMs,
+          });
     const opened = store;
+    const webhook = config.retraining?.webhook;
     return await Pipeline.start(config, {
       kafka,
       inference,
@@ -58,6 +71,10 @@ export async function startPipeline(
       log,
       metrics: options.metrics,
       ...(overrides === undefined ? {} : { rolloutOverrides: overrides }),
+      ...(labelJoin === undefined ? {} : { labelJoin }),
+      ...(webhook === undefined
+        ? {}
+        : { retrainingWebhook: retrainingWebhook(webhook.url, webhook.timeoutMs) }),
       release: async () => {
         inference.close();
         await opened.close();
@@ -67,6 +84,7 @@ export async function startPipeline(
     inference.close();
     await store?.close();
     await overrides?.close();
+    await labelJoin?.close().catch(() => {});
     throw error;
   }
 }

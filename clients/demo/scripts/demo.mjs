@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // `npm run demo`: the whole pipeline on one machine. Brings up the local stack (Kafka + Redis, or
 // uses the one already running), starts the sidecar on examples/models, a consumer on
-// examples/pipelines/fraud.yaml (with this run's own topics and group) and the load generator at a
-// modest rate, and shows live figures read from Kafka until Ctrl-C (or --duration). Then it stops
+// examples/pipelines/fraud-monitoring.yaml (a canary at 10 %, a shadow, drift monitoring and late
+// labels; with this run's own topics and group) and the load generator at a modest rate, whose
+// distribution shifts halfway (--drift-at) and whose true labels follow 5 s late, and shows live
+// figures read from Kafka until Ctrl-C (or --duration). Then it stops
 // everything in order (load generator, consumer gracefully, sidecar), accounts for every event with
 // the verifier, deletes the run's topics, groups and Redis keys, and stops the stack if it started
 // it. Runs from the built workspaces (`npm ci` builds them); `npm run demo:sidecar` is the sidecar
@@ -17,10 +19,22 @@ import { parse, stringify } from "yaml";
 import { startCli } from "./demo/cli-process.mjs";
 import { watchPipeline } from "./demo/live-figures.mjs";
 import { liveView } from "./demo/live-view.mjs";
-import { cleanRedis, summarize } from "./demo/summary.mjs";
+import { cleanRedis, monitoringSummary, summarize } from "./demo/summary.mjs";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
-const PIPELINE_FILE = "examples/pipelines/fraud.yaml";
+const PIPELINE_FILE = "examples/pipelines/fraud-monitoring.yaml";
+/** Seconds from an event to its true label on the label topic: late, as chargebacks are. */
+const LABEL_DELAY_S = 5;
+/** Without --duration, the load shifts after this long (with one, halfway). */
+const DEFAULT_DRIFT_AT_S = 60;
+/**
+ * The drift reference: each version's first events. Not the reference.json the example file
+ * reads: the load generator's users pay at one hour of the day, every 100 s each, while the
+ * training data spread over every hour and days; against it hour_sin, hour_cos and the velocity
+ * features read major from the first judgement (docs/monitoring.md). The demo shows the shift
+ * it makes itself, against the stream as it started.
+ */
+const DRIFT_WARMUP_EVENTS = 1_000;
 /** Modest: the view stays readable and a laptop stays cool; the benchmark is in bench/. */
 const DEFAULT_RATE = 200;
 /**
@@ -53,6 +67,7 @@ try {
       duration: { type: "string" },
       rate: { type: "string", default: String(DEFAULT_RATE) },
       users: { type: "string", default: String(DEFAULT_USERS) },
+      "drift-at": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   }));
@@ -61,16 +76,25 @@ try {
   process.exit(2);
 }
 if (flags.help) {
-  console.log(`usage: npm run demo [-- --duration <s>] [--rate <events/s>] [--users <n>]
+  console.log(`usage: npm run demo [-- --duration <s>] [--rate <events/s>] [--users <n>] [--drift-at <s>]
 
 Runs the fraud pipeline end to end (stack, sidecar, consumer, load generator) with live figures
 until Ctrl-C, or for --duration seconds (env DEMO_DURATION_S). --rate defaults to ${DEFAULT_RATE}
-events/s, --users to ${DEFAULT_USERS}.`);
+events/s, --users to ${DEFAULT_USERS}. The load's distribution shifts --drift-at seconds in
+(default: halfway through --duration, else ${DEFAULT_DRIFT_AT_S} s); the drift monitor's band
+changes and the late labels' evaluation figures are in the summary.`);
   process.exit(0);
 }
 const durationS = Number(flags.duration ?? process.env.DEMO_DURATION_S ?? Infinity);
 const rate = Number(flags.rate);
 const users = Number(flags.users);
+const driftAtS = Number(
+  flags["drift-at"] ?? (Number.isFinite(durationS) ? durationS / 2 : DEFAULT_DRIFT_AT_S),
+);
+if (!(driftAtS >= 0)) {
+  console.error(`error: expected --drift-at in seconds (0 or more), got ${flags["drift-at"]}`);
+  process.exit(2);
+}
 if (!(durationS > 0) || !(rate > 0) || !Number.isInteger(users) || users < 1) {
   console.error(
     `error: expected a positive --duration (or DEMO_DURATION_S), --rate and --users (an integer), got ${flags.duration ?? process.env.DEMO_DURATION_S ?? "none"}, ${flags.rate} and ${flags.users}`,
@@ -148,6 +172,16 @@ try {
     pipeline.topics[key] = `${prefix}${pipeline.topics[key]}`;
   }
   pipeline.kafka.group_id = `sluice-demo-${run}`;
+  // The rollout's and the monitoring's topics are this run's too.
+  const { rollout, monitoring, retraining } = pipeline;
+  rollout.events_topic = `${prefix}${rollout.events_topic}`;
+  monitoring.drift.topic = `${prefix}${monitoring.drift.topic}`;
+  monitoring.drift.reference = { warmup_events: DRIFT_WARMUP_EVENTS };
+  delete monitoring.drift.model_repository;
+  monitoring.evaluation.topic = `${prefix}${monitoring.evaluation.topic}`;
+  monitoring.labels.topic = `${prefix}${monitoring.labels.topic}`;
+  monitoring.labels.key_prefix = `sluice-demo-${run}:labels:`;
+  retraining.topic = `${prefix}${retraining.topic}`;
   const topics = {
     input: pipeline.topics.input,
     output: pipeline.topics.output,
@@ -155,8 +189,20 @@ try {
     review: pipeline.topics.review,
   };
   s.admin = new KafkaAdmin(brokers, "sluice-demo");
-  s.topics = Object.values(topics);
-  s.groups = [pipeline.kafka.group_id, `${pipeline.kafka.group_id}-view`];
+  s.topics = [
+    ...Object.values(topics),
+    rollout.events_topic,
+    monitoring.drift.topic,
+    monitoring.evaluation.topic,
+    monitoring.labels.topic,
+    retraining.topic,
+  ];
+  s.labelPrefix = monitoring.labels.key_prefix;
+  s.groups = [
+    pipeline.kafka.group_id,
+    `${pipeline.kafka.group_id}.labels`,
+    `${pipeline.kafka.group_id}-view`,
+  ];
   await s.admin.createTopics(s.topics, PARTITIONS);
   s.dir = await mkdtemp(join(tmpdir(), "sluice-demo-"));
   const file = join(s.dir, "fraud.yaml");
@@ -203,8 +249,14 @@ try {
     START_TIMEOUT_MS,
   );
   const [consumerMetrics, assigned] = await unlessStopped(Promise.all([metricsLine, assignedLine]));
-  say(`  ${assigned.msg}, scoring with ${pipeline.model.name}@${pipeline.model.version}`);
+  const arms = rollout.arms
+    .map((arm) => `${arm.name} (version ${arm.version}) ${arm.weight} %`)
+    .join(", ");
+  say(
+    `  ${assigned.msg}, scoring with ${pipeline.model.name}: ${arms}, shadow v${rollout.shadow.version}`,
+  );
   say(`  status page on http://127.0.0.1:${consumerMetrics.metricsPort}/ (open it in a browser)`);
+  s.consumerMetrics = `http://127.0.0.1:${consumerMetrics.metricsPort}/metrics`;
 
   s.figures = await watchPipeline({
     brokers,
@@ -224,6 +276,7 @@ try {
       String(MALFORMED_RATIO),
     ],
     ...["--duration", String(PRODUCE_UNTIL_STOPPED_S)],
+    ...["--drift-at", `${driftAtS}s`, "--label-delay", String(LABEL_DELAY_S)],
   ]);
   // The view starts with the first events, not with the load generator's own start-up.
   await unlessStopped(
@@ -241,10 +294,11 @@ try {
       `  pipeline  transactions → features (Redis) → fraud model (sidecar) → predictions`,
       `  stack     Kafka ${up.kafka.address}, Redis ${up.redis.address} (${describeState(up.kafka.state)})`,
       `  sidecar   ${address}, models ${ready.models.join(", ")}`,
-      `  consumer  ${PIPELINE_FILE}, model ${pipeline.model.name}@${pipeline.model.version}, group ${pipeline.kafka.group_id}`,
+      `  consumer  ${PIPELINE_FILE}, model ${pipeline.model.name} (${arms}; shadow v${rollout.shadow.version}), group ${pipeline.kafka.group_id}`,
+      `  monitor   drift against each version's first ${DRIFT_WARMUP_EVENTS.toLocaleString("en-US")} events; labels ${LABEL_DELAY_S} s late on ${monitoring.labels.topic}`,
       `  metrics   npx sluice top --sidecar 127.0.0.1:${ready.metricsPort} --consumer 127.0.0.1:${consumerMetrics.metricsPort}`,
       `  status    http://127.0.0.1:${consumerMetrics.metricsPort}/ (the consumer's live status page)`,
-      `  load      ${rate} events/s from ${users.toLocaleString("en-US")} users (${MALFORMED_RATIO * 100} % malformed) into ${topics.input}`,
+      `  load      ${rate} events/s from ${users.toLocaleString("en-US")} users (${MALFORMED_RATIO * 100} % malformed) into ${topics.input}, shifting after ${driftAtS} s`,
     ],
   });
   s.view = view;
@@ -319,9 +373,10 @@ async function shutdown() {
   };
 
   await stopChild(s["load generator"], "stopped");
-  const produced = /^run (\S+): produced (\d+) records .*\((\d+) fraud, (\d+) malformed\)/.exec(
-    s["load generator"]?.stdout.at(-1) ?? "",
-  );
+  const produced =
+    /^run (\S+): produced (\d+) records .*\((\d+) fraud, (\d+) malformed[^)]*\)/.exec(
+      s["load generator"]?.stdout.at(-1) ?? "",
+    );
   if (s.figures !== undefined && s.consumer?.running) {
     const drained = await step("waiting for the consumer to catch up", () =>
       waitUntil(() => s.figures.caughtUp(), DRAIN_TIMEOUT_MS),
@@ -329,6 +384,12 @@ async function shutdown() {
     s.drained = drained === true;
     if (!s.drained)
       say(`  consumer: still behind after ${DRAIN_TIMEOUT_MS / 1000} s; stopping it anyway`);
+  }
+  if (s.consumerMetrics !== undefined && s.consumer?.running) {
+    s.monitoring = await step("reading the consumer's monitoring figures", async () => {
+      const response = await fetch(s.consumerMetrics, { signal: AbortSignal.timeout(5_000) });
+      return response.text();
+    });
   }
   await stopChild(s.consumer, "finished its micro-batch, committed and left the group");
   if (s.figures !== undefined)
@@ -361,10 +422,12 @@ async function shutdown() {
   }
   if (produced !== null) {
     const removed = await step("deleting the demo's Redis keys", () =>
-      cleanRedis(s.stack.redisUrl, produced[1]),
+      cleanRedis(s.stack.redisUrl, produced[1], s.labelPrefix),
     );
     if (removed !== undefined)
-      say(`  redis: deleted the run's ${removed} keys (users' home countries, feature windows)`);
+      say(
+        `  redis: deleted the run's ${removed} keys (users' home countries, feature windows, label join)`,
+      );
   }
   if (s.dir !== undefined) await rm(s.dir, { recursive: true, force: true });
 
@@ -395,6 +458,14 @@ async function shutdown() {
       drained: s.drained,
     })) {
       say(line);
+    }
+    if (s.monitoring !== undefined) {
+      for (const line of monitoringSummary(s.monitoring, {
+        driftAtS,
+        labelDelayS: LABEL_DELAY_S,
+      })) {
+        say(line);
+      }
     }
   }
   if (report !== undefined && report.missing.length > 0 && s.drained) {

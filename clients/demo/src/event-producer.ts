@@ -37,8 +37,17 @@ export interface ProduceOptions extends SyntheticFraudOptions {
   readonly durationMs?: number;
   /** Called about once a second, and once at the end. */
   readonly progress?: (report: ProduceReport) => void;
-  /** Aborting stops after the send in flight. */
+  /** Aborting stops after the send in flight (labels still waiting are not sent). */
   readonly signal?: AbortSignal;
+  /**
+   * From when the distribution shifts (`SyntheticFraud.next(now, true)`): seconds after the start,
+   * or a share (0–1) of the run's duration, else of its count. @default never
+   */
+  readonly driftAt?: { readonly seconds: number } | { readonly share: number };
+  /** Where each event's true label goes, `labelDelayMs` after the event: late labels. @default none */
+  readonly labelsTopic?: string;
+  /** @default 5000 */
+  readonly labelDelayMs?: number;
 }
 
 export interface ProduceReport {
@@ -46,6 +55,10 @@ export interface ProduceReport {
   readonly produced: number;
   readonly malformed: number;
   readonly fraud: number;
+  /** Events produced under drift (after `driftAt`). */
+  readonly drifted: number;
+  /** Labels sent to `labelsTopic`. */
+  readonly labels: number;
   readonly elapsedMs: number;
   /** Records per second so far. */
   readonly rate: number;
@@ -55,6 +68,15 @@ export interface ProduceReport {
 const TICK_MS = 20;
 const PROGRESS_EVERY_MS = 1_000;
 const CLIENT_ID = "sluice-produce";
+/** Chargebacks take weeks; a demo's few seconds stand for them. */
+export const DEFAULT_LABEL_DELAY_MS = 5_000;
+
+/** A label for the label topic (`monitoring.labels`, docs/monitoring.md). */
+interface PendingLabel {
+  readonly at: number;
+  readonly key: string;
+  readonly value: string;
+}
 
 type Bytes = string | Buffer;
 /** Text as UTF-8 (keys, JSON values, trace headers), bytes as they are (malformed values). */
@@ -119,7 +141,12 @@ export async function produceSyntheticEvents(options: ProduceOptions): Promise<P
   let produced = 0;
   let malformed = 0;
   let fraud = 0;
+  let drifted = 0;
+  let labels = 0;
   let lastProgress = started;
+  const driftFrom = driftStart(options, started);
+  const labelDelayMs = options.labelDelayMs ?? DEFAULT_LABEL_DELAY_MS;
+  const pendingLabels: PendingLabel[] = [];
   const report = (): ProduceReport => {
     const elapsedMs = Date.now() - started;
     return {
@@ -127,9 +154,25 @@ export async function produceSyntheticEvents(options: ProduceOptions): Promise<P
       produced,
       malformed,
       fraud,
+      drifted,
+      labels,
       elapsedMs,
       rate: produced / Math.max(elapsedMs / 1000, 0.001),
     };
+  };
+  const labelsTopic = options.labelsTopic;
+  /** Sends the labels due by `now` (all of them with `Infinity`). */
+  const sendLabels = async (now: number): Promise<void> => {
+    if (labelsTopic === undefined) return;
+    let count = 0;
+    while (count < pendingLabels.length && pendingLabels[count]!.at <= now) count++;
+    if (count === 0) return;
+    const due = pendingLabels.slice(0, count);
+    await producer.send({
+      messages: due.map((label) => ({ topic: labelsTopic, key: label.key, value: label.value })),
+    });
+    pendingLabels.splice(0, count);
+    labels += count;
   };
   try {
     while (produced < limit && Date.now() < end && options.signal?.aborted !== true) {
@@ -138,11 +181,26 @@ export async function produceSyntheticEvents(options: ProduceOptions): Promise<P
         Math.min(Math.floor(((now - started) / 1000) * options.rate) + 1, limit) - produced;
       if (due > 0) {
         const spans: Span[] = [];
-        const messages = Array.from({ length: due }, () => {
-          const record = generator.next(now);
+        const messages = Array.from({ length: due }, (_, i) => {
+          const shifted = driftFrom(now, produced + i);
+          const record = generator.next(now, shifted);
           const value = record.kind === "malformed" ? record.value : JSON.stringify(record.event);
           if (record.kind === "malformed") malformed++;
-          else if (record.fraud) fraud++;
+          else {
+            if (record.fraud) fraud++;
+            if (shifted) drifted++;
+            if (labelsTopic !== undefined) {
+              pendingLabels.push({
+                at: now + labelDelayMs,
+                key: record.key,
+                value: JSON.stringify({
+                  id: record.event.id,
+                  label: record.fraud ? 1 : 0,
+                  labelled_at: new Date(now + labelDelayMs).toISOString(),
+                }),
+              });
+            }
+          }
           const { topic } = options;
           if (!traced) return { topic, key: record.key, value };
           const headers: RecordHeaders = {};
@@ -162,11 +220,21 @@ export async function produceSyntheticEvents(options: ProduceOptions): Promise<P
         }
         produced += due;
       }
+      await sendLabels(Date.now());
       if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
         lastProgress = Date.now();
         options.progress?.(report());
       }
       await sleep(TICK_MS);
+    }
+    // The last events' labels are still to come: wait for them (at most the label delay).
+    while (pendingLabels.length > 0 && options.signal?.aborted !== true) {
+      await sleep(Math.min(Math.max(pendingLabels[0]!.at - Date.now(), 0), PROGRESS_EVERY_MS));
+      await sendLabels(Date.now());
+      if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
+        lastProgress = Date.now();
+        options.progress?.(report());
+      }
     }
   } finally {
     await producer.close();
@@ -174,6 +242,25 @@ export async function produceSyntheticEvents(options: ProduceOptions): Promise<P
   const final = report();
   options.progress?.(final);
   return final;
+}
+
+/** Whether the event produced at `now` as the `index`-th (from 0) is drawn from the shifted distribution. */
+function driftStart(
+  options: Pick<ProduceOptions, "driftAt" | "durationMs" | "count">,
+  started: number,
+): (now: number, index: number) => boolean {
+  const at = options.driftAt;
+  if (at === undefined) return () => false;
+  if ("seconds" in at) return (now) => now - started >= at.seconds * 1000;
+  if (options.durationMs !== undefined) {
+    const from = started + at.share * options.durationMs;
+    // With a count too, whichever bound ends the run first: the share of the count then.
+    if (options.count === undefined) return (now) => now >= from;
+    const fromIndex = at.share * options.count;
+    return (now, index) => now >= from || index >= fromIndex;
+  }
+  const fromIndex = at.share * options.count!;
+  return (_now, index) => index >= fromIndex;
 }
 
 async function writeHomes(url: string, homes: ReadonlyMap<string, string>): Promise<void> {

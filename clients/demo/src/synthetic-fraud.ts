@@ -54,6 +54,14 @@ export interface SyntheticFraudOptions {
 export const DEFAULT_USERS = 1_000;
 /** The README's simulated data: 1.45 % of transactions are fraud. */
 export const DEFAULT_FRAUD_RATIO = 0.015;
+/**
+ * Drift (`next(now, true)`): ordinary payments become this many times larger and mostly online,
+ * as after a price change and a shop moving online. amount_log moves by ln 4 ≈ 1.4, about a
+ * standard deviation of the users' habits: a major PSI band, not a subtle one.
+ */
+export const DRIFT_AMOUNT_FACTOR = 4;
+/** Under drift, this share of ordinary payments is made on the web. */
+export const DRIFT_WEB_SHARE = 0.6;
 
 interface Country {
   readonly code: string;
@@ -140,8 +148,11 @@ export class SyntheticFraud {
     return new Map(this.users.map((user) => [user.id, user.home.code]));
   }
 
-  /** The next record, as of wall-clock `now`. */
-  next(now: number = Date.now()): SyntheticRecord {
+  /**
+   * The next record, as of wall-clock `now`; `drifted` shifts ordinary payments (larger, mostly
+   * online: `DRIFT_AMOUNT_FACTOR`, `DRIFT_WEB_SHARE`). Fraud bursts stay as they were.
+   */
+  next(now: number = Date.now(), drifted = false): SyntheticRecord {
     const due = this.#pending[0];
     if (due !== undefined && due.at <= now) {
       this.#pending.shift();
@@ -156,7 +167,12 @@ export class SyntheticFraud {
     if (this.#random() < this.#fraudRatio / 5) this.#startBurst(now);
     const user = this.#activeUser(now);
     if (this.#random() < this.#malformedRatio) return this.#malformed(user, now);
-    return { kind: "event", key: user.id, event: this.#normalEvent(user, now), fraud: false };
+    return {
+      kind: "event",
+      key: user.id,
+      event: this.#normalEvent(user, now, drifted),
+      fraud: false,
+    };
   }
 
   #user(i: number): User {
@@ -197,7 +213,7 @@ export class SyntheticFraud {
     return this.users[Math.floor(this.#random() * this.users.length)]!;
   }
 
-  #normalEvent(user: User, now: number): FraudEvent {
+  #normalEvent(user: User, now: number, drifted = false): FraudEvent {
     const r = this.#random;
     // Users travel now and then and pay in shops abroad. Trips last minutes, not days: a run
     // of this generator lasts minutes too.
@@ -208,12 +224,14 @@ export class SyntheticFraud {
     const abroad = user.trip?.country;
     const online = r() < 0.03;
     const country = abroad ?? (online ? this.#foreign(user.home) : user.home);
+    const amount = user.typicalAmount * Math.exp((r() - 0.5) * 1.5);
+    const channel = abroad !== undefined ? "pos" : this.#weighted(CHANNELS, user.channelWeights);
     return this.#event(user, now, {
-      amount: user.typicalAmount * Math.exp((r() - 0.5) * 1.5),
+      amount: drifted ? amount * DRIFT_AMOUNT_FACTOR : amount,
       merchant: r() < 0.8 ? this.#pick(user.merchants) : this.#merchant(),
       category: r() < 0.85 ? this.#pick(user.categories) : this.#pick(CATEGORIES),
       country,
-      channel: abroad !== undefined ? "pos" : this.#weighted(CHANNELS, user.channelWeights),
+      channel: drifted && r() < DRIFT_WEB_SHARE ? "web" : channel,
     });
   }
 

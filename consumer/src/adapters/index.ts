@@ -20,6 +20,7 @@ export { CorruptLogError, decodeLog } from "./entity-log-codec.js";
 export { RedisLookupWriter } from "./redis-lookup-writer.js";
 export { DEFAULT_LABEL_KEY_PREFIX, RedisLabelJoin } from "./redis-label-join.js";
 export type { RedisLabelJoinConnectOptions, RedisLabelJoinOptions } from "./redis-label-join.js";
+export { retrainingWebhook } from "./retraining-webhook.js";
 export {
   kafkajsSecurity,
   platformaticSecurity,

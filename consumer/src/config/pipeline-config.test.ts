@@ -45,6 +45,69 @@ function problems(doc: unknown): string[] {
 }
 
 describe("pipeline config", () => {
+  it("reads monitoring and retraining sections with their schemas and paths, the model repository from the file's folder", () => {
+    const config = parsePipelineConfig(
+      document({
+        monitoring: {
+          drift: { reference: "file", model_repository: "../models", topic: "fraud-drift" },
+          labels: { topic: "fraud-labels", ttl: "7d" },
+        },
+        retraining: {
+          conditions: [{ metric: "psi", subject: "any_feature", above: 0.25, for: "1h" }],
+          topic: "fraud-retraining",
+          webhook: { url: "http://127.0.0.1:9/retrain" },
+        },
+      }),
+      {},
+      "/srv/pipelines",
+    );
+    assert.deepEqual(config.monitoring?.drift?.reference, {
+      kind: "file",
+      modelRepository: "/srv/models",
+    });
+    assert.equal(config.monitoring?.drift?.topic, "fraud-drift");
+    assert.equal(config.monitoring?.labels?.ttlMs, 7 * 86_400_000);
+    assert.equal(config.retraining?.topic, "fraud-retraining");
+    assert.deepEqual(config.retraining?.webhook, {
+      url: "http://127.0.0.1:9/retrain",
+      timeoutMs: 5_000,
+    });
+    assert.equal(parsePipelineConfig(document()).monitoring, undefined);
+    const lines = problems(
+      document({
+        monitoring: { drift: { reference: "file" }, evaluation: { topic: "a b" } },
+      }),
+    );
+    for (const line of [
+      "pipeline.monitoring.drift.model_repository: expected the model repository's folder (where each version's reference.json is) with reference: file, got nothing",
+      'pipeline.monitoring.evaluation.topic: expected a topic name of letters, digits, ".", "_" or "-" (at most 249), got "a b"',
+    ]) {
+      assert.ok(lines.includes(line), `${line} not in ${lines.join(" | ")}`);
+    }
+    assert.ok(
+      problems(
+        document({
+          monitoring: { evaluation: {} },
+          retraining: {
+            conditions: [{ metric: "psi", subject: "score", above: 1, for: "1h" }],
+            webhook: { url: "ftp://x" },
+          },
+        }),
+      ).includes(
+        'pipeline.retraining.webhook.url: expected an http:// or https:// URL, got "ftp://x"',
+      ),
+    );
+    assert.ok(
+      problems(
+        document({ retraining: { conditions: [{ metric: "roc_auc", below: 0.9, for: "1h" }] } }),
+      ).some(
+        (line) =>
+          line ===
+          "pipeline.retraining: expected a monitoring: section (drift or evaluation) for its conditions to read, got none",
+      ),
+    );
+  });
+
   it("reads a rollout section with the lifecycle's schema, its paths, and refuses a second version", () => {
     const arms = [
       { name: "stable", version: "stable", weight: 90 },

@@ -33,6 +33,8 @@ import {
 } from "../adapters/redis-feature-store.js";
 import { durationMs } from "../features/spec-yaml.js";
 import { parseRolloutConfig, type RolloutConfig } from "../lifecycle/rollout-config.js";
+import { parseMonitoringConfig, type MonitoringConfig } from "../lifecycle/monitoring-config.js";
+import { parseRetrainingConfig, type RetrainingConfig } from "../lifecycle/retraining-trigger.js";
 
 export const DELIVERY_MODES = ["at_least_once", "exactly_once"] as const;
 export type DeliveryMode = (typeof DELIVERY_MODES)[number];
@@ -135,6 +137,10 @@ export interface PipelineConfig {
   readonly metrics: { readonly host: string; readonly port: number };
   /** Which model versions score which entities (docs/rollouts.md); none: `model.version` scores all. */
   readonly rollout: RolloutConfig | undefined;
+  /** Drift, late labels and online evaluation (docs/monitoring.md); none: not monitored. */
+  readonly monitoring: MonitoringConfig | undefined;
+  /** When to ask for retraining (docs/monitoring.md); needs `monitoring`. */
+  readonly retraining: RetrainingConfig | undefined;
   /** The pipeline file's folder: relative hook modules start here. */
   readonly baseDir: string;
 }
@@ -322,8 +328,20 @@ const pipelineSchema = z
       .default({ port: DEFAULT_METRICS_PORT, host: DEFAULT_METRICS_HOST }),
     // Validated by the lifecycle's own schema below, with its paths (parseRolloutConfig).
     rollout: z.unknown().optional(),
+    // Validated the same way (parseMonitoringConfig, parseRetrainingConfig).
+    monitoring: z.unknown().optional(),
+    retraining: z.unknown().optional(),
   })
   .superRefine((pipeline, ctx) => {
+    if (pipeline.retraining !== undefined && pipeline.monitoring === undefined) {
+      // Its conditions read the monitor's figures: without it they could never hold.
+      ctx.addIssue({
+        code: "custom",
+        path: ["retraining"],
+        message:
+          "expected a monitoring: section (drift or evaluation) for its conditions to read, got none",
+      });
+    }
     if (pipeline.rollout !== undefined && pipeline.model.version !== undefined) {
       // Two sources of the version would leave one of them silently ignored.
       ctx.addIssue({
@@ -412,6 +430,11 @@ export function parsePipelineConfig(
     },
     metrics: { host: p.metrics.host, port: p.metrics.port },
     rollout: p.rollout === undefined ? undefined : parseRolloutConfig(p.rollout, p.name),
+    monitoring:
+      p.monitoring === undefined
+        ? undefined
+        : parseMonitoringConfig(p.monitoring, p.name, (path) => resolve(baseDir, path)),
+    retraining: p.retraining === undefined ? undefined : parseRetrainingConfig(p.retraining),
     baseDir,
   };
 }

@@ -31,11 +31,13 @@ describe("parseMonitoringConfig", () => {
       minEvents: 1_000,
       bands: { moderate: 0.1, major: 0.25 },
       hysteresis: 0.02,
+      topic: undefined,
     });
     assert.deepEqual(config.evaluation, {
       window: { kind: "events", events: 10_000, slices: 10 },
       threshold: 0.5,
       thresholds: {},
+      topic: undefined,
     });
     assert.deepEqual(config.labels, {
       topic: "fraud-labels",

@@ -11,16 +11,18 @@
  *     min_events: 1000
  *     bands: { moderate: 0.1, major: 0.25 }
  *     hysteresis: 0.02
+ *     topic: fraud-drift            # optional: each band change, as JSON
  *   evaluation:
  *     window: { duration: 6h }
  *     threshold: 0.5                # per version: thresholds: { "2": 0.4 }
+ *     topic: fraud-evaluation       # optional: the figures, as JSON, as labels join
  *   labels:
  *     topic: fraud-labels           # {"id": …, "label": 1, "labelled_at": …}, keyed like the events
  *     ttl: 30d                      # longer than the longest label delay
  * ```
  *
- * Validated here with every default filled; the pipeline does not read it yet
- * (consumer/src/lifecycle/README.md).
+ * Validated here with every default filled; the pipeline reads it in consumer/src/monitoring/
+ * (docs/monitoring.md).
  */
 import { z } from "zod";
 import {
@@ -50,12 +52,16 @@ export interface DriftSectionConfig {
   readonly minEvents: number;
   readonly bands: { readonly moderate: number; readonly major: number };
   readonly hysteresis: number;
+  /** Where each band change goes, as JSON; none when undefined. */
+  readonly topic: string | undefined;
 }
 
 export interface EvaluationSectionConfig {
   readonly window: WindowSpec;
   readonly threshold: number;
   readonly thresholds: Readonly<Record<string, number>>;
+  /** Where the figures go, as JSON, after each label batch joins; none when undefined. */
+  readonly topic: string | undefined;
 }
 
 export interface LabelsSectionConfig {
@@ -76,6 +82,12 @@ export interface MonitoringConfig {
 
 const TOPIC_RE = /^[A-Za-z0-9._-]{1,249}$/;
 
+const topicName = () =>
+  z.string().regex(TOPIC_RE, {
+    error: (issue) =>
+      `expected a topic name of letters, digits, ".", "_" or "-" (at most 249), got ${JSON.stringify(issue.input)}`,
+  });
+
 const driftSchema = z
   .strictObject({
     reference: z.union([z.literal("file"), z.strictObject({ warmup_events: positiveInt() })]),
@@ -86,6 +98,7 @@ const driftSchema = z
       .strictObject({ moderate: nonNegative(), major: nonNegative() })
       .default({ ...DEFAULT_PSI_BANDS }),
     hysteresis: nonNegative().default(DEFAULT_DRIFT_HYSTERESIS),
+    topic: topicName().optional(),
   })
   .superRefine((d, ctx) => {
     if (d.reference === "file" && d.model_repository === undefined) {
@@ -118,14 +131,12 @@ const monitoringSchema = z.strictObject({
       window: windowSchema.optional(),
       threshold: fraction().default(DEFAULT_THRESHOLD),
       thresholds: z.record(z.string(), fraction()).default({}),
+      topic: topicName().optional(),
     })
     .optional(),
   labels: z
     .strictObject({
-      topic: z.string().regex(TOPIC_RE, {
-        error: (issue) =>
-          `expected a topic name of letters, digits, ".", "_" or "-" (at most 249), got ${JSON.stringify(issue.input)}`,
-      }),
+      topic: topicName(),
       id_field: z.string().min(1).default("id"),
       label_field: z.string().min(1).default("label"),
       time_field: z.string().min(1).default("labelled_at"),
@@ -160,6 +171,7 @@ export function parseMonitoringConfig(
             minEvents: m.drift.min_events,
             bands: m.drift.bands,
             hysteresis: m.drift.hysteresis,
+            topic: m.drift.topic,
           },
     evaluation:
       m.evaluation === undefined
@@ -168,6 +180,7 @@ export function parseMonitoringConfig(
             window: m.evaluation.window ?? DEFAULT_EVALUATION_WINDOW,
             threshold: m.evaluation.threshold,
             thresholds: m.evaluation.thresholds,
+            topic: m.evaluation.topic,
           },
     labels:
       m.labels === undefined

@@ -11,6 +11,8 @@
  *     - { metric: psi, subject: any_feature, above: 0.25, for: 1h }
  *     - { metric: psi, subject: score, above: 0.25, for: 1h }
  *     - { metric: roc_auc, below: 0.95, for: 6h, min_labels: 500 }
+ *   topic: fraud-retraining            # and/or
+ *   webhook: { url: "https://ci.example.com/hooks/retrain", timeout_ms: 5000 }
  * ```
  *
  * Pure: `update` gets the latest drift report and/or evaluation figures and the clock. A
@@ -56,7 +58,16 @@ export interface RetrainingCondition {
 export interface RetrainingConfig {
   readonly cooldownMs: number;
   readonly conditions: readonly RetrainingCondition[];
+  /** Where each event goes as JSON; none when undefined. */
+  readonly topic?: string | undefined;
+  /** Where each event is POSTed as JSON; none when undefined. */
+  readonly webhook?: { readonly url: string; readonly timeoutMs: number } | undefined;
 }
+
+/** A webhook that has not answered in five seconds is down; the event is logged as not delivered. */
+export const DEFAULT_WEBHOOK_TIMEOUT_MS = 5_000;
+
+const TOPIC_RE = /^[A-Za-z0-9._-]{1,249}$/;
 
 const conditionSchema = z
   .strictObject({
@@ -94,8 +105,28 @@ const retrainingSchema = z
   .strictObject({
     cooldown: durationMs.optional(),
     conditions: z.array(conditionSchema).min(1),
+    topic: z
+      .string()
+      .regex(TOPIC_RE, {
+        error: (issue) =>
+          `expected a topic name of letters, digits, ".", "_" or "-" (at most 249), got ${JSON.stringify(issue.input)}`,
+      })
+      .optional(),
+    webhook: z
+      .strictObject({
+        url: z.url({
+          protocol: /^https?$/,
+          error: (issue) =>
+            `expected an http:// or https:// URL, got ${JSON.stringify(issue.input)}`,
+        }),
+        timeout_ms: positiveInt().default(DEFAULT_WEBHOOK_TIMEOUT_MS),
+      })
+      .optional(),
   })
   .transform((r): RetrainingConfig => ({
+    topic: r.topic,
+    webhook:
+      r.webhook === undefined ? undefined : { url: r.webhook.url, timeoutMs: r.webhook.timeout_ms },
     cooldownMs: r.cooldown ?? DEFAULT_RETRAINING_COOLDOWN_MS,
     conditions: r.conditions.map((c) => ({
       metric: c.metric,

@@ -13,6 +13,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import { serveMetrics, type MetricsServer } from "@sluice/kit";
 import { EventHistogram } from "./event-histogram.js";
 import { PipelineMetrics, type PipelineIdentity } from "./pipeline-metrics.js";
+import { bandValue } from "./monitoring-metrics.js";
 import { StatusHistory, statusRoutes, type StatusHistoryOptions } from "./status/index.js";
 import { splitKey } from "./rollout-metrics.js";
 
@@ -182,6 +183,7 @@ export class ConsumerMetrics {
       registers: [this.registry],
     });
     this.#rolloutSeries();
+    this.#monitoringSeries();
     if (options.processMetrics === true) {
       collectDefaultMetrics({ register: this.registry, prefix: "sluice_process_" });
     }
@@ -308,6 +310,140 @@ export class ConsumerMetrics {
       "sluice_consumer_guard_rail_score_ks",
       "Kolmogorov-Smirnov distance of the judged arm's scores from the primary's",
       (f) => f.scoreKs,
+    );
+  }
+
+  /** The series of pipelines with a `monitoring:` section (docs/monitoring.md). */
+  #monitoringSeries(): void {
+    this.#counter(
+      "sluice_consumer_drift_events_total",
+      "Drift events: a feature's or the score's PSI band changed, by the band it moved to",
+      ["pipeline", "model", "version", "band"],
+      (p, add) => {
+        for (const [key, n] of p.monitoring?.driftEvents ?? []) {
+          const [version, band] = splitKey(key);
+          add({ pipeline: p.name, model: p.model, version, band }, n);
+        }
+      },
+    );
+    this.#counter(
+      "sluice_consumer_labels_total",
+      "Label-join outcomes of labels and recorded predictions: joined, waiting, duplicate, invalid",
+      ["pipeline", "outcome"],
+      (p, add) => {
+        for (const [outcome, n] of p.monitoring?.labels ?? [])
+          add({ pipeline: p.name, outcome }, n);
+      },
+    );
+    this.#counter(
+      "sluice_consumer_retraining_events_total",
+      "Retraining events emitted (a condition held for its time, outside the cooldown)",
+      ["pipeline", "model"],
+      (p, add) => {
+        const m = p.monitoring;
+        if (m !== undefined) add({ pipeline: p.name, model: p.model }, m.retrainingEvents);
+      },
+    );
+    this.#gauge(
+      "sluice_consumer_drift_psi",
+      "PSI of a feature's or the score's distribution over the drift window against the version's reference",
+      ["pipeline", "model", "version", "subject"],
+      (p, add) => {
+        for (const [version, report] of p.monitoring?.drift ?? []) {
+          const subjects =
+            report.score === undefined ? report.features : [...report.features, report.score];
+          for (const s of subjects) {
+            add({ pipeline: p.name, model: p.model, version, subject: s.subject }, s.psi);
+          }
+        }
+      },
+    );
+    this.#gauge(
+      "sluice_consumer_drift_band",
+      "PSI band of a feature or the score, with hysteresis: 0 stable, 1 moderate, 2 major (absent until judged)",
+      ["pipeline", "model", "version", "subject"],
+      (p, add) => {
+        for (const [version, report] of p.monitoring?.drift ?? []) {
+          const subjects =
+            report.score === undefined ? report.features : [...report.features, report.score];
+          for (const s of subjects) {
+            const band = bandValue(s.state);
+            if (band !== undefined) {
+              add({ pipeline: p.name, model: p.model, version, subject: s.subject }, band);
+            }
+          }
+        }
+      },
+    );
+    const scoreDistance = (name: string, help: string, which: "ks" | "wasserstein") =>
+      this.#gauge(name, help, ["pipeline", "model", "version"], (p, add) => {
+        for (const [version, report] of p.monitoring?.drift ?? []) {
+          const distance = report.score?.[which];
+          if (distance !== undefined && !Number.isNaN(distance.value)) {
+            add({ pipeline: p.name, model: p.model, version }, distance.value);
+          }
+        }
+      });
+    scoreDistance(
+      "sluice_consumer_drift_score_ks",
+      "Kolmogorov-Smirnov distance of the score over the drift window from the reference (read at percentile edges)",
+      "ks",
+    );
+    scoreDistance(
+      "sluice_consumer_drift_score_wasserstein",
+      "Wasserstein-1 distance of the score over the drift window from the reference",
+      "wasserstein",
+    );
+    const evaluation = (
+      name: string,
+      help: string,
+      read: (f: {
+        precision: number;
+        recall: number;
+        rocAuc: number;
+        logLoss: number;
+        brier: number;
+        labels: number;
+      }) => number,
+    ) =>
+      this.#gauge(name, help, ["pipeline", "model", "version", "arm"], (p, add) => {
+        for (const figures of p.monitoring?.evaluation.values() ?? []) {
+          const value = read(figures);
+          if (!Number.isNaN(value)) {
+            const { version, arm } = figures;
+            add({ pipeline: p.name, model: p.model, version, arm }, value);
+          }
+        }
+      });
+    evaluation(
+      "sluice_consumer_evaluation_precision",
+      "Precision at the version's threshold over the evaluation window of labelled predictions",
+      (f) => f.precision,
+    );
+    evaluation(
+      "sluice_consumer_evaluation_recall",
+      "Recall at the version's threshold over the evaluation window of labelled predictions",
+      (f) => f.recall,
+    );
+    evaluation(
+      "sluice_consumer_evaluation_roc_auc",
+      "ROC AUC over the evaluation window (400 logit bins; exact within the documented bound)",
+      (f) => f.rocAuc,
+    );
+    evaluation(
+      "sluice_consumer_evaluation_log_loss",
+      "Mean log loss over the evaluation window",
+      (f) => f.logLoss,
+    );
+    evaluation(
+      "sluice_consumer_evaluation_brier",
+      "Mean Brier score over the evaluation window",
+      (f) => f.brier,
+    );
+    evaluation(
+      "sluice_consumer_evaluation_labels",
+      "Labelled predictions (prediction and label pairs) in the evaluation window",
+      (f) => f.labels,
     );
   }
 

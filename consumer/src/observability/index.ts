@@ -40,3 +40,5 @@ export {
   messagingSpanName,
   tracePropagationEnabled,
 } from "./kafka-trace-context.js";
+export { LABEL_OUTCOMES, MonitoringMetrics } from "./monitoring-metrics.js";
+export type { LabelOutcome } from "./monitoring-metrics.js";

@@ -8,6 +8,7 @@
  */
 import type { Histogram, Registry } from "prom-client";
 import type { EventHistogram, HistogramSeries } from "./event-histogram.js";
+import type { MonitoringMetrics } from "./monitoring-metrics.js";
 import type { RolloutMetrics } from "./rollout-metrics.js";
 import type {
   DeliveredBatch,
@@ -93,6 +94,8 @@ export class PipelineMetrics implements PipelineObserver {
   version: string | undefined;
   /** A rollout's counts, when the pipeline has one (`rolloutMetrics` makes them). */
   rollout: RolloutMetrics | undefined;
+  /** Drift, evaluation and labels, when the pipeline has a `monitoring:` section. */
+  monitoring: MonitoringMetrics | undefined;
   readonly #counts = {
     events: 0,
     microBatches: 0,

@@ -25,13 +25,16 @@ export interface Delivery {
   /**
    * Resolves once `records` are durable and `nextOffset` is committed for the partition, with the
    * time each step took. Rejects with a retryable `produce_failed` or `commit_failed`; the caller
-   * then retries the batch.
+   * then retries the batch. `beforeCommit` runs once the records are acknowledged and before the
+   * offset commits (exactly-once: before the transaction, which holds both); its rejection
+   * fails the delivery as it came, so the batch is retried.
    */
   deliver(
     topic: string,
     partition: number,
     records: readonly OutputRecord[],
     nextOffset: string,
+    beforeCommit?: () => Promise<void>,
   ): Promise<DeliveryTimes>;
   /** The partitions this member owns now: resources held for others can go. */
   assigned(partitions: readonly { topic: string; partition: number }[]): void;
@@ -67,6 +70,7 @@ export class AtLeastOnceDelivery implements Delivery {
     partition: number,
     records: readonly OutputRecord[],
     nextOffset: string,
+    beforeCommit?: () => Promise<void>,
   ): Promise<DeliveryTimes> {
     const startedAt = performance.now();
     try {
@@ -74,6 +78,7 @@ export class AtLeastOnceDelivery implements Delivery {
     } catch (error) {
       throw failure("produce_failed", `producing ${records.length} records`, error);
     }
+    if (beforeCommit !== undefined) await beforeCommit();
     const producedAt = performance.now();
     try {
       await this.#consumer.commit([{ topic, partition, offset: nextOffset }]);
@@ -109,7 +114,10 @@ export class ExactlyOnceDelivery implements Delivery {
     partition: number,
     records: readonly OutputRecord[],
     nextOffset: string,
+    beforeCommit?: () => Promise<void>,
   ): Promise<DeliveryTimes> {
+    // The records and the commit are one transaction: what must precede the commit precedes it.
+    if (beforeCommit !== undefined) await beforeCommit();
     const startedAt = performance.now();
     try {
       await this.#producer.sendWithOffsets(records, [{ topic, partition, offset: nextOffset }]);

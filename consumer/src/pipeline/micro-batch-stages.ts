@@ -10,6 +10,7 @@ import type { FeatureEvent, FeatureExtractor } from "../features/feature-extract
 import type { MicroBatchTrace } from "../observability/micro-batch-trace.js";
 import type { VersionScores } from "../observability/pipeline-observer.js";
 import type { InputRecord, OutputRecord } from "../ports/kafka.js";
+import type { LabelEntry, PredictionEntry } from "../ports/label-join.js";
 import { decodeJson } from "./json-decoder.js";
 import { deadLetterRecord, eventId, type Source } from "./output-records.js";
 import { PredictionWriter } from "./prediction-writer.js";
@@ -118,6 +119,8 @@ export interface RecordSettings {
   /** Predictions less confident than `reviewBelow` are also written here; none when undefined. */
   readonly reviewTopic: string | undefined;
   readonly reviewBelow: number;
+  /** Lists each prediction as the label join records it (`predictionEntries`). @default false */
+  readonly recordPredictions?: boolean;
 }
 
 /** A micro-batch's output records and what they count. */
@@ -132,6 +135,10 @@ export interface MicroBatchOutput {
   readonly versions: ReadonlyMap<string, VersionScores>;
   /** With a rollout: predictions by arm, then by the version that answered; empty without. */
   readonly arms?: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /** With `recordPredictions`: each prediction, for the label join to record once it is delivered. */
+  readonly predictionEntries?: readonly PredictionEntry[];
+  /** A label topic's micro-batch (monitoring/label-consumer.ts): the labels it decoded. */
+  readonly labels?: readonly LabelEntry[];
 }
 
 /**
@@ -149,6 +156,8 @@ export function buildRecords(
 ): MicroBatchOutput {
   const output = new OutputTally(trace);
   const writer = new PredictionWriter(settings.model, now);
+  const entries: PredictionEntry[] | undefined =
+    settings.recordPredictions === true ? [] : undefined;
   events.forEach((event, i) => {
     const source = sources[i]!;
     const scored = scoredEvent(event, scores, source);
@@ -182,8 +191,18 @@ export function buildRecords(
           }
         : undefined;
     output.prediction(i, modelVersion, writer.score, writer.confidence, record, review, score.arm);
+    entries?.push({
+      id,
+      model: settings.model,
+      version: modelVersion,
+      arm: score.arm ?? "",
+      score: writer.score,
+      predictedAt: now,
+      source: `${source.topic}/${source.partition}/${source.record.offset}`,
+    });
   });
-  return output.result();
+  const result = output.result();
+  return entries === undefined ? result : { ...result, predictionEntries: entries };
 }
 
 type Scored =

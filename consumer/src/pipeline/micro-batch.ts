@@ -27,6 +27,11 @@ export interface BatchScorer {
   score(rows: Float32Array, count: number, subjects: RowSubjects): Promise<ScoreOutcome[]>;
 }
 
+/** Hears of each micro-batch's scores with its feature rows (the drift monitor). */
+export interface ScoreObserver {
+  scored(rows: Float32Array, count: number, scores: readonly ScoreOutcome[]): void;
+}
+
 export interface MicroBatchResult extends MicroBatchOutput {
   /** Events whose lookup found no record, by feature. */
   readonly lookupMisses?: Readonly<Record<string, number>>;
@@ -43,17 +48,20 @@ export class MicroBatchProcessor {
   readonly #scorer: BatchScorer;
   readonly #settings: RecordSettings;
   readonly #now: () => number;
+  readonly #observer: ScoreObserver | undefined;
 
   constructor(
     features: Features,
     scorer: BatchScorer,
     settings: RecordSettings,
     now: () => number = Date.now,
+    observer?: ScoreObserver,
   ) {
     this.#features = features;
     this.#scorer = scorer;
     this.#settings = settings;
     this.#now = now;
+    this.#observer = observer;
   }
 
   /** `trace` hears of each event's outcome and stamps each output record's trace context. */
@@ -76,6 +84,7 @@ export class MicroBatchProcessor {
     const featuresAt = performance.now();
     const scores = await this.#scorer.score(rows, count, subjects);
     const scoredAt = performance.now();
+    this.#observer?.scored(rows, count, scores);
     const sources = records.map((record) => ({ topic, partition, record }));
     const output = buildRecords(this.#settings, sources, events, scores, trace, this.#now());
     return {

@@ -253,4 +253,54 @@ describe("PartitionHandler", () => {
     assert.deepEqual(batch.resolved, ["1"]);
     assert.equal(batch.paused, 0);
   });
+
+  it("runs the commit hook after the produce and before the commit, and what it returns once the commit is done; a hook that fails retries the batch", async () => {
+    const h = harness();
+    const steps: string[] = [];
+    let hookCalls = 0;
+    const handler = new PartitionHandler(
+      { maxEvents: 4, lingerMs: 0, retry },
+      {
+        ...h.deps,
+        delivery: {
+          deliver: async (_topic, _partition, _records, nextOffset, beforeCommit) => {
+            steps.push(`produce ${nextOffset}`);
+            await beforeCommit?.();
+            steps.push(`commit ${nextOffset}`);
+            return { produce: 0, commit: 0 };
+          },
+          assigned: () => {},
+          close: () => Promise.resolve(),
+        },
+        commitHook: (result) => {
+          hookCalls++;
+          if (hookCalls === 1) {
+            steps.push("hook failed");
+            return Promise.reject(
+              new ConsumerError("store_unavailable", "Redis is down", { retryable: true }),
+            );
+          }
+          steps.push(`hook ${result.predictions}`);
+          return Promise.resolve(() => steps.push(`after commit ${result.predictions}`));
+        },
+      },
+    );
+    const first = new FakeBatch(records(0, 4));
+    await handler.handle(first);
+    assert.deepEqual(first.resolved, [], "not resolved: the hook failed before the commit");
+    assert.equal(first.paused, 1);
+    // The partition is fetched again from the same offset: the same records, processed again.
+    const again = new FakeBatch(records(0, 4));
+    await handler.handle(again);
+    assert.deepEqual(again.resolved, ["3"]);
+    assert.deepEqual(steps, [
+      "produce 4",
+      "hook failed",
+      "produce 4",
+      "hook 4",
+      "commit 4",
+      "after commit 4",
+    ]);
+    handler.halt();
+  });
 });

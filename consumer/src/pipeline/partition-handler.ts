@@ -35,6 +35,14 @@ export interface PartitionHandlerSettings {
   readonly trace?: MicroBatchTraceSettings;
 }
 
+/**
+ * Work tied to a micro-batch's commit (the label join, the monitor): called once its records are
+ * acknowledged and before its offset commits; a rejection retries the micro-batch like a failed
+ * produce. What it resolves with is called once the commit is done, so what it counts is counted
+ * once however often the batch is retried.
+ */
+export type CommitHook = (result: MicroBatchResult) => Promise<(() => void) | undefined>;
+
 export interface PartitionHandlerDependencies {
   readonly process: (
     topic: string,
@@ -49,6 +57,8 @@ export interface PartitionHandlerDependencies {
   readonly observer: PipelineObserver;
   /** A failure no retry can fix (a bug): the pipeline stops. */
   readonly onFatal: (error: ConsumerError) => void;
+  /** @default none */
+  readonly commitHook?: CommitHook;
   readonly now?: () => number;
   readonly random?: () => number;
 }
@@ -191,9 +201,21 @@ export class PartitionHandler {
     const nextOffset = (BigInt(last.offset) + 1n).toString();
     const { records } = result;
     let times: DeliveryTimes;
+    let afterCommit: (() => void) | undefined;
+    const hook = this.#deps.commitHook;
     try {
       times = await trace.send(records, () =>
-        this.#deps.delivery.deliver(topic, partition, records, nextOffset),
+        this.#deps.delivery.deliver(
+          topic,
+          partition,
+          records,
+          nextOffset,
+          hook === undefined
+            ? undefined
+            : async () => {
+                afterCommit = await hook(result);
+              },
+        ),
       );
     } catch (error) {
       trace.end(error);
@@ -211,6 +233,7 @@ export class PartitionHandler {
     batch.resolveOffset(last.offset);
     this.#deps.observer.resolved(topic, partition, batch.highWatermark, last.offset);
     this.#retrying.delete(key);
+    afterCommit?.();
   }
 
   /**

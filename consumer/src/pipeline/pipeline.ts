@@ -22,6 +22,14 @@ import { PartitionHandler } from "./partition-handler.js";
 import { Scorer } from "./scorer.js";
 import { RolloutMetrics } from "../observability/rollout-metrics.js";
 import { prepareRollout, rolloutTopics, type PreparedRollout } from "../rollout/prepare-rollout.js";
+import type { LabelJoinStore } from "../ports/label-join.js";
+import type { RetrainingSink } from "../monitoring/model-monitor.js";
+import { LabelConsumer } from "../monitoring/label-consumer.js";
+import {
+  monitoringTopics,
+  prepareMonitoring,
+  type PreparedMonitoring,
+} from "../monitoring/prepare-monitoring.js";
 
 /**
  * Partitions handled at once by one member. Each sends its own ModelInfer, and the sidecar's
@@ -47,6 +55,10 @@ export interface PipelineDependencies {
   readonly metrics?: ConsumerMetrics;
   /** With a `rollout:` section: where `sluice rollout` changes its weights (closed by `stop()`). */
   readonly rolloutOverrides?: RolloutOverrides;
+  /** With `monitoring.labels`: where predictions and labels meet (closed by `stop()`). */
+  readonly labelJoin?: LabelJoinStore;
+  /** With `retraining.webhook`: POSTs each retraining event. */
+  readonly retrainingWebhook?: RetrainingSink;
 }
 
 export class Pipeline {
@@ -62,6 +74,8 @@ export class Pipeline {
   readonly #deps: PipelineDependencies;
   readonly #log: Logger;
   readonly #rollout: PreparedRollout | undefined;
+  readonly #monitoring: PreparedMonitoring | undefined;
+  #labels: LabelConsumer | undefined;
   #settle!: (error?: ConsumerError) => void;
   #stopping: Promise<void> | undefined;
   #fatal: ConsumerError | undefined;
@@ -74,6 +88,7 @@ export class Pipeline {
     processor: MicroBatchProcessor,
     deps: PipelineDependencies,
     rollout: PreparedRollout | undefined,
+    monitoring: PreparedMonitoring | undefined,
   ) {
     this.config = config;
     this.binding = binding;
@@ -92,6 +107,8 @@ export class Pipeline {
       );
       metrics.rollout = control.metrics;
     }
+    this.#monitoring = monitoring;
+    this.metrics.monitoring = monitoring?.metrics;
     this.#consumer = consumer;
     this.#delivery = delivery;
     this.#deps = deps;
@@ -116,8 +133,14 @@ export class Pipeline {
         log: this.#log,
         observer: this.metrics,
         onFatal: (error) => this.#fail(error),
+        ...(monitoring === undefined ? {} : { commitHook: monitoring.commitHook }),
       },
     );
+  }
+
+  /** Label messages consumed and committed (`monitoring.labels`); 0 without a label topic. */
+  get labelsConsumed(): number {
+    return this.#labels?.labels ?? 0;
   }
 
   /** What it has done so far, read from the same counts as its metrics; a snapshot. */
@@ -128,11 +151,16 @@ export class Pipeline {
   /** Checks the setup, joins the group and starts consuming. */
   static async start(config: PipelineConfig, deps: PipelineDependencies): Promise<Pipeline> {
     const log = deps.log ?? silentLogger;
-    const { processor, binding, rollout } = await prepareMicroBatches(config, deps, log);
+    const { processor, binding, rollout, monitoring } = await prepareMicroBatches(
+      config,
+      deps,
+      log,
+    );
     try {
       await ensureTopics(config, deps.kafka, log);
     } catch (error) {
       await rollout?.close().catch(() => {});
+      await monitoring?.close().catch(() => {});
       throw error;
     }
     const consumer = deps.kafka.consumer({
@@ -142,9 +170,19 @@ export class Pipeline {
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
     });
     const delivery = await openDelivery(config, deps.kafka, consumer);
-    const pipeline = new Pipeline(config, binding, consumer, delivery, processor, deps, rollout);
+    const pipeline = new Pipeline(
+      config,
+      binding,
+      consumer,
+      delivery,
+      processor,
+      deps,
+      rollout,
+      monitoring,
+    );
     try {
       await pipeline.#join();
+      await pipeline.#consumeLabels();
     } catch (error) {
       await pipeline.stop().catch(() => {});
       throw error;
@@ -192,6 +230,23 @@ export class Pipeline {
     });
   }
 
+  /** With `monitoring.labels`: the label topic's consumer, in the same process. */
+  async #consumeLabels(): Promise<void> {
+    const labels = this.config.monitoring?.labels;
+    const labelJoin = this.#deps.labelJoin;
+    const monitoring = this.#monitoring;
+    // prepareMonitoring refused a label section without a store.
+    if (labels === undefined || monitoring === undefined || labelJoin === undefined) return;
+    this.#labels = await LabelConsumer.start(this.config, labels, {
+      kafka: this.#deps.kafka,
+      labelJoin,
+      monitor: monitoring.monitor,
+      metrics: monitoring.metrics,
+      log: this.#log,
+      onFatal: (error) => this.#fail(error),
+    });
+  }
+
   /**
    * Finishes the micro-batch in hand (its records delivered, its offset committed), leaves the
    * group and closes every client. Safe to call more than once.
@@ -210,6 +265,8 @@ export class Pipeline {
         errors.push(error);
       }
     };
+    const labels = this.#labels;
+    if (labels !== undefined) await attempt(() => labels.stop());
     // The consumer's disconnect waits for the batch in hand; the handler starts no new micro-batch.
     await attempt(() => this.#consumer.disconnect());
     this.#handler.halt();
@@ -217,6 +274,10 @@ export class Pipeline {
     await attempt(() => this.#delivery.close());
     const rollout = this.#rollout;
     if (rollout !== undefined) await attempt(() => rollout.close());
+    const monitoring = this.#monitoring;
+    if (monitoring !== undefined) await attempt(() => monitoring.close());
+    const labelJoin = this.#deps.labelJoin;
+    if (labelJoin !== undefined) await attempt(() => labelJoin.close());
     if (this.#deps.release !== undefined) await attempt(this.#deps.release);
     this.#log.info({ ...this.stats }, `pipeline "${this.config.name}" stopped`);
     if (this.#fatal !== undefined) this.#settle(this.#fatal);
@@ -237,12 +298,16 @@ export class Pipeline {
  */
 async function prepareMicroBatches(
   config: PipelineConfig,
-  deps: Pick<PipelineDependencies, "store" | "inference" | "kafka" | "rolloutOverrides">,
+  deps: Pick<
+    PipelineDependencies,
+    "store" | "inference" | "kafka" | "rolloutOverrides" | "labelJoin" | "retrainingWebhook"
+  >,
   log: Logger,
 ): Promise<{
   processor: MicroBatchProcessor;
   binding: ModelBinding;
   rollout: PreparedRollout | undefined;
+  monitoring: PreparedMonitoring | undefined;
 }> {
   const { inference } = deps;
   const extractor = new FeatureExtractor(config.features, deps.store, {
@@ -272,17 +337,40 @@ async function prepareMicroBatches(
           bind,
           overrides: deps.rolloutOverrides,
         });
-  const binding = rollout?.binding ?? (await bind(model.version));
+  let binding: ModelBinding;
+  let monitoring: PreparedMonitoring | undefined;
+  try {
+    binding = rollout?.binding ?? (await bind(model.version));
+    monitoring =
+      config.monitoring === undefined
+        ? undefined
+        : await prepareMonitoring(config, config.monitoring, extractor.names, {
+            kafka: deps.kafka,
+            log,
+            labelJoin: deps.labelJoin,
+            webhook: deps.retrainingWebhook,
+          });
+  } catch (error) {
+    await rollout?.close().catch(() => {});
+    throw error;
+  }
   const scorer = rollout?.scorer ?? new Scorer(inference, binding, model.deadlineMs);
-  const processor = new MicroBatchProcessor(extractor, scorer, {
-    model: model.name,
-    idField: config.decoder.idField,
-    outputTopic: config.topics.output,
-    deadLetterTopic: config.topics.deadLetter,
-    reviewTopic: config.topics.review,
-    reviewBelow: config.review.confidenceBelow,
-  });
-  return { processor, binding, rollout };
+  const processor = new MicroBatchProcessor(
+    extractor,
+    scorer,
+    {
+      model: model.name,
+      idField: config.decoder.idField,
+      outputTopic: config.topics.output,
+      deadLetterTopic: config.topics.deadLetter,
+      reviewTopic: config.topics.review,
+      reviewBelow: config.review.confidenceBelow,
+      recordPredictions: monitoring?.recordPredictions ?? false,
+    },
+    Date.now,
+    monitoring?.monitor,
+  );
+  return { processor, binding, rollout, monitoring };
 }
 
 /** Creates the pipeline's topics that do not exist yet, with the cluster's defaults. */
@@ -295,6 +383,8 @@ async function ensureTopics(
   const topics = [
     ...(review === undefined ? [input, output, deadLetter] : [input, output, deadLetter, review]),
     ...(config.rollout === undefined ? [] : rolloutTopics(config.rollout)),
+    ...monitoringTopics(config),
+    ...(config.monitoring?.labels === undefined ? [] : [config.monitoring.labels.topic]),
   ];
   const created = await kafka.ensureTopics(topics).catch((error: unknown) => {
     throw new ConsumerError(
