@@ -7,7 +7,7 @@
  * one under a key prefix no pipeline uses), the inference port. Nothing is produced: the records
  * the pipeline would write are counted, never sent.
  */
-import { backoffDelay, sleep, silentLogger, type Logger } from "@sluice/kit";
+import { backoffDelay, errorMessage, sleep, silentLogger, type Logger } from "@sluice/kit";
 import type { PipelineConfig } from "../config/pipeline-config.js";
 import { ConsumerError } from "../errors.js";
 import { FeatureExtractor } from "../features/feature-extractor.js";
@@ -138,7 +138,11 @@ export async function runBacktest(
 
   const from = settings.from ?? { kind: "earliest" };
   const to = settings.to ?? { kind: "end" };
-  const ranges = await resolveRanges(deps.history, topic, from, to);
+  const ranges = await resolveRanges(deps.history, topic, from, to).catch((error: unknown) => {
+    throw new Error(`cannot read the input topic "${topic}": ${errorMessage(error)}`, {
+      cause: error,
+    });
+  });
   const labels =
     settings.labelsTopic === undefined
       ? undefined
@@ -268,7 +272,11 @@ async function readLabels(
   topic: string,
   signal: AbortSignal | undefined,
 ): Promise<{ byId: Map<string, number>; summary: LabelsRead }> {
-  const extents = await history.extents(topic);
+  const extents = await history.extents(topic).catch((error: unknown) => {
+    throw new Error(`cannot read the label topic "${topic}": ${errorMessage(error)}`, {
+      cause: error,
+    });
+  });
   const byId = new Map<string, { label: number; at: number }>();
   let read = 0;
   let invalid = 0;
