@@ -315,6 +315,35 @@ describe("sluice backtest", { timeout: 6 * 60_000 }, () => {
       assert.match(text, /canary \(2\) candidate/);
       assert.match(text, /offset 2 → offset 7/);
 
+      // By time: records stamped an hour apart, the range between them (Kafka's ListOffsets by
+      // timestamp finds each partition's first record at or after each end).
+      const timed = await h.setup(2);
+      const t0 = Date.parse("2024-03-07T12:00:00Z");
+      const stamped = (slice: typeof events, timestamp: number) =>
+        eventMessages(slice).map((message) => ({ ...message, timestamp }));
+      await h.kafka.produce(timed.topics.in, [
+        ...stamped(events.slice(0, 100), t0),
+        ...stamped(events.slice(100, 220), t0 + 3_600_000),
+        ...stamped(events.slice(220), t0 + 7_200_000),
+      ]);
+      const timedFile = await h.writeConfig(await fraudDocument(timed.settings));
+      const byTime = h.cli([
+        "backtest",
+        "--config",
+        timedFile,
+        "--version",
+        "1",
+        "--from",
+        "2024-03-07T12:30:00Z",
+        "--to",
+        "2024-03-07T14:00:00Z",
+        "--json",
+      ]);
+      assert.equal((await byTime.exited).code, 0, byTime.lines.join("\n"));
+      const timedReport = JSON.parse(byTime.stdout()) as BacktestRun;
+      assert.equal(timedReport.read, 120, "the events stamped 13:00 only");
+      assert.equal(timedReport.from, "2024-03-07T12:30:00.000Z");
+
       const badFlag = h.cli(["backtest", "--config", file, "--version", "2", "--from", "soon"]);
       assert.equal((await badFlag.exited).code, 2);
       assert.match(badFlag.lines.join("\n"), /expected an offset .* got "soon"/);
