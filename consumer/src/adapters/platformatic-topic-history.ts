@@ -52,6 +52,8 @@ export interface PlatformaticTopicHistoryOptions {
 export class PlatformaticTopicHistory implements TopicHistory {
   readonly #admin: Admin;
   readonly #consumer: ReadCommittedConsumer;
+  /** The last fetch met a partition error: read the metadata afresh. */
+  #stale = false;
 
   constructor(options: PlatformaticTopicHistoryOptions) {
     const security = platformaticSecurity(options.security, options.brokers);
@@ -111,8 +113,10 @@ export class PlatformaticTopicHistory implements TopicHistory {
     // A function: the signal changes between awaits, which narrowing would not see.
     const aborted = () => signal?.aborted === true;
     while (positions.size > 0 && !aborted()) {
+      const forceUpdate = this.#stale;
+      this.#stale = false;
       const metadata = await this.#consumer
-        .metadata({ topics: [topic] })
+        .metadata({ topics: [topic], forceUpdate })
         .catch((error: unknown) => {
           throw withSecurityReason(error);
         });
@@ -152,6 +156,7 @@ export class PlatformaticTopicHistory implements TopicHistory {
           });
         } catch (error) {
           failure = error;
+          this.#stale = true;
           response = (error as { response?: FetchResponse }).response;
         }
         if (response !== undefined) await this.#received(topic, response, positions, onBatch);
@@ -169,13 +174,17 @@ export class PlatformaticTopicHistory implements TopicHistory {
     await Promise.allSettled([this.#consumer.close(true), this.#admin.close()]);
   }
 
-  /** Hands over what `response` brought for each partition, in offset order, up to its range's end. */
+  /**
+   * Hands over what `response` brought for each partition, in offset order, up to its range's
+   * end: the partitions at once (as the pipeline handles its partitions), each in order.
+   */
   async #received(
     topic: string,
     response: FetchResponse,
     positions: Map<number, PartitionRange & { from: bigint; empty: number }>,
     onBatch: (batch: HistoryBatch) => Promise<void>,
   ): Promise<void> {
+    const handed: HistoryBatch[] = [];
     for (const topicResponse of response.responses) {
       for (const partition of topicResponse.partitions) {
         const position = positions.get(partition.partitionIndex);
@@ -186,7 +195,16 @@ export class PlatformaticTopicHistory implements TopicHistory {
             `${where}: offset ${position.from} is no longer in the log (it starts at ${partition.logStartOffset}); choose a later --from`,
           );
         }
-        if (partition.errorCode !== 0) continue;
+        if (partition.errorCode !== 0) {
+          // A leader that moved: the next round reads the metadata afresh.
+          this.#stale = true;
+          if (++position.empty >= MAX_EMPTY_FETCHES) {
+            throw new Error(
+              `${where}: the broker answered Kafka error code ${partition.errorCode} ${MAX_EMPTY_FETCHES} times in a row`,
+            );
+          }
+          continue;
+        }
         const records: InputRecord[] = [];
         const batches = partition.records ?? [];
         let next =
@@ -205,9 +223,10 @@ export class PlatformaticTopicHistory implements TopicHistory {
         position.empty = 0;
         position.from = next;
         if (next >= position.to) positions.delete(position.partition);
-        await onBatch({ partition: position.partition, records, next });
+        handed.push({ partition: position.partition, records, next });
       }
     }
+    await Promise.all(handed.map(onBatch));
   }
 
   async #partitions(topic: string): Promise<number[]> {

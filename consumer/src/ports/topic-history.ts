@@ -40,7 +40,8 @@ export interface TopicHistory {
   offsetsForTime(topic: string, timeMs: number): Promise<Map<number, bigint>>;
   /**
    * Reads every range of `topic` to its end, `onBatch` awaited for each batch before its
-   * partition is fetched again, so memory holds at most one fetch per partition. Transaction
+   * partition is fetched again, so memory holds at most one fetch per partition; batches of
+   * different partitions may be handed over at once. Transaction
    * markers and aborted records are skipped (read_committed). Resolves when every range is read;
    * stops early, resolving, when `signal` aborts.
    */
