@@ -247,7 +247,7 @@ export async function runBacktest(
     labels: labels?.summary,
     seconds,
     eventsPerSecond: seconds > 0 ? report.read / seconds : 0,
-    complete: settings.signal?.aborted !== true,
+    complete: ranges.every((r) => (done.get(r.partition) ?? r.from) >= r.to),
   };
 }
 
