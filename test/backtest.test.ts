@@ -344,6 +344,44 @@ describe("sluice backtest", { timeout: 6 * 60_000 }, () => {
       assert.equal(timedReport.read, 120, "the events stamped 13:00 only");
       assert.equal(timedReport.from, "2024-03-07T12:30:00.000Z");
 
+      // With a warm-up reaching back to the first hour, the windows of the 13:00 events hold
+      // what came before them: their scores are those of the whole stream's features.
+      const warmed = h.cli([
+        "backtest",
+        "--config",
+        timedFile,
+        "--version",
+        "1",
+        "--from",
+        "2024-03-07T12:30:00Z",
+        "--to",
+        "2024-03-07T14:00:00Z",
+        "--warm-up",
+        "2h",
+        "--json",
+      ]);
+      assert.equal((await warmed.exited).code, 0, warmed.lines.join("\n"));
+      const warmedReport = JSON.parse(warmed.stdout()) as BacktestRun;
+      assert.equal(warmedReport.read, 120);
+      assert.equal(warmedReport.warmUp?.records, 100);
+      const direct = (
+        await h.expectedProbabilities(referenceRows(events.slice(0, 220), homes), "1")
+      )
+        .slice(100)
+        .map((p) => p[1]!);
+      const directMean = direct.reduce((a, b) => a + b, 0) / direct.length;
+      close(warmedReport.versions[0]!.scores.mean, directMean, 1e-6, "warmed-up mean score");
+      // Without it, the windows start empty at 13:00: other features, other scores.
+      const cold = (
+        await h.expectedProbabilities(referenceRows(events.slice(100, 220), homes), "1")
+      ).map((p) => p[1]!);
+      const coldMean = cold.reduce((a, b) => a + b, 0) / cold.length;
+      close(timedReport.versions[0]!.scores.mean, coldMean, 1e-6, "cold mean score");
+      assert.ok(
+        Math.abs(directMean - coldMean) > 1e-4,
+        `the warm-up changes the scores: ${directMean} vs ${coldMean}`,
+      );
+
       const badFlag = h.cli(["backtest", "--config", file, "--version", "2", "--from", "soon"]);
       assert.equal((await badFlag.exited).code, 2);
       assert.match(badFlag.lines.join("\n"), /expected an offset .* got "soon"/);

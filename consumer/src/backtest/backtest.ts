@@ -46,6 +46,12 @@ export interface BacktestSettings {
   readonly from?: RangeBound;
   /** @default the end of each partition when the backtest starts */
   readonly to?: RangeBound;
+  /**
+   * Events this long before `from` (which must then be a time) go through the features first,
+   * unscored, so the windows of the range's first events hold what the live pipeline's held.
+   * @default none: the windows start empty at `from`
+   */
+  readonly warmUpMs?: number;
   /** Labels `{"id": …, "label": 0|1, "labelled_at": …}`, read whole before the replay. @default none */
   readonly labelsTopic?: string;
   /** A decision is "positive" at or above it. @default 0.5 (the label the example models give) */
@@ -96,6 +102,9 @@ export interface BacktestReport extends TallyReport {
   readonly from: string;
   readonly to: string;
   readonly partitions: { partition: number; from: string; to: string }[];
+  /** With a warm-up: where each partition's warm-up began, and the records it fed the features. */
+  readonly warmUp:
+    { partitions: { partition: number; from: string }[]; records: number } | undefined;
   readonly labels: LabelsRead | undefined;
   readonly seconds: number;
   readonly eventsPerSecond: number;
@@ -143,6 +152,8 @@ export async function runBacktest(
       cause: error,
     });
   });
+  const warmUp = await warmUpStarts(deps.history, topic, from, ranges, settings.warmUpMs);
+  let warmUpRecords = 0;
   const labels =
     settings.labelsTopic === undefined
       ? undefined
@@ -217,14 +228,39 @@ export async function runBacktest(
     }
   };
 
+  /** The warm-up: features only, their state recorded, nothing scored or counted. */
+  const warm = async (partition: number, records: readonly InputRecord[]) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await computeFeatures(extractor, topic, partition, records, decodeRecords(records));
+        warmUpRecords += records.length;
+        return;
+      } catch (error) {
+        const failure = ConsumerError.from(error);
+        if (!failure.retryable || attempt >= attempts) throw failure;
+        await sleep(backoffDelay(attempt, config.retry));
+      }
+    }
+  };
+  const scoredFrom = new Map(ranges.map((r) => [r.partition, r.from]));
+
   await deps.history.read(
     topic,
-    ranges,
+    warmUp === undefined
+      ? ranges
+      : ranges.map((r) => ({ ...r, from: warmUp.get(r.partition) ?? r.from })),
     async ({ partition, records, next }) => {
-      for (let start = 0; start < records.length; start += config.batch.maxEvents) {
-        await microBatch(partition, records.slice(start, start + config.batch.maxEvents));
+      const first = scoredFrom.get(partition) ?? 0n;
+      const cut = records.findIndex((record) => BigInt(record.offset) >= first);
+      const warming = cut < 0 ? records : records.slice(0, cut);
+      const scoring = cut < 0 ? [] : records.slice(cut);
+      for (let start = 0; start < warming.length; start += config.batch.maxEvents) {
+        await warm(partition, warming.slice(start, start + config.batch.maxEvents));
       }
-      done.set(partition, next);
+      for (let start = 0; start < scoring.length; start += config.batch.maxEvents) {
+        await microBatch(partition, scoring.slice(start, start + config.batch.maxEvents));
+      }
+      if (next > first) done.set(partition, next);
       settings.onProgress?.(progress());
     },
     settings.signal,
@@ -243,12 +279,50 @@ export async function runBacktest(
       from: String(r.from),
       to: String(r.to),
     })),
+    warmUp:
+      warmUp === undefined
+        ? undefined
+        : {
+            partitions: [...warmUp].map(([partition, offset]) => ({
+              partition,
+              from: String(offset),
+            })),
+            records: warmUpRecords,
+          },
     ...report,
     labels: labels?.summary,
     seconds,
     eventsPerSecond: seconds > 0 ? report.read / seconds : 0,
     complete: ranges.every((r) => (done.get(r.partition) ?? r.from) >= r.to),
   };
+}
+
+/**
+ * Per partition, where the warm-up starts: the first record at or after `from` − `warmUpMs`, never
+ * after the range's own start; undefined without a warm-up.
+ */
+async function warmUpStarts(
+  history: TopicHistory,
+  topic: string,
+  from: RangeBound,
+  ranges: readonly PartitionRange[],
+  warmUpMs: number | undefined,
+): Promise<Map<number, bigint> | undefined> {
+  if (warmUpMs === undefined || warmUpMs <= 0) return undefined;
+  if (from.kind !== "time") {
+    throw new ConsumerError(
+      "config_invalid",
+      `a warm-up needs the range to start at a time (an ISO 8601 time or a duration ago), got ${describeBound(from)}`,
+      { retryable: false },
+    );
+  }
+  const offsets = await history.offsetsForTime(topic, from.ms - warmUpMs);
+  return new Map(
+    ranges.map((r) => {
+      const offset = offsets.get(r.partition) ?? r.from;
+      return [r.partition, offset < r.from ? offset : r.from];
+    }),
+  );
 }
 
 function describeRange(range: PartitionRange): string {

@@ -15,6 +15,11 @@ describe("sluice backtest: flags", () => {
       [["--version", "two words"], /expected a version number \(e\.g\. 2\) or label/],
       [[], /required option '--version <version>' not specified/],
       [["--version", "2", "--from", "end"], /--from end: the range would be empty/],
+      [
+        ["--version", "2", "--warm-up", "soon"],
+        /expected a duration like "24h" or "7d", got "soon"/,
+      ],
+      [["--version", "2", "--from", "10", "--warm-up", "1h"], /--warm-up: give --from as a time/],
     ] as const) {
       const run = await sluice("backtest", "--config", CONFIG, ...args);
       assert.equal(run.code, 2, `${args.join(" ")}: ${run.err}`);
@@ -52,6 +57,7 @@ describe("sluice backtest: the text report", () => {
       from: "earliest",
       to: "end",
       partitions: [{ partition: 0, from: "0", to: "3" }],
+      warmUp: undefined,
       read: 3,
       predictions: 2,
       deadLetters: 1,

@@ -11,6 +11,7 @@
 import { InvalidArgumentError, type Command } from "commander";
 import {
   backtestPipeline,
+  parseDuration,
   parseRangeBound,
   withSecurityReason,
   type BacktestProgress,
@@ -31,6 +32,7 @@ interface BacktestFlags extends PipelineFlags {
   from: RangeBound;
   to: RangeBound;
   labelsTopic?: string;
+  warmUp?: number;
   threshold: number;
   json?: boolean;
 }
@@ -46,6 +48,14 @@ function bound(value: string): RangeBound {
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
+}
+
+function duration(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms <= 0) {
+    throw new InvalidArgumentError(`expected a duration like "24h" or "7d", got "${value}"`);
+  }
+  return ms;
 }
 
 function version(value: string): string {
@@ -85,6 +95,11 @@ export function describeBacktest(run: BacktestRun): string {
   const lines = [
     `backtest of pipeline ${run.pipeline} (model ${run.model}) on ${run.topic}, ${run.from} → ${run.to}`,
     `  partitions: ${run.partitions.map((p) => `[${p.partition}] ${p.from}..${p.to}`).join(", ")}`,
+    ...(run.warmUp === undefined
+      ? []
+      : [
+          `  warm-up: ${run.warmUp.records} records through the features first, from ${run.warmUp.partitions.map((p) => `[${p.partition}] ${p.from}`).join(", ")}`,
+        ]),
     `read ${run.read} records in ${run.seconds.toFixed(1)} s (${run.eventsPerSecond.toFixed(0)} events/s): ${run.predictions} scored, ${run.deadLetters} dead-lettered${run.complete ? "" : " (interrupted before the end of the range)"}`,
   ];
   for (const [code, { count, example }] of Object.entries(run.deadLettersByCode)) {
@@ -193,6 +208,11 @@ export function registerBacktest(program: Command): void {
       { kind: "end" } satisfies RangeBound,
     )
     .option(
+      "--warm-up <duration>",
+      "feed the features this much history before --from (a time) first, unscored, so the windows start full (e.g. 24h)",
+      duration,
+    )
+    .option(
       "--labels-topic <topic>",
       'labels {"id": …, "label": 0|1, "labelled_at": …}, joined to the events by id',
     )
@@ -202,8 +222,9 @@ export function registerBacktest(program: Command): void {
     notes: `The events go through the pipeline file's features and micro-batches (batch.max_events) and the
 sidecar (model.sidecar or --sidecar), as \`sluice consume\` would score them; the records it would
 write are counted, not sent. Live state is never touched: the topic is read by partition with no
-consumer group (nothing joined, nothing committed), and the stateful windows start empty at --from,
-under a Redis key prefix of their own (<redis.key_prefix>backtest:<run id>:), deleted at the end.
+consumer group (nothing joined, nothing committed), and the stateful windows start empty at --from
+(or --warm-up before it), under a Redis key prefix of their own (<redis.key_prefix>backtest:<run
+id>:), deleted at the end.
 --to is exclusive, and where a partition ends when the backtest starts is as far as it reads: it
 ends by itself on a busy or an idle topic. With --labels-topic the label topic is read whole first
 (labels come late). Progress goes to stderr: a bar on a terminal, a line every 5 s otherwise.
@@ -212,6 +233,7 @@ not serve, interrupted), 2 invalid pipeline file or flags.`,
     examples: [
       "sluice backtest --config examples/pipelines/fraud.yaml --version 2 --against 1",
       "sluice backtest --config examples/pipelines/fraud.yaml --model fraud --version canary --against stable --from 1h --to end --json",
+      "sluice backtest --config examples/pipelines/fraud.yaml --version 2 --from 10m --warm-up 24h",
     ],
   });
   command.action((flags: BacktestFlags, self: Command) =>
@@ -222,6 +244,11 @@ not serve, interrupted), 2 invalid pipeline file or flags.`,
           ? loaded
           : { ...loaded, model: { ...loaded.model, name: flags.model } };
       if (flags.from.kind === "end") throw new UsageError("--from end: the range would be empty");
+      if (flags.warmUp !== undefined && flags.from.kind !== "time") {
+        throw new UsageError(
+          "--warm-up: give --from as a time (an ISO 8601 time or a duration ago) to warm up before",
+        );
+      }
       const abort = new AbortController();
       const onSignal = () => abort.abort();
       process.once("SIGINT", onSignal);
@@ -234,6 +261,7 @@ not serve, interrupted), 2 invalid pipeline file or flags.`,
           ...(flags.against === undefined ? {} : { against: flags.against }),
           from: flags.from,
           to: flags.to,
+          ...(flags.warmUp === undefined ? {} : { warmUpMs: flags.warmUp }),
           ...(flags.labelsTopic === undefined ? {} : { labelsTopic: flags.labelsTopic }),
           threshold: flags.threshold,
           signal: abort.signal,
