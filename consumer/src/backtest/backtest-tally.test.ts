@@ -14,6 +14,7 @@ describe("BacktestTally", () => {
     tally.deadLetter("inference_rejected", "row 3 rejected");
     tally.deadLetter("decode_error", "not JSON");
     tally.deadLetter("decode_error", "not JSON either");
+    assert.deepEqual(tally.counts(), { read: 5, predictions: 2, deadLetters: 3 });
     const report = tally.report();
     assert.equal(report.read, 5);
     assert.equal(report.predictions, 2);

@@ -206,6 +206,13 @@ export class BacktestTally {
     if (labelled.length > 0) this.#evaluator.observe(labelled, 0);
   }
 
+  /** The counts alone, without sorting anything: for progress after every micro-batch. */
+  counts(): { read: number; predictions: number; deadLetters: number } {
+    let deadLetters = 0;
+    for (const d of Object.values(this.#deadLetters)) deadLetters += d.count;
+    return { read: this.#read, predictions: this.#predictions, deadLetters };
+  }
+
   report(): TallyReport {
     const deadLetters = Object.values(this.#deadLetters).reduce((n, d) => n + d.count, 0);
     return {

@@ -172,7 +172,7 @@ export async function runBacktest(
   const done = new Map(ranges.map((r) => [r.partition, r.from]));
   const startedAt = performance.now();
   const progress = (): BacktestProgress => {
-    const report = tally.report();
+    const report = tally.counts();
     return {
       done: ranges.reduce((n, r) => n + Number((done.get(r.partition) ?? r.from) - r.from), 0),
       total,
