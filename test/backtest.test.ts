@@ -392,4 +392,37 @@ describe("sluice backtest", { timeout: 6 * 60_000 }, () => {
       assert.deepEqual(await h.redis.keys(`${h.keyPrefix}backtest:*`), []);
     },
   );
+  test(
+    "Ctrl-C stops the replay, prints the report so far, deletes its state and exits 1",
+    { timeout: 2 * 60_000 },
+    async () => {
+      const { topics, settings } = await h.setup(3);
+      const { events } = fraudStream(3, 300, 200, `${h.run}-int`);
+      const messages = eventMessages(events);
+      // In requests of a size the broker takes.
+      for (let i = 0; i < messages.length; i += 5_000) {
+        await h.kafka.produce(topics.in, messages.slice(i, i + 5_000));
+      }
+      const file = await h.writeConfig(await fraudDocument(settings));
+      const cli = h.cli(["backtest", "--config", file, "--version", "2", "--against", "1"]);
+      // Its state keys show that the replay has begun.
+      await waitFor(
+        "the backtest's feature state",
+        async () =>
+          (await h.redis.keys(`${h.keyPrefix}backtest:*`)).length > 0 ? true : undefined,
+        { timeoutMs: 60_000, intervalMs: 20 },
+      );
+      cli.child.kill("SIGINT");
+      const { code } = await cli.exited;
+      assert.equal(code, 1, cli.lines.join("\n"));
+      const read = Number(/read (\d+) records/.exec(cli.stdout())?.[1]);
+      assert.ok(read > 0 && read < events.length, `read ${read} of ${events.length}`);
+      assert.match(cli.stdout(), /\(interrupted before the end of the range\)/);
+      assert.match(
+        cli.lines.join("\n"),
+        /error: backtest: interrupted before the end of the range/,
+      );
+      assert.deepEqual(await h.redis.keys(`${h.keyPrefix}backtest:*`), []);
+    },
+  );
 });

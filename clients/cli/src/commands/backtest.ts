@@ -171,7 +171,8 @@ function progressReporter(): { update: (p: BacktestProgress) => void; end: () =>
         const share = p.total === 0 ? 1 : Math.min(p.done / p.total, 1);
         const filled = Math.round(share * BAR_WIDTH);
         process.stderr.write(
-          `\r[${"#".repeat(filled)}${"-".repeat(BAR_WIDTH - filled)}] ${text(p)}`,
+          // \x1b[K clears what a longer line before left on the right.
+          `\r[${"#".repeat(filled)}${"-".repeat(BAR_WIDTH - filled)}] ${text(p)}\x1b[K`,
         );
         drawn = true;
       } else if (p.elapsedMs - lastLine >= PROGRESS_LINE_EVERY_MS || p.done >= p.total) {
