@@ -386,6 +386,18 @@ describe("sluice backtest", { timeout: 6 * 60_000 }, () => {
       assert.equal((await badFlag.exited).code, 2);
       assert.match(badFlag.lines.join("\n"), /expected an offset .* got "soon"/);
 
+      // Features the model's input does not fit: the file's fault, exit 2, as for consume.
+      const narrow = await fraudDocument(settings);
+      const features = narrow.pipeline["features"] as { vector: unknown[] };
+      features.vector = features.vector.slice(0, 2);
+      const narrowFile = await h.writeConfig(narrow);
+      const misfit = h.cli(["backtest", "--config", narrowFile, "--version", "2"]);
+      assert.equal((await misfit.exited).code, 2, misfit.lines.join("\n"));
+      assert.match(
+        misfit.lines.join("\n"),
+        /expects FP32 \[-1, 20\], the features give FP32 \[-1, 2\]/,
+      );
+
       const unknown = h.cli(["backtest", "--config", file, "--version", "9"]);
       assert.equal((await unknown.exited).code, 1, unknown.lines.join("\n"));
       assert.match(unknown.lines.join("\n"), /version 9/);

@@ -10,6 +10,7 @@
  */
 import { InvalidArgumentError, type Command } from "commander";
 import {
+  ConsumerError,
   backtestPipeline,
   parseDuration,
   parseRangeBound,
@@ -230,7 +231,8 @@ id>:), deleted at the end.
 ends by itself on a busy or an idle topic. With --labels-topic the label topic is read whole first
 (labels come late). Progress goes to stderr: a bar on a terminal, a line every 5 s otherwise.
 Exit status: 0 done, 1 failed (Kafka, Redis or the sidecar unreachable, a version the sidecar does
-not serve, interrupted), 2 invalid pipeline file or flags.`,
+not serve, interrupted), 2 invalid pipeline file or flags (a --model or --version whose input does
+not fit the file's features included).`,
     examples: [
       "sluice backtest --config examples/pipelines/fraud.yaml --version 2 --against 1",
       "sluice backtest --config examples/pipelines/fraud.yaml --model fraud --version canary --against stable --from 1h --to end --json",
@@ -268,6 +270,11 @@ not serve, interrupted), 2 invalid pipeline file or flags.`,
           signal: abort.signal,
           onProgress: progress.update,
         }).catch((error: unknown) => {
+          // A model whose input does not fit the file's features: the command line's fault, as
+          // for `sluice consume`.
+          if (ConsumerError.is(error, "config_invalid")) {
+            throw new UsageError(`${flags.config}: ${error.message}`);
+          }
           // A refused password or an untrusted certificate, said as such.
           throw withSecurityReason(error);
         });
