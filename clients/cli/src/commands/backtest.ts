@@ -11,6 +11,7 @@
 import { InvalidArgumentError, type Command } from "commander";
 import {
   ConsumerError,
+  DEFAULT_THRESHOLD,
   backtestPipeline,
   parseDuration,
   parseRangeBound,
@@ -218,7 +219,12 @@ export function registerBacktest(program: Command): void {
       "--labels-topic <topic>",
       'labels {"id": …, "label": 0|1, "labelled_at": …}, joined to the events by id',
     )
-    .option("--threshold <p>", "a score at or above it is a positive decision", probability, 0.5)
+    .option(
+      "--threshold <p>",
+      "a score at or above it is a positive decision (the example models' label)",
+      probability,
+      DEFAULT_THRESHOLD,
+    )
     .option("--json", "print the report as JSON on stdout");
   addHelp(command, {
     notes: `The events go through the pipeline file's features and micro-batches (batch.max_events) and the
