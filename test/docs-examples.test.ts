@@ -8,8 +8,8 @@
  *             (explicit mode, admin token s3cret-token, as the examples say), unloads last;
  * - serve:    each `sluice serve` is started, must answer the health check, then SIGTERM: exit 0;
  * - stack:    `sluice stack …` on a stack of its own (a temp --state-dir), the ups first, downs last;
- * - pipeline: consume (kept running), produce, verify once the consumers caught up, top (a live
- *             view gets SIGINT: exit 0), on the local stack with this test's own topics;
+ * - pipeline: consume (kept running), produce, verify once the consumers caught up, backtest, top
+ *             (a live view gets SIGINT: exit 0), on the local stack with this test's own topics;
  * - rollout:  `sluice rollout …` on examples/pipelines/fraud-canary.yaml's copy with a Redis key
  *             prefix of its own (the command needs only Redis), its ramps shortened to 1 s.
  *
@@ -68,6 +68,7 @@ const SCENE_OF: Record<string, "client" | "serve" | "stack" | "pipeline" | "roll
   top: "pipeline",
   "load-lookups": "pipeline",
   rollout: "rollout",
+  backtest: "pipeline",
 };
 /** A command that ends by itself; the long-running ones are stopped by a signal. */
 const SHORT_TIMEOUT_MS = 90_000;
@@ -367,7 +368,7 @@ describe("the command examples of --help, the README and the docs", () => {
       }
     });
 
-    test("pipeline: consume, produce, verify and top on the local stack", async () => {
+    test("pipeline: consume, produce, verify, backtest and top on the local stack", async () => {
       const kafka = await startTestKafka();
       const redis = await startTestRedis();
       const keyPrefix = uniquePrefix();
@@ -435,6 +436,8 @@ describe("the command examples of --help, the README and the docs", () => {
           { timeoutMs: 90_000, intervalMs: 500 },
         );
         for (const example of of("verify")) await runShort(example, environment);
+        // The consumers scored the events; a backtest replays them beside them.
+        for (const example of of("backtest")) await runShort(example, environment);
         for (const example of of("top")) {
           if (example.line.includes("--once")) {
             await runShort(example, environment);

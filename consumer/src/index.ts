@@ -7,5 +7,7 @@ export * from "./observability/index.js";
 export * from "./lifecycle/index.js";
 export * from "./rollout/index.js";
 export * from "./monitoring/index.js";
+export * from "./backtest/index.js";
 export { featureStoreOptions, startPipeline, type StartPipelineOptions } from "./start-pipeline.js";
+export { backtestKeyPrefix, backtestPipeline, type BacktestRun } from "./start-backtest.js";
 export { ConsumerError, CONSUMER_ERROR_CODES, type ConsumerErrorCode } from "./errors.js";

@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { Command, CommanderError, type OutputConfiguration } from "commander";
 import { errorMessage } from "@sluice/kit";
 import { EXIT_STATUS_CODE } from "./output/exit.js";
+import { registerBacktest } from "./commands/backtest.js";
 import { registerConsume } from "./commands/consume.js";
 import { registerHealth } from "./commands/health.js";
 import { registerInfer } from "./commands/infer.js";
@@ -46,6 +47,7 @@ export function createProgram(output?: OutputConfiguration): Command {
   registerLoadLookups(program);
   registerVerify(program);
   registerRollout(program);
+  registerBacktest(program);
   registerTop(program);
   return program;
 }

@@ -29,3 +29,5 @@ export {
 } from "./kafka-security.js";
 export type { PlatformaticSecurityOptions } from "./kafka-security.js";
 export { RedisRolloutOverrides, rolloutOverrideKey } from "./redis-rollout-overrides.js";
+export { PlatformaticTopicHistory } from "./platformatic-topic-history.js";
+export type { PlatformaticTopicHistoryOptions } from "./platformatic-topic-history.js";

@@ -545,6 +545,29 @@ describe("RedisFeatureStore", () => {
     }
   });
 
+  it("deleteState removes its own prefix's keys only, a prefix with glob characters taken literally", async () => {
+    // A prefix under this file's, with the characters a SCAN pattern would read as globs.
+    const own = `${prefix}backtest:[a*]?:`;
+    const lookalike = `${prefix}backtest:a1:`;
+    const mine = await RedisFeatureStore.connect(redis.url, { keyPrefix: own });
+    const other = await RedisFeatureStore.connect(redis.url, { keyPrefix: lookalike });
+    try {
+      await apply([event("d1", T0, 0), event("d2", T0, 1, 1, "m1", 1)], PLAN, mine);
+      await apply([event("d1", T0, 0)], PLAN, other);
+      const before = await snapshot(redis.client, lookalike);
+      assert.equal(Object.keys(before).length, 1);
+      assert.equal(await mine.deleteState(), 2);
+      assert.deepEqual(await redis.client.keys(`${own.replace(/[*?[\]]/g, "\\$&")}*`), []);
+      assert.deepEqual(await snapshot(redis.client, lookalike), before);
+      // Deleted from memory too: the entity starts over, as after a first start.
+      const [again] = answers(await apply([event("d1", T0 + 1, 2)], PLAN, mine));
+      assert.equal(again?.count5m, 1);
+    } finally {
+      await mine.close();
+      await other.close();
+    }
+  });
+
   it("keys state by the plan's layout: a spec recording other values starts fresh", async () => {
     await apply([event("layout", T0, 0)]);
     const other: StatePlan = { ...PLAN, trackedFields: ["number:amount", "string:merchant_id"] };

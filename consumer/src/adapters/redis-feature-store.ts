@@ -250,6 +250,26 @@ export class RedisFeatureStore implements FeatureStore {
     );
   }
 
+  /**
+   * Deletes every key under this store's key prefix (SCAN, then UNLINK in batches) and forgets
+   * what it holds in memory; resolves with how many keys went. Only for a store whose prefix is
+   * its own, as a backtest's is: with a prefix shared with a live pipeline it would delete that
+   * pipeline's state too.
+   */
+  async deleteState(): Promise<number> {
+    this.#cache.clear();
+    let deleted = 0;
+    let cursor = "0";
+    // The prefix is taken literally: glob characters in it are escaped.
+    const pattern = `${this.#options.keyPrefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
+    do {
+      const [next, keys] = await this.#client.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await this.#client.unlink(...keys);
+    } while (cursor !== "0");
+    return deleted;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -52,3 +52,9 @@ export type {
   PredictionEntry,
 } from "./label-join.js";
 export type { RolloutOverrides } from "./rollout-overrides.js";
+export type {
+  HistoryBatch,
+  PartitionExtent,
+  PartitionRange,
+  TopicHistory,
+} from "./topic-history.js";

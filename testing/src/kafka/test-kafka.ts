@@ -19,6 +19,8 @@ export interface TestMessage {
   readonly value: Bytes | null;
   /** Headers whose value is undefined are left out. */
   readonly headers?: Readonly<Record<string, Bytes | undefined>>;
+  /** The record's timestamp, epoch milliseconds. @default when it is sent */
+  readonly timestamp?: number;
 }
 
 /** Text as UTF-8, bytes as they are. */
@@ -72,12 +74,13 @@ export async function startTestKafka(options: StackOptions = {}): Promise<TestKa
         partitioner: keyPartitioner(),
       });
       await producer.send({
-        messages: messages.map(({ key, value, headers }) => ({
+        messages: messages.map(({ key, value, headers, timestamp }) => ({
           topic,
           key: key ?? undefined,
           // The library writes a missing value as null: a tombstone.
           value: value ?? (undefined as unknown as Bytes),
           ...(headers === undefined ? {} : { headers: definedHeaders(headers) }),
+          ...(timestamp === undefined ? {} : { timestamp: BigInt(timestamp) }),
         })),
       });
     },

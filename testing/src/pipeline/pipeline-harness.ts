@@ -235,7 +235,10 @@ export class PipelineHarness {
   }
 
   /** The fraud model's [P(legit), P(fraud)] for each row, straight from the sidecar. */
-  async expectedProbabilities(rows: readonly Float32Array[]): Promise<number[][]> {
+  async expectedProbabilities(
+    rows: readonly Float32Array[],
+    version = "stable",
+  ): Promise<number[][]> {
     const client = new InferenceClient({ address: `127.0.0.1:${this.sidecar.grpcPort}` });
     try {
       const out: number[][] = [];
@@ -246,7 +249,7 @@ export class PipelineHarness {
         const result = await client.infer(
           "fraud",
           [{ name: "features", datatype: "FP32", shape: [chunk.length, 20], data }],
-          { version: "stable" },
+          { version },
         );
         const probabilities = result.output("probabilities").data as Float32Array;
         for (let i = 0; i < chunk.length; i++) {
