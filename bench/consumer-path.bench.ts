@@ -14,11 +14,12 @@
  * after a full collection, so neither side pays for the other's garbage.
  *
  * With `--variants base,shadow` this tree runs once per variant of the pipeline, in turn the same
- * way: `base` is fraud.yaml, `shadow` adds a shadow of version 2 on every event (issue 9: the cost
- * of a shadow). Ratios are printed against the first side.
+ * way: `base` is fraud.yaml, `shadow` adds a shadow of version 2 on every event, `monitoring` the
+ * drift monitor and the label join (issue 9: what they cost). Ratios are printed against the
+ * first side.
  *
  *   node --conditions=source --import tsx bench/consumer-path.bench.ts [--against <checkout>]
- *        [--variants base,shadow]
+ *        [--variants base,shadow,monitoring]
  *        [--events 200000] [--warmup 20000] [--phase 10000] [--ack-ms 2] [--partitions 8]
  *        [--users 10000] [--sidecar host:port]
  *
@@ -102,6 +103,19 @@ const VARIANTS: Record<string, (pipeline: Record<string, unknown>) => void> = {
     pipeline["rollout"] = {
       arms: [{ name: "stable", version: 1, weight: 100 }],
       shadow: { version: 2, share: 100, deadline_ms: 2000 },
+    };
+  },
+  // Drift against each version's reference.json, and every prediction recorded in the label join
+  // (one Redis script call per micro-batch); the label topic's consumer fetches nothing here, so
+  // the labels' own ingestion (one call per label batch, off the events' path) is not measured.
+  monitoring: (pipeline) => {
+    pipeline["monitoring"] = {
+      drift: { reference: "file", model_repository: join(REPO_ROOT, "examples/models") },
+      labels: {
+        topic: `${(pipeline["topics"] as { input: string }).input}-labels`,
+        // Under the run's prefix, so the clean-up at the end deletes the join's keys too.
+        key_prefix: `${(pipeline["redis"] as { key_prefix: string }).key_prefix}labels:`,
+      },
     };
   },
 };
@@ -215,12 +229,21 @@ try {
       config.redis.url,
       consumer.featureStoreOptions(config),
     );
+    const labels = config.monitoring?.labels;
+    const labelJoin =
+      labels === undefined
+        ? undefined
+        : await consumer.RedisLabelJoin.connect(config.redis.url, {
+            keyPrefix: labels.keyPrefix,
+            ttlMs: labels.ttlMs,
+          });
     const side: Side = { label, consumer, kafka, phases: [] };
     running.push(side);
     side.pipeline = await consumer.Pipeline.start(config, {
       kafka,
       inference,
       store,
+      ...(labelJoin === undefined ? {} : { labelJoin }),
       release: async () => {
         inference.close();
         await store.close();

@@ -16,6 +16,7 @@ import {
   header,
   parsePrediction,
   PipelineHarness,
+  propertyFailure,
   STACK_TIMEOUT_MS,
   waitFor,
   type TestMessage,
@@ -201,24 +202,29 @@ describe("events fuzzed through the consumer", { timeout: 120_000 }, () => {
 
   it("every record becomes exactly one prediction or one dead letter with a reason, and the consumer stays up", async (t) => {
     const started = performance.now();
-    await fc.assert(
-      fc.asyncProperty(batch, async (specs) => {
-        await h.kafka.produce(topics.in, specs.map(message));
-        // One outcome per record: the output and dead-letter topics grow by exactly the batch.
-        await waitFor(
-          `${sent} records predicted or dead-lettered`,
-          async () => {
-            assert.equal(fatal, undefined, `the pipeline stopped: ${String(fatal)}`);
-            const written =
-              (await h.kafka.admin.written(topics.out)) + (await h.kafka.admin.written(topics.dlq));
-            assert.ok(written <= sent, `${written} outcomes for ${sent} records`);
-            return written === sent;
-          },
-          { timeoutMs: 20_000, intervalMs: 50 },
-        );
-      }),
-      { numRuns: RUNS, seed: 20261207, endOnFailure: true },
-    );
+    await fc
+      .assert(
+        fc.asyncProperty(batch, async (specs) => {
+          await h.kafka.produce(topics.in, specs.map(message));
+          // One outcome per record: the output and dead-letter topics grow by exactly the batch.
+          await waitFor(
+            `${sent} records predicted or dead-lettered`,
+            async () => {
+              assert.equal(fatal, undefined, `the pipeline stopped: ${String(fatal)}`);
+              const written =
+                (await h.kafka.admin.written(topics.out)) +
+                (await h.kafka.admin.written(topics.dlq));
+              assert.ok(written <= sent, `${written} outcomes for ${sent} records`);
+              return written === sent;
+            },
+            { timeoutMs: 20_000, intervalMs: 50 },
+          );
+        }),
+        { numRuns: RUNS, seed: 20261207, endOnFailure: true },
+      )
+      .catch((error: unknown) => {
+        throw propertyFailure(error);
+      });
 
     const records = await h.read([topics.out, topics.dlq]);
     const outcomes = new Map<string, string[]>();

@@ -18,6 +18,7 @@ import {
   ProtocolClient,
   f32,
   makeRepository,
+  propertyFailure,
   raw,
   startTestSidecar,
   type TestRepository,
@@ -179,25 +180,32 @@ describe("ModelInfer fuzzed", { timeout: 180_000 }, () => {
     global.gc?.();
     const heapBefore = process.memoryUsage().heapUsed;
     const seen = new Map<number, number>();
-    await fc.assert(
-      fc.asyncProperty(request, async (input) => {
-        const error = await infer(build(input));
-        const code = error?.code ?? status.OK;
-        seen.set(code, (seen.get(code) ?? 0) + 1);
-        if (error === undefined) return;
-        assert.ok(
-          code === status.INVALID_ARGUMENT || code === status.NOT_FOUND,
-          `expected INVALID_ARGUMENT or NOT_FOUND, got ${status[code]}: ${error.details}`,
-        );
-        // The message names what was wrong: the model, an input, a datatype, a shape or a size.
-        assert.ok(error.details.length >= 20, `a message too short to act on: "${error.details}"`);
-        assert.match(
-          error.details,
-          /model|input|datatype|shape|bytes|elements|expected|version|rows|batch/i,
-        );
-      }),
-      { numRuns: RUNS, seed: 20261206 },
-    );
+    await fc
+      .assert(
+        fc.asyncProperty(request, async (input) => {
+          const error = await infer(build(input));
+          const code = error?.code ?? status.OK;
+          seen.set(code, (seen.get(code) ?? 0) + 1);
+          if (error === undefined) return;
+          assert.ok(
+            code === status.INVALID_ARGUMENT || code === status.NOT_FOUND,
+            `expected INVALID_ARGUMENT or NOT_FOUND, got ${status[code]}: ${error.details}`,
+          );
+          // The message names what was wrong: the model, an input, a datatype, a shape or a size.
+          assert.ok(
+            error.details.length >= 20,
+            `a message too short to act on: "${error.details}"`,
+          );
+          assert.match(
+            error.details,
+            /model|input|datatype|shape|bytes|elements|expected|version|rows|batch/i,
+          );
+        }),
+        { numRuns: RUNS, seed: 20261206 },
+      )
+      .catch((error: unknown) => {
+        throw propertyFailure(error);
+      });
     assert.ok((seen.get(status.INVALID_ARGUMENT) ?? 0) > RUNS / 4, "most requests are refused");
     assert.ok((seen.get(status.NOT_FOUND) ?? 0) > 0, "unknown models and versions are NOT_FOUND");
     await assertServes();

@@ -44,6 +44,7 @@ export class MemoryKafka implements KafkaClient {
   readonly #partitions: readonly (readonly InputRecord[])[];
   readonly #options: MemoryKafkaOptions;
   readonly #gate = new Gate();
+  #handedOut = false;
 
   constructor(
     topic: string,
@@ -75,7 +76,13 @@ export class MemoryKafka implements KafkaClient {
     };
   }
 
+  /**
+   * The first consumer reads the events; any later one (the label topic's, with monitoring) is
+   * assigned no partition and fetches nothing.
+   */
   consumer(): KafkaConsumer {
+    if (this.#handedOut) return new MemoryConsumer(this.#topic, [], new Gate());
+    this.#handedOut = true;
     this.#gate.remaining = this.#partitions.reduce((sum, records) => sum + records.length, 0);
     return new MemoryConsumer(this.#topic, this.#partitions, this.#gate);
   }
