@@ -152,6 +152,30 @@ describe("RedisLabelJoin", () => {
     }
   });
 
+  it("stores each prediction as the JSON of its fields, whatever the names hold, several arms in one batch", async () => {
+    const odd = {
+      model: 'fr"aud\\',
+      version: "2\n",
+      arm: "<a>\u0000é",
+      score: 1e-7,
+      predictedAt: 1_700_000_000_123,
+    };
+    await store.recordPredictions([
+      prediction("o1", odd),
+      prediction("o2", { ...odd, arm: "stable" }),
+      prediction("o3", odd),
+    ]);
+    for (const [id, arm] of [
+      ["o1", odd.arm],
+      ["o2", "stable"],
+      ["o3", odd.arm],
+    ] as const) {
+      const stored = (await redis.client.get(store.keysOf(id)[0]))!;
+      const expected = { m: odd.model, v: odd.version, a: arm, s: 1e-7, t: odd.predictedAt };
+      assert.equal(stored, JSON.stringify({ ...expected, src: `transactions/0/${id}` }));
+    }
+  });
+
   it("forgets a side after its TTL: a label later than that waits alone", async () => {
     const short = new RedisLabelJoin(redis.client, { keyPrefix: `${prefix}short:`, ttlMs: 100 });
     await short.recordPredictions([prediction("e")]);
