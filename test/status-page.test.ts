@@ -2,12 +2,14 @@
  * The consumer's live status page in a real headless Chromium (Debian's `chromium`, driven by
  * playwright-core; no browser is downloaded) against `sluice consume` on the real stack: the local
  * Kafka and Redis, a sidecar on port 0, fresh topics and group, a rollout of two arms with a
- * shadow. What a user relies on: the page opens offline (its script and uPlot come from the
- * consumer), shows live throughput while events flow, then the same totals, weights and arm
- * predictions as /metrics, and renders label values (here a hostile segment value) as text.
+ * shadow and drift monitoring against each version's reference.json. What a user relies on: the
+ * page opens offline (its script and uPlot come from the consumer), shows live throughput while
+ * events flow, then the same totals, weights, arm predictions and drift per feature as /metrics,
+ * and renders label values (here a hostile segment value) as text.
  *
- * A second case draws the drift and evaluation sections from the series the drift monitor and the
- * evaluator register (docs/metrics.md), set by hand on a consumer's registry in this process.
+ * A second case renders the drift and evaluation sections from series set by hand on a consumer's
+ * registry in this process, for what a short run cannot show: bands over time, a hostile feature
+ * name, and evaluated figures (which need a label topic and late labels).
  *
  * Without Chromium the suite is skipped, unless SLUICE_E2E_BROWSER is set (CI sets it): then it
  * fails, saying how to install it.
@@ -16,10 +18,17 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { describe, it } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { Counter, Gauge } from "prom-client";
-import { ConsumerMetrics } from "@sluice/consumer";
+import {
+  ConsumerMetrics,
+  MonitoringMetrics,
+  type DriftReport,
+  type DriftState,
+  type EvaluationFigures,
+  type SubjectDrift,
+} from "@sluice/consumer";
 import { sumSamples } from "@sluice/kit";
 import {
+  EXAMPLE_MODELS,
   fraudDocument,
   fraudStream,
   pipelineHarness,
@@ -77,6 +86,14 @@ describe("the status page in Chromium", { skip, timeout: 5 * 60_000 }, () => {
             ],
             segments: { field: "channel", weights: { [HOSTILE]: { stable: 0, canary: 100 } } },
             shadow: { version: 2, share: 100, deadline_ms: 5_000 },
+          },
+          monitoring: {
+            drift: {
+              reference: "file",
+              model_repository: EXAMPLE_MODELS,
+              window: { events: 1_000 },
+              min_events: 200,
+            },
           },
         },
       });
@@ -179,11 +196,29 @@ describe("the status page in Chromium", { skip, timeout: 5 * 60_000 }, () => {
           .getAttribute("data-agreement");
         assert.equal(Number(agreement), agree / compared);
 
-        // No drift monitor or label topic in this pipeline: the page says so.
-        for (const heading of ["Drift", "Evaluation (late labels)"]) {
-          const section = page.locator(`h3:text-is("${heading}") + p.nodata`);
-          assert.match((await section.textContent()) ?? "", /^no data yet/, heading);
-        }
+        // Drift per feature and version: a row for every PSI series, with its figure.
+        let expected: string[] = [];
+        await waitFor(
+          "the drift table shows every PSI series of /metrics",
+          async () => {
+            expected = (await readMetrics(port))
+              .filter((m) => m.name === "sluice_consumer_drift_psi")
+              .map((m) => `${m.labels["subject"]}\t${m.labels["version"]}\t${m.value.toFixed(3)}`)
+              .sort();
+            const shown = (await page.locator('[data-table="drift"] tbody tr').allInnerTexts())
+              .map((row) => row.split("\t").slice(0, 3).join("\t"))
+              .sort();
+            return expected.length > 0 && JSON.stringify(shown) === JSON.stringify(expected);
+          },
+          { timeoutMs: PAGE_TIMEOUT_MS },
+        );
+        assert.ok(
+          expected.length >= 21,
+          `PSI of the 20 features and the score, got ${expected.length} series`,
+        );
+        // No label topic in this pipeline: the page says so.
+        const evaluationSection = page.locator(`h3:text-is("Evaluation (late labels)") + p.nodata`);
+        assert.match((await evaluationSection.textContent()) ?? "", /^no data yet/);
         assert.ok((await page.locator(".uplot canvas").count()) >= 6, "the charts are drawn");
         assert.deepEqual(problems, [], "no script error, no refused resource");
         assert.deepEqual(elsewhere, [], "nothing asked of another host");
@@ -198,59 +233,63 @@ describe("the status page in Chromium", { skip, timeout: 5 * 60_000 }, () => {
     async () => {
       assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: ${INSTALL}`);
       const metrics = new ConsumerMetrics();
-      metrics.forPipeline({
+      const pipeline = metrics.forPipeline({
         pipeline: "fraud",
         model: "fraud",
         topics: { input: "tx", output: "out", deadLetter: "dlq", review: undefined },
       });
-      const registers = [metrics.registry];
-      const drift = ["pipeline", "model", "version", "subject"] as const;
-      const scoreLabels = ["pipeline", "model", "version"] as const;
-      const evaluated = ["pipeline", "model", "version", "arm"] as const;
-      const gauge = <L extends string>(name: string, labelNames: readonly L[]) =>
-        new Gauge({ name, help: name, labelNames, registers });
-      const psi = gauge("sluice_consumer_drift_psi", drift);
-      const band = gauge("sluice_consumer_drift_band", drift);
-      const ks = gauge("sluice_consumer_drift_score_ks", scoreLabels);
-      const wasserstein = gauge("sluice_consumer_drift_score_wasserstein", scoreLabels);
-      const events = new Counter({
-        name: "sluice_consumer_drift_events_total",
-        help: "drift events",
-        labelNames: ["pipeline"],
-        registers,
-      });
-      const evaluation = Object.fromEntries(
-        ["precision", "recall", "roc_auc", "log_loss", "brier", "labels"].map((m) => [
-          m,
-          gauge(`sluice_consumer_evaluation_${m}`, evaluated),
-        ]),
-      );
-      const v1 = { pipeline: "fraud", model: "fraud", version: "1" };
+      // What the drift monitor and the evaluator report, as the pipeline's monitor keeps it; the
+      // consumer renders its own series from it at scrape time.
+      const monitoring = new MonitoringMetrics();
+      pipeline.monitoring = monitoring;
       const hostile = `<b id="injected">amount</b>`;
+      const window = { describe: "the last 1,000 events" } as DriftReport["window"];
+      const subject = (name: string, psi: number, state: DriftState): SubjectDrift => ({
+        subject: name,
+        kind: name === "score" ? "score" : "feature",
+        psi,
+        state,
+        missing: 0,
+      });
+      const bands: DriftState[] = ["stable", "moderate", "major"];
       const figures = (step: number) => {
-        psi.set({ ...v1, subject: "amount_log" }, 0.05 + 0.13 * step);
-        band.set({ ...v1, subject: "amount_log" }, step);
-        psi.set({ ...v1, subject: hostile }, 0.12);
-        band.set({ ...v1, subject: hostile }, 1);
-        psi.set({ ...v1, subject: "score" }, 0.02);
-        band.set({ ...v1, subject: "score" }, 0);
-        ks.set(v1, 0.081);
-        wasserstein.set(v1, 0.0123);
+        const score = {
+          ...subject("score", 0.02, "stable"),
+          ks: { value: 0.081, bound: 0.01 },
+          wasserstein: { value: 0.0123, bound: 0.001 },
+        };
+        monitoring.drift.set("1", {
+          at: Date.now(),
+          window,
+          judged: true,
+          warmupRemaining: 0,
+          features: [
+            subject("amount_log", 0.05 + 0.13 * step, bands[step]!),
+            subject(hostile, 0.12, "moderate"),
+          ],
+          score,
+          changes: [],
+        });
         for (const [arm, version, auc] of [
           ["stable", "1", 0.91],
           ["canary", "2", 0.88],
         ] as const) {
-          const of = { pipeline: "fraud", model: "fraud", version, arm };
-          evaluation["precision"]!.set(of, 0.8 - 0.01 * step);
-          evaluation["recall"]!.set(of, 0.7);
-          evaluation["roc_auc"]!.set(of, auc);
-          evaluation["log_loss"]!.set(of, 0.21);
-          evaluation["brier"]!.set(of, 0.05);
-          evaluation["labels"]!.set(of, 1000 + 100 * step);
+          monitoring.evaluation.set(`${version}\n${arm}`, {
+            version,
+            arm,
+            window,
+            labels: 1000 + 100 * step,
+            precision: 0.8 - 0.01 * step,
+            recall: 0.7,
+            rocAuc: auc,
+            logLoss: 0.21,
+            brier: 0.05,
+          } as EvaluationFigures);
         }
       };
       figures(0);
-      events.inc({ pipeline: "fraud" }, 2);
+      monitoring.driftEvent("1", "moderate");
+      monitoring.driftEvent("1", "major");
       const server = await metrics.listen("127.0.0.1", 0, { intervalMs: 200 });
       const browser = await launch();
       try {
