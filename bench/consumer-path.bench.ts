@@ -14,12 +14,13 @@
  * after a full collection, so neither side pays for the other's garbage.
  *
  * With `--variants base,shadow` this tree runs once per variant of the pipeline, in turn the same
- * way: `base` is fraud.yaml, `shadow` adds a shadow of version 2 on every event, `monitoring` the
- * drift monitor and the label join (issue 9: what they cost). Ratios are printed against the
+ * way: `base` is fraud.yaml, `shadow` adds a shadow of version 2 on every event (`shadow-same`: of
+ * version 1, the primary's own model), `monitoring` the drift monitor and the label join (issue 9:
+ * what they cost). Ratios are printed against the
  * first side.
  *
  *   node --conditions=source --import tsx bench/consumer-path.bench.ts [--against <checkout>]
- *        [--variants base,shadow,monitoring]
+ *        [--variants base,shadow,shadow-same,monitoring]
  *        [--events 200000] [--warmup 20000] [--phase 10000] [--ack-ms 2] [--partitions 8]
  *        [--users 10000] [--sidecar host:port]
  *
@@ -104,6 +105,12 @@ const VARIANTS: Record<string, (pipeline: Record<string, unknown>) => void> = {
       arms: [{ name: "stable", version: 1, weight: 100 }],
       shadow: { version: 2, share: 100, deadline_ms: 2000 },
     };
+  },
+  // The same with version 1 shadowing itself: what the shadow's mechanism costs (an extra
+  // ModelInfer per micro-batch and the comparison per event), apart from a heavier model's.
+  "shadow-same": (pipeline) => {
+    VARIANTS["shadow"]!(pipeline);
+    (pipeline["rollout"] as { shadow: { version: number } }).shadow.version = 1;
   },
   // Drift against each version's reference.json, and every prediction recorded in the label join
   // (one Redis script call per micro-batch); the label topic's consumer fetches nothing here, so
