@@ -259,6 +259,10 @@ export class RedisFeatureStore implements FeatureStore {
     this.#cache.retain(partitions);
   }
 
+  held(): { entities: number; bytes: number } {
+    return { entities: this.#cache.size, bytes: this.#cache.bytes };
+  }
+
   async apply(request: StoreRequest): Promise<StoreResponse> {
     const { plan, events, lookups } = request;
     if (this.#closed) throw new ConsumerError("closed", "feature store is closed");

@@ -93,6 +93,8 @@ export class PipelineMetrics implements PipelineObserver {
   version: string | undefined;
   /** A rollout's counts, when the pipeline has one (`rolloutMetrics` makes them). */
   rollout: RolloutMetrics | undefined;
+  /** The feature state held in memory, when the store holds any (read at scrape time). */
+  featureState: (() => { readonly entities: number; readonly bytes: number }) | undefined;
   readonly #counts = {
     events: 0,
     microBatches: 0,
