@@ -146,11 +146,15 @@ export class ChaosRun {
   }
 
   /**
-   * `sluice consume` with `instanceId` (this run's own by default); resolves once it consumes.
+   * `sluice consume` with `instanceId` (this run's own by default) and `args` (more flags);
+   * resolves once it consumes.
    * The load starts when the first consumer does.
    */
-  async consumer(instanceId = this.instanceId): Promise<CliProcess> {
-    const consumer = this.cli(["consume", "--config", this.file, "--instance-id", instanceId]);
+  async consumer(instanceId = this.instanceId, args: readonly string[] = []): Promise<CliProcess> {
+    const consumer = this.cli([
+      ...["consume", "--config", this.file, "--instance-id", instanceId],
+      ...args,
+    ]);
     await consumer.line(CONSUMING, START_TIMEOUT_MS);
     if (this.#produce === undefined && this.load !== undefined) this.#startLoad(this.load);
     return consumer;
