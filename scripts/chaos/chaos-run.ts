@@ -124,11 +124,21 @@ export class ChaosRun {
     );
   }
 
+  /**
+   * Node.js options for the sidecar and the consumers only (a heap limit, as their containers
+   * would set), added to NODE_OPTIONS; the load and the judge run as they are.
+   */
+  nodeOptions: string | undefined;
+
   cli(args: string[]): CliProcess {
+    const pipelineProcess = args[0] === "serve" || args[0] === "consume";
     // The CLI prefers KAFKA_BROKERS and REDIS_URL to the file's: they must name this run's parts.
     const process = runCli(args, {
       KAFKA_BROKERS: this.parts.kafka.brokers.join(","),
       REDIS_URL: this.parts.redisUrl,
+      ...(pipelineProcess && this.nodeOptions !== undefined
+        ? { NODE_OPTIONS: `${globalThis.process.env["NODE_OPTIONS"] ?? ""} ${this.nodeOptions}` }
+        : {}),
     });
     this.#processes.push(process);
     return process;

@@ -43,6 +43,7 @@ const { values: flags } = parseArgs({
     seed: { type: "string", default: "17" },
     diagnose: { type: "string" },
     "heap-snapshots": { type: "boolean", default: false },
+    "heap-mb": { type: "string" },
   },
 });
 const minutes = Number(flags.minutes);
@@ -52,6 +53,9 @@ const delivery = flags.delivery as DeliveryMode;
 if (!(minutes > 0)) throw new Error(`--minutes: expected a positive number, got ${flags.minutes}`);
 if (!(rateShare > 0 && rateShare <= 1))
   throw new Error(`--rate-share: expected a share in (0, 1], got ${flags["rate-share"]}`);
+const heapMb = flags["heap-mb"] === undefined ? undefined : Number(flags["heap-mb"]);
+if (heapMb !== undefined && !(Number.isInteger(heapMb) && heapMb > 0))
+  throw new Error(`--heap-mb: expected a whole number of MB, got ${flags["heap-mb"]}`);
 if (delivery !== "at_least_once" && delivery !== "exactly_once")
   throw new Error(`--delivery: expected at_least_once or exactly_once, got ${flags.delivery}`);
 
@@ -226,6 +230,9 @@ try {
 
   // 2. The soak: a steady load for `minutes`, memory and lag sampled every 10 s.
   const soak = new ChaosRun("soak", delivery, parts, files);
+  // --heap-mb: the sidecar's and the consumer's V8 old space capped, as a container's memory
+  // limit would have Node.js size it (here it sizes itself for this machine's memory).
+  if (heapMb !== undefined) soak.nodeOptions = `--max-old-space-size=${heapMb}`;
   try {
     await soak.setup(64);
     const metricsPort = await freePort();
