@@ -77,11 +77,12 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000;
 export const DEFAULT_MAX_CACHED_ENTITIES = 100_000;
 /**
  * The entities' memory per member, estimated (`EntityLog.memoryBytes`): the bound that holds when
- * entities are few and busy, each keeping every event of its longest window. 256 MB is above what
- * the entity bound's 100,000 typical entities take (~170 MB), so it bites only on busy ones, and
- * keeps a member's heap well inside a 1 GB container.
+ * entities are few and busy, each keeping every event of its longest window. It must fit in the
+ * consumer's V8 heap with room to spare: the soak's consumer held ~100 MB of its own beside the
+ * state, and a 512 MiB container (deploy/kubernetes) gives Node.js a heap of a few hundred MB.
+ * 128 MB holds ~75,000 entities of a dozen events each (~1.7 KB).
  */
-export const DEFAULT_MAX_CACHED_BYTES = 256 * 2 ** 20;
+export const DEFAULT_MAX_CACHED_BYTES = 128 * 2 ** 20;
 /**
  * A key is rewritten only once its stale bytes also reach this: below it, the rewrite would cost
  * more than the few bytes it frees (the key expires anyway).
@@ -100,7 +101,7 @@ export interface RedisFeatureStoreOptions {
   readonly retentionSlackMs?: number;
   /** Entities held in memory; 0 holds none (every batch loads). @default 100000 */
   readonly maxCachedEntities?: number;
-  /** Their estimated memory, in bytes; beyond it the least recently used go. @default 256 MiB */
+  /** Their estimated memory, in bytes; beyond it the least recently used go. @default 128 MiB */
   readonly maxCachedBytes?: number;
   /** Wall clock for key expiry, in ms. @default Date.now */
   readonly now?: () => number;

@@ -29,8 +29,11 @@ const FIXED_COLUMNS = 3;
  * Heap snapshots of the soak measured ~51 bytes per recorded event; this estimate gives ~60.
  */
 const STRING_OVERHEAD_BYTES = 8;
-/** The log's own objects (the EntityLog, its arrays' headers) and the cache's entry and key. */
-const ENTITY_OVERHEAD_BYTES = 320;
+/**
+ * The log's own objects (the EntityLog, its arrays), the store's and the cache's entries and the
+ * key: ~1 KB of heap per entity, as measured for `DEFAULT_MAX_CACHED_ENTITIES`.
+ */
+const ENTITY_OVERHEAD_BYTES = 1024;
 
 /** A window of the plan, its field resolved to a column of the rows. */
 interface LayoutWindow {
