@@ -117,12 +117,26 @@ export class ChaosRun {
       groupId: `sluice-chaos-${randomUUID()}`,
       delivery: this.delivery,
       maxEvents,
+      ...(this.redisSettings === undefined
+        ? {}
+        : {
+            patch: {
+              redis: {
+                url: this.parts.redisUrl,
+                key_prefix: this.#keyPrefix,
+                ...this.redisSettings,
+              },
+            },
+          }),
     };
     this.file = await this.files.write(
       `${this.name}-${randomUUID()}.yaml`,
       await fraudDocument(settings),
     );
   }
+
+  /** More of the pipeline file's `redis` block (e.g. `max_cached_mb`), set before `setup`. */
+  redisSettings: Record<string, unknown> | undefined;
 
   /**
    * Node.js options for the sidecar and the consumers only (a heap limit, as their containers

@@ -44,6 +44,7 @@ const { values: flags } = parseArgs({
     diagnose: { type: "string" },
     "heap-snapshots": { type: "boolean", default: false },
     "heap-mb": { type: "string" },
+    "max-cached-mb": { type: "string" },
   },
 });
 const minutes = Number(flags.minutes);
@@ -56,6 +57,10 @@ if (!(rateShare > 0 && rateShare <= 1))
 const heapMb = flags["heap-mb"] === undefined ? undefined : Number(flags["heap-mb"]);
 if (heapMb !== undefined && !(Number.isInteger(heapMb) && heapMb > 0))
   throw new Error(`--heap-mb: expected a whole number of MB, got ${flags["heap-mb"]}`);
+const maxCachedMb =
+  flags["max-cached-mb"] === undefined ? undefined : Number(flags["max-cached-mb"]);
+if (maxCachedMb !== undefined && !(Number.isInteger(maxCachedMb) && maxCachedMb >= 0))
+  throw new Error(`--max-cached-mb: expected a whole number of MB, got ${flags["max-cached-mb"]}`);
 if (delivery !== "at_least_once" && delivery !== "exactly_once")
   throw new Error(`--delivery: expected at_least_once or exactly_once, got ${flags.delivery}`);
 
@@ -233,6 +238,8 @@ try {
   // --heap-mb: the sidecar's and the consumer's V8 old space capped, as a container's memory
   // limit would have Node.js size it (here it sizes itself for this machine's memory).
   if (heapMb !== undefined) soak.nodeOptions = `--max-old-space-size=${heapMb}`;
+  // --max-cached-mb: the pipeline's redis.max_cached_mb, so a run reaches the state's bound.
+  if (maxCachedMb !== undefined) soak.redisSettings = { max_cached_mb: maxCachedMb };
   try {
     await soak.setup(64);
     const metricsPort = await freePort();
