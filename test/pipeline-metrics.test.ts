@@ -81,6 +81,10 @@ describe("consumer metrics", { timeout: 4 * 60_000 }, () => {
       assert.equal(sumSamples(s, "sluice_consumer_model_info", { version: "1" }), 1);
       assert.equal(sumSamples(s, "sluice_consumer_assigned_partitions", p), 3);
       assert.ok(sumSamples(s, "sluice_consumer_rebalances_total", p) >= 1);
+      // The users' window state, held in memory: at least the ~1 KB each entity costs.
+      const entities = sumSamples(s, "sluice_consumer_feature_state_entities", p);
+      assert.ok(entities >= 1, `${entities} entities held`);
+      assert.ok(sumSamples(s, "sluice_consumer_feature_state_bytes", p) >= entities * 1024);
       // A lag series for each partition that got events, all at zero.
       const lags = s.filter((x) => x.name === "sluice_consumer_lag");
       assert.ok(lags.length >= 1 && lags.every((x) => x.value === 0), JSON.stringify(lags));

@@ -98,6 +98,7 @@ export function featureStoreOptions(config: PipelineConfig): RedisConnectOptions
     keyPrefix: config.redis.keyPrefix,
     namespace: `${config.kafka.groupId}\n${config.topics.input}`,
     maxCachedEntities: config.redis.maxCachedEntities,
+    maxCachedBytes: config.redis.maxCachedBytes,
     retentionSlackMs: config.redis.retentionSlackMs,
   };
 }

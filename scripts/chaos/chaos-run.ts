@@ -117,6 +117,17 @@ export class ChaosRun {
       groupId: `sluice-chaos-${randomUUID()}`,
       delivery: this.delivery,
       maxEvents,
+      ...(this.redisSettings === undefined
+        ? {}
+        : {
+            patch: {
+              redis: {
+                url: this.parts.redisUrl,
+                key_prefix: this.#keyPrefix,
+                ...this.redisSettings,
+              },
+            },
+          }),
     };
     this.file = await this.files.write(
       `${this.name}-${randomUUID()}.yaml`,
@@ -124,11 +135,24 @@ export class ChaosRun {
     );
   }
 
+  /** More of the pipeline file's `redis` block (e.g. `max_cached_mb`), set before `setup`. */
+  redisSettings: Record<string, unknown> | undefined;
+
+  /**
+   * Node.js options for the sidecar and the consumers only (a heap limit, as their containers
+   * would set), added to NODE_OPTIONS; the load and the judge run as they are.
+   */
+  nodeOptions: string | undefined;
+
   cli(args: string[]): CliProcess {
+    const pipelineProcess = args[0] === "serve" || args[0] === "consume";
     // The CLI prefers KAFKA_BROKERS and REDIS_URL to the file's: they must name this run's parts.
     const process = runCli(args, {
       KAFKA_BROKERS: this.parts.kafka.brokers.join(","),
       REDIS_URL: this.parts.redisUrl,
+      ...(pipelineProcess && this.nodeOptions !== undefined
+        ? { NODE_OPTIONS: `${globalThis.process.env["NODE_OPTIONS"] ?? ""} ${this.nodeOptions}` }
+        : {}),
     });
     this.#processes.push(process);
     return process;
@@ -146,11 +170,15 @@ export class ChaosRun {
   }
 
   /**
-   * `sluice consume` with `instanceId` (this run's own by default); resolves once it consumes.
+   * `sluice consume` with `instanceId` (this run's own by default) and `args` (more flags);
+   * resolves once it consumes.
    * The load starts when the first consumer does.
    */
-  async consumer(instanceId = this.instanceId): Promise<CliProcess> {
-    const consumer = this.cli(["consume", "--config", this.file, "--instance-id", instanceId]);
+  async consumer(instanceId = this.instanceId, args: readonly string[] = []): Promise<CliProcess> {
+    const consumer = this.cli([
+      ...["consume", "--config", this.file, "--instance-id", instanceId],
+      ...args,
+    ]);
     await consumer.line(CONSUMING, START_TIMEOUT_MS);
     if (this.#produce === undefined && this.load !== undefined) this.#startLoad(this.load);
     return consumer;

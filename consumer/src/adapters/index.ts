@@ -7,6 +7,7 @@ export { KafkajsClient } from "./kafkajs-client.js";
 export type { KafkajsClientOptions } from "./kafkajs-client.js";
 export { DEFAULT_MAX_RECONNECT_BACKOFF_MS, SidecarInference } from "./sidecar-inference.js";
 export {
+  DEFAULT_MAX_CACHED_BYTES,
   DEFAULT_MAX_CACHED_ENTITIES,
   DEFAULT_RETENTION_SLACK_MS,
   RedisFeatureStore,

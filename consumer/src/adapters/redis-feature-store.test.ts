@@ -112,7 +112,7 @@ describe("RedisFeatureStore", () => {
     on.apply({ plan, events, lookups: [] });
 
   /** Another member of the group: a store of its own on the same Redis and prefix. */
-  async function member(options: { maxCachedEntities?: number } = {}) {
+  async function member(options: { maxCachedEntities?: number; maxCachedBytes?: number } = {}) {
     return RedisFeatureStore.connect(redis.url, { keyPrefix: prefix, ...options });
   }
 
@@ -524,6 +524,51 @@ describe("RedisFeatureStore", () => {
       );
     } finally {
       await small.close();
+    }
+  });
+
+  it("holds at most maxCachedBytes of entity state, however few the entities, and answers the same", async () => {
+    // One busy entity: its log grows with every event of its longest window. The count bound
+    // (100,000 entities) never bites; the byte bound does, and the entity reloads from Redis.
+    const bounded = await member({ maxCachedBytes: 8 * 1024 });
+    try {
+      let expected: ReturnType<typeof answers> = [];
+      for (let batch = 0; batch < 20; batch++) {
+        const events = Array.from({ length: 20 }, (_, i) =>
+          event("byte-bound", T0 + batch * 20 + i, batch * 20 + i, 1, `m${i % 7}`),
+        );
+        expected = answers(await apply(events, PLAN, bounded));
+        assert.ok(bounded.cachedBytes <= 8 * 1024, `${bounded.cachedBytes} bytes held`);
+      }
+      assert.equal(bounded.cachedEntities, 0, "the entity outgrew the bound and went");
+      assert.equal(expected.at(-1)!.count5m, 400, "every event still counted, from Redis");
+      assert.equal(expected.at(-1)!.distinct1h, 7);
+      const loads = bounded.counts.loads;
+      await apply([event("byte-bound", T0 + 400, 400)], PLAN, bounded);
+      assert.equal(bounded.counts.loads, loads + 1, "reloaded on its next event");
+    } finally {
+      await bounded.close();
+    }
+  });
+
+  it("counts the held state's memory: it grows with the rows and falls when pruning drops them", async () => {
+    const fresh = await member();
+    try {
+      await apply([event("grow", T0, 0)], PLAN, fresh);
+      const one = fresh.cachedBytes;
+      await apply(
+        Array.from({ length: 100 }, (_, i) => event("grow", T0 + 1 + i, 1 + i, 1, `merchant-${i}`)),
+        PLAN,
+        fresh,
+      );
+      const many = fresh.cachedBytes;
+      assert.ok(many > one + 100 * 5 * 8, `${one} -> ${many} bytes for 100 more rows`);
+      // Two days later: every earlier row is past the 1 h horizon (and the slack) and goes.
+      await apply([event("grow", T0 + 2 * DAY, 200)], PLAN, fresh);
+      await apply([event("grow", T0 + 2 * DAY + 1, 201)], PLAN, fresh);
+      assert.ok(fresh.cachedBytes < many / 2, `${many} -> ${fresh.cachedBytes} bytes once pruned`);
+    } finally {
+      await fresh.close();
     }
   });
 

@@ -76,6 +76,14 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000;
  */
 export const DEFAULT_MAX_CACHED_ENTITIES = 100_000;
 /**
+ * The entities' memory per member, estimated (`EntityLog.memoryBytes`): the bound that holds when
+ * entities are few and busy, each keeping every event of its longest window. It must fit in the
+ * consumer's V8 heap with room to spare: the soak's consumer held ~100 MB of its own beside the
+ * state, and a 512 MiB container (deploy/kubernetes) gives Node.js a heap of a few hundred MB.
+ * 128 MB holds ~75,000 entities of a dozen events each (~1.7 KB).
+ */
+export const DEFAULT_MAX_CACHED_BYTES = 128 * 2 ** 20;
+/**
  * A key is rewritten only once its stale bytes also reach this: below it, the rewrite would cost
  * more than the few bytes it frees (the key expires anyway).
  */
@@ -93,6 +101,8 @@ export interface RedisFeatureStoreOptions {
   readonly retentionSlackMs?: number;
   /** Entities held in memory; 0 holds none (every batch loads). @default 100000 */
   readonly maxCachedEntities?: number;
+  /** Their estimated memory, in bytes; beyond it the least recently used go. @default 128 MiB */
+  readonly maxCachedBytes?: number;
   /** Wall clock for key expiry, in ms. @default Date.now */
   readonly now?: () => number;
 }
@@ -109,6 +119,7 @@ interface ResolvedOptions {
   readonly namespace: string;
   readonly retentionSlackMs: number;
   readonly maxCachedEntities: number;
+  readonly maxCachedBytes: number;
   readonly now: () => number;
 }
 
@@ -127,11 +138,19 @@ function resolveOptions(options: RedisFeatureStoreOptions): ResolvedOptions {
       `maxCachedEntities: expected an integer ≥ 0, got ${maxCachedEntities}`,
     );
   }
+  const maxCachedBytes = options.maxCachedBytes ?? DEFAULT_MAX_CACHED_BYTES;
+  if (!Number.isInteger(maxCachedBytes) || maxCachedBytes < 0) {
+    throw new ConsumerError(
+      "config_invalid",
+      `maxCachedBytes: expected an integer ≥ 0, got ${maxCachedBytes}`,
+    );
+  }
   return {
     keyPrefix: options.keyPrefix ?? DEFAULT_KEY_PREFIX,
     namespace: options.namespace ?? "",
     retentionSlackMs,
     maxCachedEntities,
+    maxCachedBytes,
     now: options.now ?? Date.now,
   };
 }
@@ -207,7 +226,7 @@ export class RedisFeatureStore implements FeatureStore {
     this.#client = client;
     this.#owned = owned;
     this.#options = resolveOptions(options);
-    this.#cache = new EntityCache(this.#options.maxCachedEntities);
+    this.#cache = new EntityCache(this.#options.maxCachedEntities, this.#options.maxCachedBytes);
   }
 
   /**
@@ -232,8 +251,17 @@ export class RedisFeatureStore implements FeatureStore {
     return this.#cache.size;
   }
 
+  /** Their estimated memory now, in bytes (what `maxCachedBytes` bounds). */
+  get cachedBytes(): number {
+    return this.#cache.bytes;
+  }
+
   assigned(partitions: readonly number[]): void {
     this.#cache.retain(partitions);
+  }
+
+  held(): { entities: number; bytes: number } {
+    return { entities: this.#cache.size, bytes: this.#cache.bytes };
   }
 
   async apply(request: StoreRequest): Promise<StoreResponse> {
@@ -379,7 +407,7 @@ export class RedisFeatureStore implements FeatureStore {
         previousOldest: -Infinity,
       };
       group.state = cached;
-      this.#cache.set(group.owner, group.key, cached);
+      this.#cache.set(group.owner, group.key, cached, log.memoryBytes);
     });
   }
 
@@ -406,6 +434,7 @@ export class RedisFeatureStore implements FeatureStore {
     // retried batch records nothing new and leaves "the one before" as it was.
     log.prune(Math.min(oldest, state.previousOldest) - horizonMs);
     if (group.fresh > 0) state.previousOldest = oldest;
+    this.#cache.resize(group.key, log.memoryBytes);
   }
 
   /**

@@ -28,6 +28,7 @@ import {
 } from "./kafka-security.js";
 import {
   DEFAULT_KEY_PREFIX,
+  DEFAULT_MAX_CACHED_BYTES,
   DEFAULT_MAX_CACHED_ENTITIES,
   DEFAULT_RETENTION_SLACK_MS,
 } from "../adapters/redis-feature-store.js";
@@ -35,6 +36,9 @@ import { durationMs } from "../features/spec-yaml.js";
 import { parseRolloutConfig, type RolloutConfig } from "../lifecycle/rollout-config.js";
 import { parseMonitoringConfig, type MonitoringConfig } from "../lifecycle/monitoring-config.js";
 import { parseRetrainingConfig, type RetrainingConfig } from "../lifecycle/retraining-trigger.js";
+
+/** `redis.max_cached_mb`'s default: the feature store's byte bound, in MiB. */
+const DEFAULT_MAX_CACHED_MB = DEFAULT_MAX_CACHED_BYTES / 2 ** 20;
 
 export const DELIVERY_MODES = ["at_least_once", "exactly_once"] as const;
 export type DeliveryMode = (typeof DELIVERY_MODES)[number];
@@ -126,6 +130,8 @@ export interface PipelineConfig {
     readonly keyPrefix: string;
     /** Entities whose window state a consumer keeps in memory; beyond it, reloaded on use. */
     readonly maxCachedEntities: number;
+    /** Their estimated memory, in bytes; beyond it the least recently used are reloaded on use. */
+    readonly maxCachedBytes: number;
     /**
      * How far back in event time, before an entity's oldest event of a micro-batch, its rows are
      * kept beyond the longest window: a replay reaching that far (a crash's last micro-batch, a
@@ -312,12 +318,14 @@ const pipelineSchema = z
         url: redisUrl.default(DEFAULT_REDIS_URL),
         key_prefix: z.string().min(1).default(DEFAULT_KEY_PREFIX),
         max_cached_entities: nonNegativeInt().default(DEFAULT_MAX_CACHED_ENTITIES),
+        max_cached_mb: nonNegativeInt().default(DEFAULT_MAX_CACHED_MB),
         retention_slack: durationMs.default(DEFAULT_RETENTION_SLACK_MS),
       })
       .default({
         url: DEFAULT_REDIS_URL,
         key_prefix: DEFAULT_KEY_PREFIX,
         max_cached_entities: DEFAULT_MAX_CACHED_ENTITIES,
+        max_cached_mb: DEFAULT_MAX_CACHED_MB,
         retention_slack: DEFAULT_RETENTION_SLACK_MS,
       }),
     metrics: z
@@ -426,6 +434,7 @@ export function parsePipelineConfig(
       url: p.redis.url,
       keyPrefix: p.redis.key_prefix,
       maxCachedEntities: p.redis.max_cached_entities,
+      maxCachedBytes: p.redis.max_cached_mb * 2 ** 20,
       retentionSlackMs: p.redis.retention_slack,
     },
     metrics: { host: p.metrics.host, port: p.metrics.port },

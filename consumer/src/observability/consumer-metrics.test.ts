@@ -153,6 +153,18 @@ describe("ConsumerMetrics", () => {
     assert.equal(sumSamples(s, "sluice_consumer_assigned_partitions", { topic: "tx" }), 1);
     assert.equal(sumSamples(s, "sluice_consumer_rebalances_total", { pipeline: "fraud" }), 2);
 
+    assert.equal(s.filter((x) => x.name.startsWith("sluice_consumer_feature_state")).length, 0);
+    p.featureState = () => ({ entities: 3, bytes: 4096 });
+    const held = await scrape(metrics);
+    assert.equal(
+      sumSamples(held, "sluice_consumer_feature_state_entities", { pipeline: "fraud" }),
+      3,
+    );
+    assert.equal(
+      sumSamples(held, "sluice_consumer_feature_state_bytes", { pipeline: "fraud" }),
+      4096,
+    );
+
     p.stopped();
     const after = await scrape(metrics);
     assert.equal(after.filter((x) => x.name === "sluice_consumer_lag").length, 0);

@@ -210,6 +210,24 @@ export class ConsumerMetrics {
       },
     );
     this.#gauge(
+      "sluice_consumer_feature_state_entities",
+      "Entities whose window state this member holds in memory (bounded by redis.max_cached_entities)",
+      ["pipeline"],
+      (p, add) => {
+        const held = p.featureState?.();
+        if (held !== undefined) add({ pipeline: p.name }, held.entities);
+      },
+    );
+    this.#gauge(
+      "sluice_consumer_feature_state_bytes",
+      "Estimated memory of the window state this member holds (bounded by redis.max_cached_mb)",
+      ["pipeline"],
+      (p, add) => {
+        const held = p.featureState?.();
+        if (held !== undefined) add({ pipeline: p.name }, held.bytes);
+      },
+    );
+    this.#gauge(
       "sluice_consumer_model_info",
       "1 for the model version that answered the latest micro-batch",
       ["pipeline", "model", "version"],

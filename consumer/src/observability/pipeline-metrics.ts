@@ -96,6 +96,8 @@ export class PipelineMetrics implements PipelineObserver {
   rollout: RolloutMetrics | undefined;
   /** Drift, evaluation and labels, when the pipeline has a `monitoring:` section. */
   monitoring: MonitoringMetrics | undefined;
+  /** The feature state held in memory, when the store holds any (read at scrape time). */
+  featureState: (() => { readonly entities: number; readonly bytes: number }) | undefined;
   readonly #counts = {
     events: 0,
     microBatches: 0,

@@ -97,6 +97,8 @@ export class Pipeline {
       model: config.model.name,
       topics: config.topics,
     });
+    const store = deps.store;
+    if (store.held !== undefined) this.metrics.featureState = () => store.held!();
     this.#rollout = rollout;
     if (rollout !== undefined) {
       const control = rollout.control;

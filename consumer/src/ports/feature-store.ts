@@ -88,6 +88,8 @@ export interface FeatureStore {
    * memory drops that of every other partition: its new owner writes it from now on.
    */
   assigned?(partitions: readonly number[]): void;
+  /** What a store that holds state in memory holds now: entities and their estimated bytes. */
+  held?(): { readonly entities: number; readonly bytes: number };
   /** Releases connections the store owns. */
   close(): Promise<void>;
 }
