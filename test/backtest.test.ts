@@ -80,6 +80,20 @@ function close(actual: number | null, expected: number, tolerance: number, what:
 describe("sluice backtest", { timeout: 6 * 60_000 }, () => {
   const h = pipelineHarness();
 
+  /**
+   * Runs `sluice backtest --config file …args --json`, which must exit 0: its report, and every
+   * line it printed (stderr's progress too).
+   */
+  async function backtestReport(
+    file: string,
+    args: readonly string[],
+  ): Promise<{ report: BacktestRun; lines: readonly string[] }> {
+    const cli = h.cli(["backtest", "--config", file, ...args, "--json"]);
+    const { code } = await cli.exited;
+    assert.equal(code, 0, cli.lines.join("\n"));
+    return { report: JSON.parse(cli.stdout()) as BacktestRun, lines: cli.lines };
+  }
+
   test(
     "its report matches a direct computation, and nothing live changes",
     { timeout: 4 * 60_000 },
@@ -162,10 +176,7 @@ describe("sluice backtest", { timeout: 6 * 60_000 }, () => {
       await h.kafka.produce(labelsTopic, labelMessages);
 
       const file = await h.writeConfig(await fraudDocument(settings));
-      const cli = h.cli([
-        "backtest",
-        "--config",
-        file,
+      const { report, lines } = await backtestReport(file, [
         "--model",
         "fraud",
         "--version",
@@ -174,11 +185,7 @@ describe("sluice backtest", { timeout: 6 * 60_000 }, () => {
         "1",
         "--labels-topic",
         labelsTopic,
-        "--json",
       ]);
-      const { code } = await cli.exited;
-      assert.equal(code, 0, cli.lines.join("\n"));
-      const report = JSON.parse(cli.stdout()) as BacktestRun;
 
       // What was read and what the pipeline would have done with it: the live pipeline's counts.
       assert.equal(report.read, events.length + malformed.length);
@@ -190,7 +197,7 @@ describe("sluice backtest", { timeout: 6 * 60_000 }, () => {
       );
       assert.equal(report.complete, true);
       assert.ok(report.eventsPerSecond > 0);
-      assert.match(cli.lines.join("\n"), /backtest: 100 % /, "a progress line on stderr");
+      assert.match(lines.join("\n"), /backtest: 100 % /, "a progress line on stderr");
 
       // Per version: the score distribution of the direct scores.
       const [candidate, against] = report.versions;
@@ -327,41 +334,25 @@ describe("sluice backtest", { timeout: 6 * 60_000 }, () => {
         ...stamped(events.slice(220), t0 + 7_200_000),
       ]);
       const timedFile = await h.writeConfig(await fraudDocument(timed.settings));
-      const byTime = h.cli([
-        "backtest",
-        "--config",
-        timedFile,
+      const range = [
         "--version",
         "1",
         "--from",
         "2024-03-07T12:30:00Z",
         "--to",
         "2024-03-07T14:00:00Z",
-        "--json",
-      ]);
-      assert.equal((await byTime.exited).code, 0, byTime.lines.join("\n"));
-      const timedReport = JSON.parse(byTime.stdout()) as BacktestRun;
+      ];
+      const { report: timedReport } = await backtestReport(timedFile, range);
       assert.equal(timedReport.read, 120, "the events stamped 13:00 only");
       assert.equal(timedReport.from, "2024-03-07T12:30:00.000Z");
 
       // With a warm-up reaching back to the first hour, the windows of the 13:00 events hold
       // what came before them: their scores are those of the whole stream's features.
-      const warmed = h.cli([
-        "backtest",
-        "--config",
-        timedFile,
-        "--version",
-        "1",
-        "--from",
-        "2024-03-07T12:30:00Z",
-        "--to",
-        "2024-03-07T14:00:00Z",
+      const { report: warmedReport } = await backtestReport(timedFile, [
+        ...range,
         "--warm-up",
         "2h",
-        "--json",
       ]);
-      assert.equal((await warmed.exited).code, 0, warmed.lines.join("\n"));
-      const warmedReport = JSON.parse(warmed.stdout()) as BacktestRun;
       assert.equal(warmedReport.read, 120);
       assert.equal(warmedReport.warmUp?.records, 100);
       const direct = (

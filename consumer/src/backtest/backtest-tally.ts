@@ -12,7 +12,7 @@ import {
   ksFromBins,
   populationStabilityIndex,
 } from "../lifecycle/distribution-distance.js";
-import { OnlineEvaluator } from "../lifecycle/online-evaluator.js";
+import { OnlineEvaluator, type EvaluationFigures } from "../lifecycle/online-evaluator.js";
 import {
   DEFAULT_SCORE_BINS,
   DEFAULT_SCORE_CDF_BINS,
@@ -35,18 +35,11 @@ export interface ScoreSummary {
   readonly flagged: number;
 }
 
-/** A version's figures on the labelled events it scored. */
-export interface VersionEvaluation {
-  readonly labels: number;
-  readonly positives: number;
-  readonly precision: number;
-  readonly recall: number;
-  readonly rocAuc: number;
-  /** The exact ROC AUC lies within this of `rocAuc` (the evaluator's bins). */
-  readonly rocAucBound: number;
-  readonly logLoss: number;
-  readonly brier: number;
-}
+/** A version's figures on the labelled events it scored: the online evaluator's, in short. */
+export type VersionEvaluation = Pick<
+  EvaluationFigures,
+  "labels" | "positives" | "precision" | "recall" | "rocAuc" | "rocAucBound" | "logLoss" | "brier"
+>;
 
 export interface VersionReport {
   readonly role: VersionRole;

@@ -1,7 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Counter, Gauge } from "prom-client";
+import type { DriftReport, DriftState, SubjectDrift } from "../../lifecycle/drift-monitor.js";
+import type { EvaluationFigures } from "../../lifecycle/online-evaluator.js";
 import { ConsumerMetrics } from "../consumer-metrics.js";
+import { MonitoringMetrics } from "../monitoring-metrics.js";
 import type { PipelineIdentity } from "../pipeline-metrics.js";
 import type { DeliveredBatch } from "../pipeline-observer.js";
 import { RolloutMetrics } from "../rollout-metrics.js";
@@ -190,7 +192,7 @@ describe("StatusHistory", () => {
   it("reads drift and evaluation gauges when the pipeline has them, and says nothing when not", async () => {
     const metrics = new ConsumerMetrics();
     const time = clock();
-    metrics.forPipeline(IDENTITY, time.now);
+    const pipeline = metrics.forPipeline(IDENTITY, time.now);
     const history = new StatusHistory(metrics.registry, { now: time.now });
     await history.sample();
     let { now, samples } = history.toJSON().pipelines[0]!;
@@ -205,56 +207,40 @@ describe("StatusHistory", () => {
     );
     assert.deepEqual(samples[0]?.driftPsi, {});
 
-    // The series the drift monitor and the evaluator register, as docs/metrics.md names them.
-    const registers = [metrics.registry];
-    const drift = ["pipeline", "model", "version", "subject"] as const;
-    const psi = new Gauge({
-      name: "sluice_consumer_drift_psi",
-      help: "h",
-      labelNames: drift,
-      registers,
+    // What the drift monitor and the evaluator report, as the pipeline's monitor keeps it: the
+    // consumer renders its series from it (docs/metrics.md names them).
+    const monitoring = new MonitoringMetrics();
+    pipeline.monitoring = monitoring;
+    const window = { describe: "the last 1,000 events" } as DriftReport["window"];
+    const subject = (name: string, psi: number, state: DriftState): SubjectDrift => ({
+      subject: name,
+      kind: name === "score" ? "score" : "feature",
+      psi,
+      state,
+      missing: 0,
     });
-    const band = new Gauge({
-      name: "sluice_consumer_drift_band",
-      help: "h",
-      labelNames: drift,
-      registers,
+    monitoring.drift.set("1", {
+      at: T0,
+      window,
+      judged: true,
+      warmupRemaining: 0,
+      features: [subject("amount_log", 0.31, "major")],
+      score: { ...subject("score", 0.02, "stable"), ks: { value: 0.12, bound: 0.01 } },
+      changes: [],
     });
-    const scoreLabels = ["pipeline", "model", "version"] as const;
-    const ks = new Gauge({
-      name: "sluice_consumer_drift_score_ks",
-      help: "h",
-      labelNames: scoreLabels,
-      registers,
-    });
-    const events = new Counter({
-      name: "sluice_consumer_drift_events_total",
-      help: "h",
-      labelNames: ["pipeline"],
-      registers,
-    });
-    const evaluation = ["pipeline", "model", "version", "arm"] as const;
-    const auc = new Gauge({
-      name: "sluice_consumer_evaluation_roc_auc",
-      help: "h",
-      labelNames: evaluation,
-      registers,
-    });
-    const labels = new Gauge({
-      name: "sluice_consumer_evaluation_labels",
-      help: "h",
-      labelNames: evaluation,
-      registers,
-    });
-    const of = { pipeline: "fraud", model: "fraud", version: "1" };
-    psi.set({ ...of, subject: "amount_log" }, 0.31);
-    band.set({ ...of, subject: "amount_log" }, 2);
-    psi.set({ ...of, subject: "score" }, 0.02);
-    band.set({ ...of, subject: "score" }, 0);
-    ks.set(of, 0.12);
-    events.inc({ pipeline: "fraud" }, 2);
-    auc.set({ ...of, arm: "stable" }, 0.93);
-    labels.set({ ...of, arm: "stable" }, 500);
+    monitoring.driftEvent("1", "moderate");
+    monitoring.driftEvent("1", "major");
+    // Figures not defined yet (NaN) have no series.
+    monitoring.evaluation.set("1\nstable", {
+      version: "1",
+      arm: "stable",
+      labels: 500,
+      rocAuc: 0.93,
+      precision: NaN,
+      recall: NaN,
+      logLoss: NaN,
+      brier: NaN,
+    } as EvaluationFigures);
     time.advance(2_000);
     await history.sample();
 
