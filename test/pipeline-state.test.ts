@@ -203,6 +203,11 @@ describe(
         });
         await b.stop();
         await producing;
+        // b's leave reaches a at its next heartbeat, as a rebalance: on a loaded machine that may
+        // come after the last event was produced.
+        await waitFor("a saw b join and leave", () => a.metrics.counts.rebalances >= 3, {
+          timeoutMs: 60_000,
+        });
         const byId = await scores(topics.out, events);
         t.diagnostic(
           `a: ${a.stats.events} events, ${a.stats.retries} retries; b: ${b.stats.events} events; rebalances seen by a: ${a.metrics.counts.rebalances}`,
