@@ -11,7 +11,7 @@
  *
  *   npm run soak -- --minutes 10 --rate-share 0.8
  *   npm run soak -- --minutes 2 --rate 1500 --delivery exactly_once
- *   npm run soak -- --minutes 3 --rate 1969 --diagnose /tmp/soak --heap-snapshots
+ *   npm run soak -- --minutes 3 --rate 1969 --diagnose .cache/soak-diagnosis --heap-snapshots
  *
  * Uses KAFKA_BROKERS / REDIS_URL, or the local stack: started if it is not running, and then
  * stopped at the end. Exit status 0 when memory stayed within bounds and nothing was lost (nor
