@@ -164,14 +164,17 @@ describe("RedisLabelJoin", () => {
       prediction("o1", odd),
       prediction("o2", { ...odd, arm: "stable" }),
       prediction("o3", odd),
+      // The same arm answered by another version (a swap mid-batch).
+      prediction("o4", { ...odd, version: "3" }),
     ]);
-    for (const [id, arm] of [
-      ["o1", odd.arm],
-      ["o2", "stable"],
-      ["o3", odd.arm],
+    for (const [id, arm, version] of [
+      ["o1", odd.arm, odd.version],
+      ["o2", "stable", odd.version],
+      ["o3", odd.arm, odd.version],
+      ["o4", odd.arm, "3"],
     ] as const) {
       const stored = (await redis.client.get(store.keysOf(id)[0]))!;
-      const expected = { m: odd.model, v: odd.version, a: arm, s: 1e-7, t: odd.predictedAt };
+      const expected = { m: odd.model, v: version, a: arm, s: 1e-7, t: odd.predictedAt };
       assert.equal(stored, JSON.stringify({ ...expected, src: `transactions/0/${id}` }));
     }
   });

@@ -176,17 +176,20 @@ export class RedisLabelJoin implements LabelJoinStore {
 
   recordPredictions(entries: readonly PredictionEntry[]): Promise<LabelJoinOutcome> {
     // The JSON of a StoredPrediction, written in its field order without an object per entry: the
-    // model, version and arm repeat over a batch, so their part is encoded once per combination.
-    const heads = new Map<string, string>();
+    // model, version and arm repeat over a batch, so their part is encoded once per combination,
+    // found by arm (an arm answers with one version, unless a swap lands mid-batch) without
+    // building a key per entry.
+    const heads = new Map<string, { model: string; version: string; head: string }>();
     return this.#record(
       "p",
       entries.map((e) => {
-        const combination = `${e.model}\u0000${e.version}\u0000${e.arm}`;
-        let head = heads.get(combination);
-        if (head === undefined) {
-          head = `{"m":${JSON.stringify(e.model)},"v":${JSON.stringify(e.version)},"a":${JSON.stringify(e.arm)},"s":`;
-          heads.set(combination, head);
+        let cached = heads.get(e.arm);
+        if (cached === undefined || cached.model !== e.model || cached.version !== e.version) {
+          const head = `{"m":${JSON.stringify(e.model)},"v":${JSON.stringify(e.version)},"a":${JSON.stringify(e.arm)},"s":`;
+          cached = { model: e.model, version: e.version, head };
+          heads.set(e.arm, cached);
         }
+        const { head } = cached;
         const value = `${head}${JSON.stringify(e.score)},"t":${JSON.stringify(e.predictedAt)},"src":${JSON.stringify(e.source)}}`;
         return { id: e.id, value, source: e.source };
       }),
