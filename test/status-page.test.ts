@@ -18,16 +18,12 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { describe, it } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
-import {
-  ConsumerMetrics,
-  MonitoringMetrics,
-  type DriftReport,
-  type DriftState,
-  type EvaluationFigures,
-  type SubjectDrift,
-} from "@sluice/consumer";
+import { ConsumerMetrics, MonitoringMetrics, type DriftState } from "@sluice/consumer";
 import { sumSamples } from "@sluice/kit";
 import {
+  driftReport,
+  driftSubject,
+  evaluationFigures,
   EXAMPLE_MODELS,
   fraudDocument,
   fraudStream,
@@ -243,48 +239,39 @@ describe("the status page in Chromium", { skip, timeout: 5 * 60_000 }, () => {
       const monitoring = new MonitoringMetrics();
       pipeline.monitoring = monitoring;
       const hostile = `<b id="injected">amount</b>`;
-      const window = { describe: "the last 1,000 events" } as DriftReport["window"];
-      const subject = (name: string, psi: number, state: DriftState): SubjectDrift => ({
-        subject: name,
-        kind: name === "score" ? "score" : "feature",
-        psi,
-        state,
-        missing: 0,
-      });
       const bands: DriftState[] = ["stable", "moderate", "major"];
       const figures = (step: number) => {
-        const score = {
-          ...subject("score", 0.02, "stable"),
+        const score = driftSubject("score", 0.02, "stable", {
           ks: { value: 0.081, bound: 0.01 },
           wasserstein: { value: 0.0123, bound: 0.001 },
-        };
-        monitoring.drift.set("1", {
-          at: Date.now(),
-          window,
-          judged: true,
-          warmupRemaining: 0,
-          features: [
-            subject("amount_log", 0.05 + 0.13 * step, bands[step]!),
-            subject(hostile, 0.12, "moderate"),
-          ],
-          score,
-          changes: [],
         });
+        monitoring.drift.set(
+          "1",
+          driftReport(
+            [
+              driftSubject("amount_log", 0.05 + 0.13 * step, bands[step]!),
+              driftSubject(hostile, 0.12, "moderate"),
+            ],
+            score,
+          ),
+        );
         for (const [arm, version, auc] of [
           ["stable", "1", 0.91],
           ["canary", "2", 0.88],
         ] as const) {
-          monitoring.evaluation.set(`${version}\n${arm}`, {
-            version,
-            arm,
-            window,
-            labels: 1000 + 100 * step,
-            precision: 0.8 - 0.01 * step,
-            recall: 0.7,
-            rocAuc: auc,
-            logLoss: 0.21,
-            brier: 0.05,
-          } as EvaluationFigures);
+          monitoring.evaluation.set(
+            `${version}\n${arm}`,
+            evaluationFigures({
+              version,
+              arm,
+              labels: 1000 + 100 * step,
+              precision: 0.8 - 0.01 * step,
+              recall: 0.7,
+              rocAuc: auc,
+              logLoss: 0.21,
+              brier: 0.05,
+            }),
+          );
         }
       };
       figures(0);

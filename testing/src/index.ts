@@ -12,6 +12,7 @@ export * from "./wait.js";
 export * from "./read-metric.js";
 export * from "./seeded-random.js";
 export * from "./property-failure.js";
+export * from "./monitoring-fixtures.js";
 export * from "./certs.js";
 export * from "./jaeger.js";
 export * from "./kafka/kafka-admin.js";

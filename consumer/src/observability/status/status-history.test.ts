@@ -1,7 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { DriftReport, DriftState, SubjectDrift } from "../../lifecycle/drift-monitor.js";
-import type { EvaluationFigures } from "../../lifecycle/online-evaluator.js";
+import { driftReport, driftSubject, evaluationFigures } from "@sluice/testing";
 import { ConsumerMetrics } from "../consumer-metrics.js";
 import { MonitoringMetrics } from "../monitoring-metrics.js";
 import type { PipelineIdentity } from "../pipeline-metrics.js";
@@ -211,36 +210,21 @@ describe("StatusHistory", () => {
     // consumer renders its series from it (docs/metrics.md names them).
     const monitoring = new MonitoringMetrics();
     pipeline.monitoring = monitoring;
-    const window = { describe: "the last 1,000 events" } as DriftReport["window"];
-    const subject = (name: string, psi: number, state: DriftState): SubjectDrift => ({
-      subject: name,
-      kind: name === "score" ? "score" : "feature",
-      psi,
-      state,
-      missing: 0,
-    });
-    monitoring.drift.set("1", {
-      at: T0,
-      window,
-      judged: true,
-      warmupRemaining: 0,
-      features: [subject("amount_log", 0.31, "major")],
-      score: { ...subject("score", 0.02, "stable"), ks: { value: 0.12, bound: 0.01 } },
-      changes: [],
-    });
+    monitoring.drift.set(
+      "1",
+      driftReport(
+        [driftSubject("amount_log", 0.31, "major")],
+        driftSubject("score", 0.02, "stable", { ks: { value: 0.12, bound: 0.01 } }),
+        T0,
+      ),
+    );
     monitoring.driftEvent("1", "moderate");
     monitoring.driftEvent("1", "major");
     // Figures not defined yet (NaN) have no series.
-    monitoring.evaluation.set("1\nstable", {
-      version: "1",
-      arm: "stable",
-      labels: 500,
-      rocAuc: 0.93,
-      precision: NaN,
-      recall: NaN,
-      logLoss: NaN,
-      brier: NaN,
-    } as EvaluationFigures);
+    monitoring.evaluation.set(
+      "1\nstable",
+      evaluationFigures({ version: "1", arm: "stable", labels: 500, rocAuc: 0.93 }),
+    );
     time.advance(2_000);
     await history.sample();
 
