@@ -42,17 +42,16 @@ import type {
   TopicPartitionOffset,
 } from "../ports/kafka.js";
 import type { PlatformaticSecurityOptions } from "./kafka-security.js";
-import { appendRecords } from "./platformatic-records.js";
+import {
+  appendRecords,
+  FETCH_MAX_BYTES,
+  OFFSET_OUT_OF_RANGE,
+  PARTITION_MAX_BYTES,
+} from "./platformatic-records.js";
 import { ReadCommittedConsumer } from "./read-committed-consumer.js";
 
 type FetchResponse = Awaited<ReturnType<Consumer["fetch"]>>;
 
-/** Kafka's error code for a fetch offset before the log's start or after its end. */
-const OFFSET_OUT_OF_RANGE = 1;
-/** Kafka's own default (max.partition.fetch.bytes): what one partition may bring per fetch. */
-const PARTITION_MAX_BYTES = 1024 * 1024;
-/** Kafka's own default (fetch.max.bytes): one fetch response at most. */
-const FETCH_MAX_BYTES = 50 * 1024 * 1024;
 /**
  * The longest wait for the batches in hand before a rejoin. A micro-batch takes milliseconds, at
  * worst the model's deadline (2 s) plus a produce; past this the rejoin goes ahead, and a

@@ -6,6 +6,13 @@
 import { IS_CONTROL, murmur2, type MessageToProduce, type RecordsBatch } from "@platformatic/kafka";
 import type { HeaderValue, InputRecord, OutputRecord, RecordHeaders } from "../ports/kafka.js";
 
+/** Kafka's error code for a fetch offset before the log's start or after its end. */
+export const OFFSET_OUT_OF_RANGE = 1;
+/** Kafka's own default (max.partition.fetch.bytes): what one partition may bring per fetch. */
+export const PARTITION_MAX_BYTES = 1024 * 1024;
+/** Kafka's own default (fetch.max.bytes): one fetch response at most. */
+export const FETCH_MAX_BYTES = 50 * 1024 * 1024;
+
 /** Shared by every record without headers: the pipeline only reads input headers. */
 const NO_HEADERS: RecordHeaders = Object.freeze({});
 const EMPTY = Buffer.alloc(0);

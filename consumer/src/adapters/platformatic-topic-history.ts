@@ -20,17 +20,16 @@ import type {
   TopicHistory,
 } from "../ports/topic-history.js";
 import { platformaticSecurity, withSecurityReason } from "./kafka-security.js";
-import { appendRecords } from "./platformatic-records.js";
+import {
+  appendRecords,
+  FETCH_MAX_BYTES,
+  OFFSET_OUT_OF_RANGE,
+  PARTITION_MAX_BYTES,
+} from "./platformatic-records.js";
 import { ReadCommittedConsumer } from "./read-committed-consumer.js";
 
 type FetchResponse = Awaited<ReturnType<Consumer["fetch"]>>;
 
-/** Kafka's error code for a fetch offset before the log's start or after its end. */
-const OFFSET_OUT_OF_RANGE = 1;
-/** Kafka's own default (max.partition.fetch.bytes). */
-const PARTITION_MAX_BYTES = 1024 * 1024;
-/** Kafka's own default (fetch.max.bytes). */
-const FETCH_MAX_BYTES = 50 * 1024 * 1024;
 /** The data is there (below the end taken at the start): a fetch never waits long for it. */
 const FETCH_MAX_WAIT_MS = 500;
 /** Failed fetches in a row before the read gives up: a broker restart takes seconds. */
