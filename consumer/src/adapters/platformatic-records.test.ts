@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Partitioners } from "kafkajs";
-import type { KafkaRecord, RecordsBatch } from "@platformatic/kafka";
+import {
+  murmur2 as platformaticMurmur2,
+  type KafkaRecord,
+  type RecordsBatch,
+} from "@platformatic/kafka";
 import type { InputRecord } from "../ports/kafka.js";
-import { appendRecords, keyPartitioner, toMessage } from "./platformatic-records.js";
+import { appendRecords, keyPartitioner, murmur2, toMessage } from "./platformatic-records.js";
 
 function record(offsetDelta: number, value: string, headers: KafkaRecord["headers"] = []) {
   return {
@@ -119,6 +123,26 @@ describe("platformatic records", () => {
       ["7", "8", "7"],
     );
     assert.equal(first.toString(), "7", "a Buffer handed out is never rewritten");
+  });
+
+  it("hashes as Kafka's Utils.murmur2 does (its own test vectors, and @platformatic/kafka's murmur2)", () => {
+    // Kafka's UtilsTest.testMurmur2.
+    const vectors: [string, number][] = [
+      ["21", -973932308],
+      ["foobar", -790332482],
+      ["a-little-bit-long-string", -985981536],
+      ["a-little-bit-longer-string", -1486304829],
+      ["lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971],
+      ["abc", 479470107],
+    ];
+    for (const [text, hash] of vectors) assert.equal(murmur2(Buffer.from(text)), hash, text);
+    // Every tail length and byte value, against the library's BigInt implementation.
+    let seed = 1;
+    for (let i = 0; i < 2_000; i++) {
+      const key = Buffer.alloc(i % 37);
+      for (let j = 0; j < key.length; j++) key[j] = (seed = (seed * 48271) % 0x7fffffff) & 0xff;
+      assert.equal(murmur2(key), platformaticMurmur2(key), key.toString("hex"));
+    }
   });
 
   it("places keyed records on the partition kafkajs (and Java) would", () => {

@@ -3,7 +3,7 @@
  * `InputRecord`s (no intermediate message object, no Map of headers), and `OutputRecord`s to the
  * messages its producer takes, placed on partitions the way Java, librdkafka and kafkajs place them.
  */
-import { IS_CONTROL, murmur2, type MessageToProduce, type RecordsBatch } from "@platformatic/kafka";
+import { IS_CONTROL, type MessageToProduce, type RecordsBatch } from "@platformatic/kafka";
 import type { HeaderValue, InputRecord, OutputRecord, RecordHeaders } from "../ports/kafka.js";
 
 /** Kafka's error code for a fetch offset before the log's start or after its end. */
@@ -128,6 +128,44 @@ export function toMessage(record: OutputRecord): MessageToProduce {
     value: record.value === null ? undefined : toBuffer(record.value),
     ...(headers === undefined ? {} : { headers }),
   };
+}
+
+/** MurmurHash2's mixing constants and seed, as Kafka's `Utils.murmur2` uses them. */
+const MURMUR2_M = 0x5bd1e995;
+const MURMUR2_SEED = 0x9747b28c;
+
+/**
+ * Kafka's `Utils.murmur2` (MurmurHash2, 32 bits, little-endian words) of `data`, as a signed
+ * 32-bit integer. Written with `Math.imul` on 32-bit integers: @platformatic/kafka's own
+ * `murmur2` computes it in BigInt, which at the maximum drain cost about 4 % of the consumer's
+ * thread for a key of a dozen bytes per prediction record.
+ */
+export function murmur2(data: Uint8Array): number {
+  const length = data.length;
+  let h = MURMUR2_SEED ^ length;
+  const words = length & ~3;
+  for (let i = 0; i < words; i += 4) {
+    let k = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
+    k = Math.imul(k, MURMUR2_M);
+    k ^= k >>> 24;
+    k = Math.imul(k, MURMUR2_M);
+    h = Math.imul(h, MURMUR2_M) ^ k;
+  }
+  switch (length & 3) {
+    case 3:
+      h ^= data[words + 2]! << 16;
+    // falls through
+    case 2:
+      h ^= data[words + 1]! << 8;
+    // falls through
+    case 1:
+      h ^= data[words]!;
+      h = Math.imul(h, MURMUR2_M);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, MURMUR2_M);
+  h ^= h >>> 15;
+  return h | 0;
 }
 
 /**
