@@ -154,14 +154,12 @@ export class FeatureExtractor {
     const hooks = await this.#loadHooks();
     const outcomes: FeatureOutcome[] = new Array<FeatureOutcome>(events.length);
     const lookups = new LookupBatch(this.#cache);
-    let accepted = events.flatMap((event, index) => {
-      const result = this.#accept(event, index, lookups);
-      if ("ok" in result) {
-        outcomes[index] = result;
-        return [];
-      }
-      return [result];
-    });
+    let accepted: Accepted[] = [];
+    for (let index = 0; index < events.length; index++) {
+      const result = this.#accept(events[index]!, index, lookups);
+      if ("ok" in result) outcomes[index] = result;
+      else accepted.push(result);
+    }
     if (hooks.length > 0) accepted = await this.#runHooks(hooks, accepted, outcomes);
 
     const response = await this.#callStore(accepted, lookups);
