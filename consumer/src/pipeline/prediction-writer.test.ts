@@ -53,6 +53,53 @@ describe("PredictionWriter", () => {
     }
   });
 
+  it("writes every probability and event time as JSON.stringify would (the formatting shortcuts)", () => {
+    const writer = new PredictionWriter("fraud", now);
+    const from = source("user-1");
+    let seed = 7;
+    const random = (): number => (seed = (seed * 48271) % 0x7fffffff) / 0x7fffffff;
+    // Seven-digit rounding at every scale a probability (or a badly scaled output) can take:
+    // carries (0.99999996 → 1), exponential notation below 1e-6, all digits above 1e7.
+    const probabilities = [
+      0.99999996,
+      0.999999,
+      9.9999999e-7,
+      1e-6,
+      1.2345675e-7,
+      5e-324,
+      1234567.4,
+      12345678.9,
+      -0.5,
+      -1e-8,
+      0.1 + 0.2,
+      100,
+      1e21,
+      Math.fround(0.3),
+    ];
+    for (let i = 0; i < 3_000; i++) {
+      probabilities.push(Math.fround(random() * 10 ** -Math.floor(random() * 12)));
+    }
+    // Minutes, seconds and milliseconds, backwards, before 1970, fractional, beyond year 9999.
+    const times = [
+      0, -1, -60_000, -60_001, 59_999, 60_000, 1_700_000_000_123, 1_700_000_000_123.7, -0.5,
+      253_402_300_800_000, -62_198_755_200_001,
+    ];
+    for (let i = 0; i < 3_000; i++)
+      times.push(1_700_000_000_000 + Math.floor(random() * 7_200_000));
+    for (let i = 0; i < probabilities.length; i++) {
+      const score: Score = {
+        modelVersion: "1",
+        label: 0,
+        probabilities: [probabilities[i]!, probabilities[(i * 7) % probabilities.length]!],
+      };
+      const eventTime = times[i % times.length]!;
+      const expected = makePrediction(from, "id", "fraud", score, eventTime, now);
+      assert.equal(writer.value("id", from, score, eventTime), JSON.stringify(expected));
+      assert.equal(writer.score, expected.score);
+      assert.equal(writer.confidence, expected.confidence);
+    }
+  });
+
   it("writes the headers predictionRecord writes, trace context included", () => {
     const writer = new PredictionWriter("fraud", now);
     for (const score of [SCORES[0]!, SCORES.find((s) => s.arm !== undefined)!]) {
