@@ -151,16 +151,12 @@ export function murmur2(data: Uint8Array): number {
     k = Math.imul(k, MURMUR2_M);
     h = Math.imul(h, MURMUR2_M) ^ k;
   }
-  switch (length & 3) {
-    case 3:
-      h ^= data[words + 2]! << 16;
-    // falls through
-    case 2:
-      h ^= data[words + 1]! << 8;
-    // falls through
-    case 1:
-      h ^= data[words]!;
-      h = Math.imul(h, MURMUR2_M);
+  const tail = length & 3;
+  if (tail > 0) {
+    if (tail === 3) h ^= data[words + 2]! << 16;
+    if (tail >= 2) h ^= data[words + 1]! << 8;
+    h ^= data[words]!;
+    h = Math.imul(h, MURMUR2_M);
   }
   h ^= h >>> 13;
   h = Math.imul(h, MURMUR2_M);
