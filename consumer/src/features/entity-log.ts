@@ -92,13 +92,20 @@ export function layoutOf(plan: StatePlan): EntityLayout {
   return layout;
 }
 
-/** Reused by distinct_count: one event's window at a time, on one thread. */
+/** Reused by distinct_count over rows not in time order: one event's window at a time, on one thread. */
 const distinct = new Set<string>();
 
 export class EntityLog {
   readonly layout: EntityLayout;
   #rows: Float64Array;
   #strings: string[];
+  /**
+   * Per row and tracked string (as `#strings`): the last row before it with the same string, or
+   * a negative number when none is left. A window over rows `start..end` holds as many distinct
+   * strings as rows whose previous one is before `start`: distinct_count counts them without a
+   * Set, which hashed each row's string once per event (about 70 ns a row).
+   */
+  #previous: Int32Array;
   #length = 0;
   #ordered = true;
   #size = 0;
@@ -109,6 +116,7 @@ export class EntityLog {
     this.layout = layout;
     this.#rows = new Float64Array(Math.max(1, capacity) * layout.stride);
     this.#strings = [];
+    this.#previous = new Int32Array(Math.max(1, capacity) * layout.strings);
   }
 
   /** Rows recorded and not pruned. */
@@ -126,7 +134,9 @@ export class EntityLog {
    * spare room), its strings and its objects. What the cache's `max_cached_bytes` bound counts.
    */
   get memoryBytes(): number {
-    return ENTITY_OVERHEAD_BYTES + this.#rows.byteLength + this.#stringBytes;
+    return (
+      ENTITY_OVERHEAD_BYTES + this.#rows.byteLength + this.#previous.byteLength + this.#stringBytes
+    );
   }
 
   /** The highest offset recorded, -1 when the log is empty. */
@@ -174,6 +184,9 @@ export class EntityLog {
       const grown = new Float64Array(this.#rows.length * 2);
       grown.set(this.#rows);
       this.#rows = grown;
+      const previous = new Int32Array((this.#rows.length / stride) * strings);
+      previous.set(this.#previous);
+      this.#previous = previous;
     }
     const rows = this.#rows;
     const at = length * stride;
@@ -187,6 +200,7 @@ export class EntityLog {
       else {
         const text = String(value);
         this.#strings[length * strings - 1 - column] = text;
+        this.#previous[length * strings - 1 - column] = this.#lastBefore(length, -1 - column, text);
         this.#stringBytes += stringBytes(text);
       }
     }
@@ -210,6 +224,9 @@ export class EntityLog {
       if (dropped <= 0) return 0;
       for (let row = 0; row < dropped; row++) this.#forget(row);
       this.#move(dropped, length, 0);
+      // The rows moved up by `dropped`; a previous row among the dropped ones becomes negative.
+      const previous = this.#previous;
+      for (let i = 0; i < (length - dropped) * this.layout.strings; i++) previous[i]! -= dropped;
     } else {
       let kept = 0;
       for (let row = 0; row < length; row++) {
@@ -226,6 +243,7 @@ export class EntityLog {
     }
     this.#length = length - dropped;
     this.#strings.length = this.#length * this.layout.strings;
+    if (!this.#ordered) this.#linkStrings();
     this.#ordered = this.#isOrdered();
     this.#shrink();
     return dropped;
@@ -285,8 +303,16 @@ export class EntityLog {
         return n;
       }
       case "distinct_count": {
-        const strings = this.#strings;
         const width = this.layout.strings;
+        if (all) {
+          const previous = this.#previous;
+          let n = 0;
+          for (let row = start; row <= end; row++) {
+            if (previous[row * width + window.column]! < start) n++;
+          }
+          return n;
+        }
+        const strings = this.#strings;
         distinct.clear();
         for (let row = start; row <= end; row++) {
           const t = rows[row * stride + 1]!;
@@ -370,6 +396,7 @@ export class EntityLog {
       for (let i = from * strings; i < to * strings; i++) {
         this.#strings[at * strings + (i - from * strings)] = this.#strings[i]!;
       }
+      this.#previous.copyWithin(at * strings, from * strings, to * strings);
     }
   }
 
@@ -385,7 +412,30 @@ export class EntityLog {
     const stride = this.layout.stride;
     const capacity = this.#rows.length / stride;
     if (capacity <= INITIAL_CAPACITY * 4 || this.#length * 4 > capacity) return;
-    this.#rows = this.#rows.slice(0, Math.max(INITIAL_CAPACITY, this.#length * 2) * stride);
+    const rows = Math.max(INITIAL_CAPACITY, this.#length * 2);
+    this.#rows = this.#rows.slice(0, rows * stride);
+    this.#previous = this.#previous.slice(0, rows * this.layout.strings);
+  }
+
+  /** The last row before `row` whose tracked string `column` is `text`; -1 when none. */
+  #lastBefore(row: number, column: number, text: string): number {
+    const strings = this.#strings;
+    const width = this.layout.strings;
+    for (let before = row - 1; before >= 0; before--) {
+      if (strings[before * width + column] === text) return before;
+    }
+    return -1;
+  }
+
+  /** Every row's previous same string again, after rows were taken out from between others. */
+  #linkStrings(): void {
+    const width = this.layout.strings;
+    for (let row = 0; row < this.#length; row++) {
+      for (let column = 0; column < width; column++) {
+        const text = this.#strings[row * width + column]!;
+        this.#previous[row * width + column] = this.#lastBefore(row, column, text);
+      }
+    }
   }
 }
 
