@@ -308,12 +308,15 @@ export class RedisFeatureStore implements FeatureStore {
   /** The batch's events by entity and partition, each group's events in offset order. */
   #group(plan: StatePlan, events: readonly StoreEvent[], offsets: readonly number[]): Group[] {
     const prefix = this.#prefix(plan);
-    const byKey = new Map<string, Group>();
+    // By partition, then entity: no `partition:entity` string built and hashed per event (a
+    // micro-batch is one partition's, so the outer map holds one entry).
+    const byPartition = new Map<number, Map<string, Group>>();
     const groups: Group[] = [];
     for (let i = 0; i < events.length; i++) {
       const { entity, partition } = events[i]!;
-      const id = `${partition}:${entity}`;
-      let group = byKey.get(id);
+      let byEntity = byPartition.get(partition);
+      if (byEntity === undefined) byPartition.set(partition, (byEntity = new Map<string, Group>()));
+      let group = byEntity.get(entity);
       if (group === undefined) {
         group = {
           owner: this.#cache.ownership(partition),
@@ -323,7 +326,7 @@ export class RedisFeatureStore implements FeatureStore {
           state: undefined,
           fresh: 0,
         };
-        byKey.set(id, group);
+        byEntity.set(entity, group);
         groups.push(group);
       }
       group.events.push(i);
