@@ -92,7 +92,7 @@ export function layoutOf(plan: StatePlan): EntityLayout {
   return layout;
 }
 
-/** Reused by distinct_count over rows not in time order: one event's window at a time, on one thread. */
+/** Reused by distinct_count over rows out of time order: one event's window at a time, one thread. */
 const distinct = new Set<string>();
 
 export class EntityLog {
@@ -427,13 +427,18 @@ export class EntityLog {
     return -1;
   }
 
-  /** Every row's previous same string again, after rows were taken out from between others. */
+  /**
+   * Every row's previous same string again, after rows were taken out from between others: one
+   * pass with a map per column (a scan back per row would be quadratic in a busy entity's rows).
+   */
   #linkStrings(): void {
     const width = this.layout.strings;
-    for (let row = 0; row < this.#length; row++) {
-      for (let column = 0; column < width; column++) {
+    for (let column = 0; column < width; column++) {
+      const last = new Map<string, number>();
+      for (let row = 0; row < this.#length; row++) {
         const text = this.#strings[row * width + column]!;
-        this.#previous[row * width + column] = this.#lastBefore(row, column, text);
+        this.#previous[row * width + column] = last.get(text) ?? -1;
+        last.set(text, row);
       }
     }
   }
