@@ -3,10 +3,10 @@
  * with the settings of `bench/pipeline/passthrough.ts`, so its figures compare with the pipeline
  * benchmark's. kafkajs has no static membership: `groupInstanceId` is refused.
  */
-import { Kafka, Partitioners, logLevel, type EachBatchPayload } from "kafkajs";
+import type { Consumer, EachBatchPayload, Producer } from "kafkajs";
+import { benchKafkaClients } from "../pipeline/kafka-clients.js";
 import {
   CHUNK,
-  FETCH_MAX_WAIT_MS,
   PARTITIONS_IN_FLIGHT,
   heartbeatIntervalMs,
   type OnRecords,
@@ -20,44 +20,10 @@ export async function startKafkajsPassthrough(
 ): Promise<StopPassthrough> {
   if (settings.groupInstanceId !== undefined)
     throw new Error("kafkajs: expected no groupInstanceId, it has no static membership (KIP-345)");
-  const kafka = new Kafka({
-    clientId: settings.groupId,
-    brokers: [...settings.brokers],
-    logLevel: logLevel.WARN,
+  const { producer, consumer } = benchKafkaClients(settings, {
+    sessionTimeoutMs: settings.sessionTimeoutMs,
+    heartbeatIntervalMs: heartbeatIntervalMs(settings.sessionTimeoutMs),
   });
-  const producer = kafka.producer({
-    idempotent: true,
-    // kafkajs requires one request in flight for idempotence.
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
-  const consumer = kafka.consumer({
-    groupId: settings.groupId,
-    maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
-    sessionTimeout: settings.sessionTimeoutMs,
-    heartbeatInterval: heartbeatIntervalMs(settings.sessionTimeoutMs),
-  });
-
-  const passOn = async (payload: EachBatchPayload): Promise<void> => {
-    const { batch } = payload;
-    onRecords(batch.messages.length);
-    for (let start = 0; start < batch.messages.length; start += CHUNK) {
-      if (!payload.isRunning() || payload.isStale()) return;
-      const chunk = batch.messages.slice(start, start + CHUNK);
-      const last = chunk[chunk.length - 1]!;
-      await producer.send({
-        topic: settings.output,
-        acks: -1,
-        messages: chunk.map((m) => ({ key: m.key, value: m.value, headers: m.headers ?? {} })),
-      });
-      await consumer.commitOffsets([
-        { topic: batch.topic, partition: batch.partition, offset: nextOffset(last.offset) },
-      ]);
-      payload.resolveOffset(last.offset);
-      await payload.heartbeat();
-    }
-  };
-
   await producer.connect();
   await consumer.connect();
   await consumer.subscribe({ topics: [settings.input], fromBeginning: true });
@@ -65,11 +31,57 @@ export async function startKafkajsPassthrough(
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: PARTITIONS_IN_FLIGHT,
-    eachBatch: passOn,
+    eachBatch: passOnBatch({
+      producer,
+      consumer,
+      output: settings.output,
+      onRecords,
+      acksOnSend: true,
+      heartbeat: true,
+    }),
   });
   return async () => {
     await consumer.disconnect();
     await producer.disconnect();
+  };
+}
+
+export interface PassOn {
+  readonly producer: Producer;
+  readonly consumer: Consumer;
+  readonly output: string;
+  readonly onRecords: OnRecords;
+  /** Asks each send for acks from all in-sync replicas: kafkajs takes acks per send. */
+  readonly acksOnSend: boolean;
+  /** Heartbeats after each chunk, as kafkajs wants within a long batch. */
+  readonly heartbeat: boolean;
+}
+
+/**
+ * The `eachBatch` handler of the clients with kafkajs's interface: each chunk of a partition's batch
+ * produced unchanged, then its offset committed and resolved (at-least-once); stops between chunks
+ * once the consumer stops or the batch is stale (a rebalance took the partition).
+ */
+export function passOnBatch(passOn: PassOn): (payload: EachBatchPayload) => Promise<void> {
+  const { producer, consumer, output, onRecords, acksOnSend, heartbeat } = passOn;
+  return async (payload) => {
+    const { batch } = payload;
+    onRecords(batch.messages.length);
+    for (let start = 0; start < batch.messages.length; start += CHUNK) {
+      if (!payload.isRunning() || payload.isStale()) return;
+      const chunk = batch.messages.slice(start, start + CHUNK);
+      const last = chunk[chunk.length - 1]!;
+      await producer.send({
+        topic: output,
+        ...(acksOnSend ? { acks: -1 } : {}),
+        messages: chunk.map((m) => ({ key: m.key, value: m.value, headers: m.headers ?? {} })),
+      });
+      await consumer.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: nextOffset(last.offset) },
+      ]);
+      payload.resolveOffset(last.offset);
+      if (heartbeat) await payload.heartbeat();
+    }
   };
 }
 
