@@ -6,12 +6,11 @@
  * client-side and hold at most `js.consumer.max.batch.size` records (32 unless set).
  */
 import type { Consumer, Producer } from "kafkajs";
-import { passOnBatch } from "./kafkajs-passthrough.js";
+import { runPassOn } from "./kafkajs-passthrough.js";
 import { importOptional } from "./optional-module.js";
 import {
   CHUNK,
   FETCH_MAX_WAIT_MS,
-  PARTITIONS_IN_FLIGHT,
   heartbeatIntervalMs,
   type OnRecords,
   type PassthroughSettings,
@@ -71,24 +70,5 @@ export async function startConfluentPassthrough(
       : { "group.instance.id": settings.groupInstanceId }),
   });
 
-  await producer.connect();
-  await consumer.connect();
-  await consumer.subscribe({ topics: [settings.input] });
-  await consumer.run({
-    eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: PARTITIONS_IN_FLIGHT,
-    // Acks are the producer's (above); the layer heartbeats on librdkafka's thread.
-    eachBatch: passOnBatch({
-      producer,
-      consumer,
-      output: settings.output,
-      onRecords,
-      acksOnSend: false,
-      heartbeat: false,
-    }),
-  });
-  return async () => {
-    await consumer.disconnect();
-    await producer.disconnect();
-  };
+  return runPassOn({ producer, consumer, settings, onRecords, kafkajsCalls: false });
 }

@@ -24,47 +24,30 @@ export async function startKafkajsPassthrough(
     sessionTimeoutMs: settings.sessionTimeoutMs,
     heartbeatIntervalMs: heartbeatIntervalMs(settings.sessionTimeoutMs),
   });
-  await producer.connect();
-  await consumer.connect();
-  await consumer.subscribe({ topics: [settings.input], fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: PARTITIONS_IN_FLIGHT,
-    eachBatch: passOnBatch({
-      producer,
-      consumer,
-      output: settings.output,
-      onRecords,
-      acksOnSend: true,
-      heartbeat: true,
-    }),
-  });
-  return async () => {
-    await consumer.disconnect();
-    await producer.disconnect();
-  };
+  return runPassOn({ producer, consumer, settings, onRecords, kafkajsCalls: true });
 }
 
 export interface PassOn {
   readonly producer: Producer;
   readonly consumer: Consumer;
-  readonly output: string;
+  readonly settings: PassthroughSettings;
   readonly onRecords: OnRecords;
-  /** Asks each send for acks from all in-sync replicas: kafkajs takes acks per send. */
-  readonly acksOnSend: boolean;
-  /** Heartbeats after each chunk, as kafkajs wants within a long batch. */
-  readonly heartbeat: boolean;
+  /**
+   * kafkajs takes acks per send, `fromBeginning` per subscribe and `autoCommit` per run, and wants
+   * heartbeats within a long batch; the confluent layer takes the first three in its clients'
+   * configuration and heartbeats on librdkafka's thread.
+   */
+  readonly kafkajsCalls: boolean;
 }
 
 /**
- * The `eachBatch` handler of the clients with kafkajs's interface: each chunk of a partition's batch
- * produced unchanged, then its offset committed and resolved (at-least-once); stops between chunks
- * once the consumer stops or the batch is stale (a rebalance took the partition).
+ * Connects the clients of kafkajs's interface and runs the passthrough: each chunk of a partition's
+ * batch produced unchanged, then its offset committed and resolved (at-least-once); stops between
+ * chunks once the consumer stops or the batch is stale (a rebalance took the partition).
  */
-export function passOnBatch(passOn: PassOn): (payload: EachBatchPayload) => Promise<void> {
-  const { producer, consumer, output, onRecords, acksOnSend, heartbeat } = passOn;
-  return async (payload) => {
+export async function runPassOn(passOn: PassOn): Promise<StopPassthrough> {
+  const { producer, consumer, settings, onRecords, kafkajsCalls } = passOn;
+  const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
     const { batch } = payload;
     onRecords(batch.messages.length);
     for (let start = 0; start < batch.messages.length; start += CHUNK) {
@@ -72,16 +55,32 @@ export function passOnBatch(passOn: PassOn): (payload: EachBatchPayload) => Prom
       const chunk = batch.messages.slice(start, start + CHUNK);
       const last = chunk[chunk.length - 1]!;
       await producer.send({
-        topic: output,
-        ...(acksOnSend ? { acks: -1 } : {}),
+        topic: settings.output,
+        ...(kafkajsCalls ? { acks: -1 } : {}),
         messages: chunk.map((m) => ({ key: m.key, value: m.value, headers: m.headers ?? {} })),
       });
       await consumer.commitOffsets([
         { topic: batch.topic, partition: batch.partition, offset: nextOffset(last.offset) },
       ]);
       payload.resolveOffset(last.offset);
-      if (heartbeat) await payload.heartbeat();
+      if (kafkajsCalls) await payload.heartbeat();
     }
+  };
+  await producer.connect();
+  await consumer.connect();
+  await consumer.subscribe({
+    topics: [settings.input],
+    ...(kafkajsCalls ? { fromBeginning: true } : {}),
+  });
+  await consumer.run({
+    ...(kafkajsCalls ? { autoCommit: false } : {}),
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: PARTITIONS_IN_FLIGHT,
+    eachBatch,
+  });
+  return async () => {
+    await consumer.disconnect();
+    await producer.disconnect();
   };
 }
 
