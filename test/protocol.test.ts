@@ -71,6 +71,12 @@ const fp32Request = (rows: number) => ({
   rawInputContents: [raw(Float32Array.from({ length: rows * 4 }, (_, i) => i + 0.5))],
 });
 
+/** One row of identity-fp32 sent as typed `contents`. */
+const fp32Typed = (contents: { fp32Contents?: number[]; intContents?: number[] }) => ({
+  modelName: "identity-fp32",
+  inputs: [{ name: "INPUT0", datatype: "FP32", shape: [1n, 4n], contents }],
+});
+
 /** A good request after a bad one: the server is still up and still right. */
 async function assertStillServes(): Promise<void> {
   const response = await client.infer(fp32Request(2));
@@ -423,33 +429,13 @@ describe("bad input: a clear INVALID_ARGUMENT or NOT_FOUND, then the server stil
     },
     {
       name: "typed contents count",
-      request: {
-        modelName: "identity-fp32",
-        inputs: [
-          {
-            name: "INPUT0",
-            datatype: "FP32",
-            shape: [1n, 4n],
-            contents: { fp32Contents: [1, 2, 3] },
-          },
-        ],
-      },
+      request: fp32Typed({ fp32Contents: [1, 2, 3] }),
       code: status.INVALID_ARGUMENT,
       message: /expected 4 FP32 elements in contents.fp32_contents, got 3/,
     },
     {
       name: "typed contents in the wrong field",
-      request: {
-        modelName: "identity-fp32",
-        inputs: [
-          {
-            name: "INPUT0",
-            datatype: "FP32",
-            shape: [1n, 4n],
-            contents: { intContents: [1, 2, 3, 4] },
-          },
-        ],
-      },
+      request: fp32Typed({ intContents: [1, 2, 3, 4] }),
       code: status.INVALID_ARGUMENT,
       message: /expected 4 FP32 elements in contents.fp32_contents, got 0/,
     },
