@@ -22,7 +22,7 @@ import { BenchRun, loadAverage, machineLine } from "./lib/bench-run.js";
 import { startChild, type ChildServer } from "./lib/child.js";
 import { num, table } from "./lib/report.js";
 import {
-  CLIENTS,
+  parseClients,
   type ClientName,
   type PassthroughSettings,
 } from "./kafka-clients/passthrough-settings.js";
@@ -60,13 +60,7 @@ if (flags.help) {
   );
   process.exit(0);
 }
-const clients = (flags.clients?.flatMap((value) => value.split(",")).filter((v) => v !== "") ?? [
-  ...CLIENTS,
-]) as ClientName[];
-for (const client of clients) {
-  if (!CLIENTS.includes(client))
-    throw new Error(`--clients: expected names among ${CLIENTS.join(", ")}, got "${client}"`);
-}
+const clients = parseClients(flags.clients);
 const trials = Number(flags.trials);
 if (!Number.isInteger(trials) || trials < 1)
   throw new Error(`--trials: expected a positive integer, got ${flags.trials}`);

@@ -27,7 +27,7 @@ import { REPO_ROOT, startChild } from "./lib/child.js";
 import { sampleCpu, type CpuSample } from "./lib/cpu-usage.js";
 import { num, table } from "./lib/report.js";
 import {
-  CLIENTS,
+  parseClients,
   type ClientName,
   type PassthroughSettings,
 } from "./kafka-clients/passthrough-settings.js";
@@ -67,13 +67,7 @@ if (flags.help) {
   );
   process.exit(0);
 }
-const clients = (flags.clients?.flatMap((value) => value.split(",")).filter((v) => v !== "") ?? [
-  ...CLIENTS,
-]) as ClientName[];
-for (const client of clients) {
-  if (!CLIENTS.includes(client))
-    throw new Error(`--clients: expected names among ${CLIENTS.join(", ")}, got "${client}"`);
-}
+const clients = parseClients(flags.clients);
 const events = Number(flags.events);
 if (!Number.isInteger(events) || events < 10_000)
   throw new Error(`--events: expected an integer ≥ 10000, got ${flags.events}`);

@@ -105,7 +105,7 @@ describe("consumer metrics", { timeout: 4 * 60_000 }, () => {
       const consumer = h.cli(["consume", "--config", file, "--metrics-port", "0"]);
       const line = await consumer.line(/metrics at http:/, START_TIMEOUT_MS);
       const port = (JSON.parse(line) as { metricsPort: number }).metricsPort;
-      await consumer.line(/pipeline \\"fraud\\" consuming/, START_TIMEOUT_MS);
+      await consumer.consuming(START_TIMEOUT_MS);
 
       const { events, homes } = fraudStream(12, 6, 20, `${h.run}-cli-metrics`);
       await h.loadHomes(homes);

@@ -23,7 +23,6 @@ import {
 const TEST_TIMEOUT_MS = 90_000;
 /** A cold `node --import tsx` of the CLI plus joining the group. */
 const START_TIMEOUT_MS = 30_000;
-const CONSUMING = /pipeline \\"fraud\\" consuming/;
 
 describe("sluice consume, as a process", { timeout: 6 * 60_000 }, () => {
   const h = pipelineHarness();
@@ -105,7 +104,7 @@ describe("sluice consume, as a process", { timeout: 6 * 60_000 }, () => {
       const { events, homes } = fraudStream(11, 8, 25, `${h.run}-term`);
       await h.loadHomes(homes);
       const cli = consume(file);
-      await cli.line(CONSUMING, START_TIMEOUT_MS);
+      await cli.consuming(START_TIMEOUT_MS);
       await h.kafka.produce(topics.in, eventMessages(events));
       await waitFor(
         "every prediction written",
@@ -140,7 +139,7 @@ describe("sluice consume, as a process", { timeout: 6 * 60_000 }, () => {
     async () => {
       const { file } = await setup();
       const cli = consume(file);
-      await cli.line(CONSUMING, START_TIMEOUT_MS);
+      await cli.consuming(START_TIMEOUT_MS);
       const produce = h.cli([
         "produce",
         "--config",
@@ -220,7 +219,7 @@ describe("sluice consume, as a process", { timeout: 6 * 60_000 }, () => {
         );
         await h.loadHomes(homes);
         const first = consume(file);
-        await first.line(CONSUMING, START_TIMEOUT_MS);
+        await first.consuming(START_TIMEOUT_MS);
         const producing = h.trickle(topics.in, events, { perTick: 25 });
         await waitFor(
           "some predictions",
@@ -237,7 +236,7 @@ describe("sluice consume, as a process", { timeout: 6 * 60_000 }, () => {
         );
 
         const second = consume(file);
-        await second.line(CONSUMING, START_TIMEOUT_MS);
+        await second.consuming(START_TIMEOUT_MS);
         const predictions = await predictionsFor(topics.out, events);
         second.child.kill("SIGTERM");
         assert.equal((await second.exited).code, 0);

@@ -26,7 +26,6 @@ import {
 const TEST_TIMEOUT_MS = 120_000;
 /** A cold `node --import tsx` of the CLI plus joining the group. */
 const START_TIMEOUT_MS = 30_000;
-const CONSUMING = /pipeline \\"fraud\\" consuming/;
 /** Issue 12: from the restarted process's spawn to its first prediction. */
 const RESTART_TARGET_MS = 3_000;
 /**
@@ -69,7 +68,7 @@ describe("sluice consume after crashes", { timeout: 8 * 60_000 }, () => {
       await h.loadHomes(homes);
       const firstSpawnedAt = performance.now();
       const first = consume(file, instanceId);
-      await first.line(CONSUMING, START_TIMEOUT_MS);
+      await first.consuming(START_TIMEOUT_MS);
       // What a cold start (node, tsx, the sidecar's metadata, joining) takes on this machine now.
       const firstStartMs = performance.now() - firstSpawnedAt;
       const producing = h.trickle(topics.in, events, { perTick: 5 });
@@ -98,7 +97,7 @@ describe("sluice consume after crashes", { timeout: 8 * 60_000 }, () => {
         },
         { timeoutMs: LONG_SESSION_TIMEOUT_MS + 15_000, intervalMs: 20 },
       );
-      const consumingLine = await second.line(CONSUMING, START_TIMEOUT_MS);
+      const consumingLine = await second.consuming(START_TIMEOUT_MS);
       // On a loaded machine the process's own start-up stretches past the target whatever Kafka
       // does; the restart must then still come within two cold starts, far from the 30 s it
       // would wait without static membership.
@@ -140,9 +139,9 @@ describe("sluice consume after crashes", { timeout: 8 * 60_000 }, () => {
       const { events, homes } = fraudStream(22, 6, 10, `${h.run}-twin`);
       await h.loadHomes(homes);
       const a = consume(file, instanceId);
-      await a.line(CONSUMING, START_TIMEOUT_MS);
+      await a.consuming(START_TIMEOUT_MS);
       const b = consume(file, instanceId);
-      await b.line(CONSUMING, START_TIMEOUT_MS);
+      await b.consuming(START_TIMEOUT_MS);
       const stopped = await Promise.race([
         a.exited.then((exit) => ({ cli: a, other: b, exit })),
         b.exited.then((exit) => ({ cli: b, other: a, exit })),
@@ -182,7 +181,7 @@ describe("sluice consume after crashes", { timeout: 8 * 60_000 }, () => {
       const kills: string[] = [];
       for (let kill = 1; kill <= 3; kill++) {
         const cli = consume(file, instanceId);
-        await cli.line(CONSUMING, START_TIMEOUT_MS);
+        await cli.consuming(START_TIMEOUT_MS);
         // Anywhere from right after joining to well into steady work.
         const after = 300 + Math.floor(random() * 2_500);
         await new Promise((resolve) => setTimeout(resolve, after));
@@ -191,7 +190,7 @@ describe("sluice consume after crashes", { timeout: 8 * 60_000 }, () => {
         kills.push(`${after} ms`);
       }
       const last = consume(file, instanceId);
-      await last.line(CONSUMING, START_TIMEOUT_MS);
+      await last.consuming(START_TIMEOUT_MS);
       assert.equal((await produce.exited).code, 0, produce.lines.join("\n"));
       const run = /^run (\S+): produced/m.exec(produce.stdout())?.[1];
       if (run !== undefined) h.forgetProduceRun(run);

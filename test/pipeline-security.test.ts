@@ -40,7 +40,6 @@ const START_TIMEOUT_MS = 40_000;
  * ~12 s, @platformatic/kafka its metadata four times in ~5 s. Past this it is a hang.
  */
 const REFUSAL_TIMEOUT_MS = 45_000;
-const CONSUMING = /pipeline \\"fraud\\" consuming/;
 
 describe("a pipeline on SASL_SSL", { timeout: 8 * 60_000 }, () => {
   let pki: TestPki;
@@ -119,7 +118,7 @@ describe("a pipeline on SASL_SSL", { timeout: 8 * 60_000 }, () => {
           const stream = fraudStream(5, 6, 4, `${h.run}-${client}-${delivery}`);
           await h.loadHomes(stream.homes);
           const consume = cli(["consume", "--config", file]);
-          await consume.line(CONSUMING, START_TIMEOUT_MS);
+          await consume.consuming(START_TIMEOUT_MS);
           // Produced over plaintext: only the pipeline's own connections are under test.
           await h.kafka.produce(topics.in, eventMessages(stream.events));
           await h.assertAllPredicted(topics.out, stream);
@@ -136,7 +135,7 @@ describe("a pipeline on SASL_SSL", { timeout: 8 * 60_000 }, () => {
     async () => {
       const { file } = await setup("platformatic", "at_least_once");
       const consume = cli(["consume", "--config", file]);
-      await consume.line(CONSUMING, START_TIMEOUT_MS);
+      await consume.consuming(START_TIMEOUT_MS);
       const produce = cli(["produce", "--config", file, "--rate", "200", "--count", "60"]);
       assert.equal((await produce.exited).code, 0, produce.lines.join("\n"));
       const run = /^run (\S+): produced 60 records/m.exec(produce.stdout());

@@ -31,7 +31,6 @@ const SCORE_BATCH_NOISE = 1e-4;
 const TEST_TIMEOUT_MS = 120_000;
 /** A cold `node --import tsx` of the CLI plus joining the group. */
 const START_TIMEOUT_MS = 30_000;
-const CONSUMING = /pipeline \\"fraud\\" consuming/;
 const DAY = 86_400_000;
 
 /**
@@ -127,7 +126,7 @@ describe(
           }),
         );
         const first = h.cli(["consume", "--config", file]);
-        await first.line(CONSUMING, START_TIMEOUT_MS);
+        await first.consuming(START_TIMEOUT_MS);
         const producing = h.trickle(crash.topics.in, events);
         await waitFor(
           "a third predicted",
@@ -151,7 +150,7 @@ describe(
         await h.kafka.rewind(crash.settings.groupId, crash.topics.in);
         await producing;
         const second = h.cli(["consume", "--config", file]);
-        await second.line(CONSUMING, START_TIMEOUT_MS);
+        await second.consuming(START_TIMEOUT_MS);
         const crashScores = await scores(crash.topics.out, events);
         second.child.kill("SIGTERM");
         assert.equal((await second.exited).code, 0);

@@ -22,20 +22,22 @@ import {
   type ServerMetadataResponse,
 } from "@sluice/proto";
 import type { Sidecar } from "@sluice/server";
+import type { ProtocolClient } from "@sluice/testing";
 import {
   FIXTURE_MODELS,
-  ProtocolClient,
   f32,
   makeRepository,
   raw,
-  startTestSidecar,
+  serveRepository,
   statusOf,
+  type ServedRepository,
   type TestRepository,
 } from "@sluice/testing";
 
 const IDENTITY_MODELS = ["fp32", "int64", "int32", "fp64", "uint8", "bool", "fp16", "string"];
 
 let repository: TestRepository;
+let served: ServedRepository;
 let sidecar: Sidecar;
 let client: ProtocolClient;
 
@@ -55,20 +57,24 @@ before(async () => {
     join(repository.dir, "identity-unbatched", "config.yaml"),
     "max_batch_size: 0\nlabels: { stable: 1 }\n",
   );
-  sidecar = await startTestSidecar({ modelRepository: repository.dir });
-  client = new ProtocolClient(`127.0.0.1:${sidecar.grpcPort}`);
+  served = await serveRepository(repository);
+  ({ sidecar, client } = served);
 });
 
 after(async () => {
-  client.close();
-  await sidecar.close();
-  await repository.remove();
+  await served.close();
 });
 
 const fp32Request = (rows: number) => ({
   modelName: "identity-fp32",
   inputs: [{ name: "INPUT0", datatype: "FP32", shape: [BigInt(rows), 4n] }],
   rawInputContents: [raw(Float32Array.from({ length: rows * 4 }, (_, i) => i + 0.5))],
+});
+
+/** One row of identity-fp32 sent as typed `contents`. */
+const fp32Typed = (contents: { fp32Contents?: number[]; intContents?: number[] }) => ({
+  modelName: "identity-fp32",
+  inputs: [{ name: "INPUT0", datatype: "FP32", shape: [1n, 4n], contents }],
 });
 
 /** A good request after a bad one: the server is still up and still right. */
@@ -232,16 +238,17 @@ describe("round trips of every datatype", () => {
   for (const kind of IDENTITY_MODELS) {
     const sample = SAMPLES[kind]!;
     const rows = kind === "string" ? 2 : 2;
+    /** The identity model of `kind` and its input's head: name, datatype and shape. */
+    const model = `identity-${kind}`;
+    const input = {
+      name: "INPUT0",
+      datatype: sample.datatype,
+      shape: [BigInt(rows), BigInt(sample.width)],
+    };
     it(`${sample.datatype}: raw contents come back byte for byte`, async () => {
       const response = await client.infer({
-        modelName: `identity-${kind}`,
-        inputs: [
-          {
-            name: "INPUT0",
-            datatype: sample.datatype,
-            shape: [BigInt(rows), BigInt(sample.width)],
-          },
-        ],
+        modelName: model,
+        inputs: [input],
         rawInputContents: [sample.raw],
       });
       assert.equal(response.modelVersion, "1");
@@ -252,15 +259,8 @@ describe("round trips of every datatype", () => {
     if (sample.contents !== undefined) {
       it(`${sample.datatype}: typed contents come back as typed contents`, async () => {
         const response = await client.infer({
-          modelName: `identity-${kind}`,
-          inputs: [
-            {
-              name: "INPUT0",
-              datatype: sample.datatype,
-              shape: [BigInt(rows), BigInt(sample.width)],
-              contents: sample.contents,
-            },
-          ],
+          modelName: model,
+          inputs: [{ ...input, contents: sample.contents }],
         });
         assert.equal(response.rawOutputContents.length, 0);
         const contents = response.outputs[0]?.contents as unknown as Record<string, unknown[]>;
@@ -429,33 +429,13 @@ describe("bad input: a clear INVALID_ARGUMENT or NOT_FOUND, then the server stil
     },
     {
       name: "typed contents count",
-      request: {
-        modelName: "identity-fp32",
-        inputs: [
-          {
-            name: "INPUT0",
-            datatype: "FP32",
-            shape: [1n, 4n],
-            contents: { fp32Contents: [1, 2, 3] },
-          },
-        ],
-      },
+      request: fp32Typed({ fp32Contents: [1, 2, 3] }),
       code: status.INVALID_ARGUMENT,
       message: /expected 4 FP32 elements in contents.fp32_contents, got 3/,
     },
     {
       name: "typed contents in the wrong field",
-      request: {
-        modelName: "identity-fp32",
-        inputs: [
-          {
-            name: "INPUT0",
-            datatype: "FP32",
-            shape: [1n, 4n],
-            contents: { intContents: [1, 2, 3, 4] },
-          },
-        ],
-      },
+      request: fp32Typed({ intContents: [1, 2, 3, 4] }),
       code: status.INVALID_ARGUMENT,
       message: /expected 4 FP32 elements in contents.fp32_contents, got 0/,
     },
@@ -601,8 +581,8 @@ describe("bad input: a clear INVALID_ARGUMENT or NOT_FOUND, then the server stil
 
   it("rejects a message over the size limit with RESOURCE_EXHAUSTED and keeps serving", async () => {
     const small = await makeRepository({ "identity-fp32": join(FIXTURE_MODELS, "identity-fp32") });
-    const limited = await startTestSidecar({ modelRepository: small.dir, maxMessageBytes: 4096 });
-    const limitedClient = new ProtocolClient(`127.0.0.1:${limited.grpcPort}`);
+    const limited = await serveRepository(small, { maxMessageBytes: 4096 });
+    const limitedClient = limited.client;
     try {
       const error = await statusOf(
         limitedClient.infer({ ...fp32Request(1), rawInputContents: [new Uint8Array(8192)] }),
@@ -611,9 +591,7 @@ describe("bad input: a clear INVALID_ARGUMENT or NOT_FOUND, then the server stil
       const ok = await limitedClient.infer(fp32Request(1));
       assert.equal(ok.outputs.length, 1);
     } finally {
-      limitedClient.close();
       await limited.close();
-      await small.remove();
     }
   });
 });

@@ -57,6 +57,30 @@ function modelSection(sidecarPort: number, deadlineMs = 2_000): Record<string, u
   };
 }
 
+/** Arms `stable` (version 1) and `canary` (version 2) with these weights. */
+function stableAndCanary(stable: number, canary: number): Record<string, unknown>[] {
+  return [
+    { name: "stable", version: 1, weight: stable },
+    { name: "canary", version: 2, weight: canary },
+  ];
+}
+
+/**
+ * Topics and settings of a pipeline on 3 partitions scoring on the harness's sidecar (or the one
+ * at `sidecarPort`) with this rollout section; `patch` adds other sections.
+ */
+function setupRollout(
+  h: PipelineHarness,
+  rollout: Record<string, unknown>,
+  { sidecarPort, patch = {} }: { sidecarPort?: number; patch?: Record<string, unknown> } = {},
+) {
+  const port = sidecarPort ?? h.sidecar.grpcPort;
+  return h.setup(3, {
+    ...(sidecarPort === undefined ? {} : { sidecarPort }),
+    patch: { model: modelSection(port), rollout, ...patch },
+  } satisfies Partial<FixtureSettings>);
+}
+
 async function metric(pipeline: Pipeline, name: string, labels: Record<string, string> = {}) {
   return sumSamples(parsePrometheusText(await pipeline.metrics.registry.metrics()), name, labels);
 }
@@ -95,17 +119,12 @@ describe("rollouts", { timeout: 6 * 60_000 }, () => {
     { timeout: TEST_TIMEOUT_MS },
     async () => {
       const salt = `weights-${h.run}`;
-      const { topics, settings } = await h.setup(3, {
-        patch: {
-          model: modelSection(h.sidecar.grpcPort),
-          rollout: {
-            salt,
-            arms: [
-              { name: "stable", version: "stable", weight: 70 },
-              { name: "canary", version: 2, weight: 30 },
-            ],
-          },
-        },
+      const { topics, settings } = await setupRollout(h, {
+        salt,
+        arms: [
+          { name: "stable", version: "stable", weight: 70 },
+          { name: "canary", version: 2, weight: 30 },
+        ],
       });
       const users = 600;
       const { events, homes } = fraudStream(7, users, 3, `${h.run}-weights`);
@@ -171,17 +190,9 @@ describe("rollouts", { timeout: 6 * 60_000 }, () => {
     "routes by segment: the events of one channel follow that segment's weights",
     { timeout: TEST_TIMEOUT_MS },
     async () => {
-      const { topics, settings } = await h.setup(3, {
-        patch: {
-          model: modelSection(h.sidecar.grpcPort),
-          rollout: {
-            arms: [
-              { name: "stable", version: 1, weight: 100 },
-              { name: "canary", version: 2, weight: 0 },
-            ],
-            segments: { field: "channel", weights: { web: { stable: 0, canary: 100 } } },
-          },
-        },
+      const { topics, settings } = await setupRollout(h, {
+        arms: stableAndCanary(100, 0),
+        segments: { field: "channel", weights: { web: { stable: 0, canary: 100 } } },
       });
       const { events, homes } = fraudStream(8, 40, 5, `${h.run}-segments`);
       await scoreAll(h, topics.in, settings, { events, homes });
@@ -198,21 +209,20 @@ describe("rollouts", { timeout: 6 * 60_000 }, () => {
     "rolls back a canary whose scores drift from the primary's (score PSI)",
     { timeout: TEST_TIMEOUT_MS },
     async () => {
-      const { topics, settings } = await h.setup(3, {
-        patch: {
-          model: modelSection(h.sidecar.grpcPort),
-          rollout: {
-            arms: [
-              { name: "stable", version: 1, weight: 50 },
-              { name: "canary", version: 2, weight: 50 },
-            ],
-            // Two different models (logistic regression, boosted trees) never score alike to 1e-3.
-            guard_rails: { arm: "canary", min_events: 100, score: { max_psi: 0.001 } },
-          },
-          // Its rollback is written under its name: the other tests' pipelines must not read it.
-          name: "fraud-psi",
+      const { topics, settings } = await setupRollout(
+        h,
+        {
+          arms: stableAndCanary(50, 50),
+          // Two different models (logistic regression, boosted trees) never score alike to 1e-3.
+          guard_rails: { arm: "canary", min_events: 100, score: { max_psi: 0.001 } },
         },
-      });
+        {
+          patch: {
+            // Its rollback is written under its name: the other tests' pipelines must not read it.
+            name: "fraud-psi",
+          },
+        },
+      );
       const { events, homes } = fraudStream(13, 100, 6, `${h.run}-psi`);
       const pipeline = await scoreAll(h, topics.in, settings, { events, homes });
       assert.equal(
@@ -247,14 +257,9 @@ describe("rollouts", { timeout: 6 * 60_000 }, () => {
     { timeout: TEST_TIMEOUT_MS },
     async () => {
       const shadowTopic = (await h.kafka.topics(["shadow"], 1)).shadow;
-      const { topics, settings } = await h.setup(3, {
-        patch: {
-          model: modelSection(h.sidecar.grpcPort),
-          rollout: {
-            arms: [{ name: "stable", version: "stable", weight: 100 }],
-            shadow: { version: "canary", share: 100, deadline_ms: 2_000, topic: shadowTopic },
-          },
-        },
+      const { topics, settings } = await setupRollout(h, {
+        arms: [{ name: "stable", version: "stable", weight: 100 }],
+        shadow: { version: "canary", share: 100, deadline_ms: 2_000, topic: shadowTopic },
       });
       const { events, homes } = fraudStream(9, 30, 8, `${h.run}-shadow`);
       const pipeline = await scoreAll(h, topics.in, settings, { events, homes });
@@ -308,14 +313,9 @@ describe("rollouts", { timeout: 6 * 60_000 }, () => {
     "a shadow version that does not serve fails its own calls only: the output is whole and on time",
     { timeout: TEST_TIMEOUT_MS },
     async () => {
-      const { topics, settings } = await h.setup(3, {
-        patch: {
-          model: modelSection(h.sidecar.grpcPort),
-          rollout: {
-            arms: [{ name: "stable", version: "stable", weight: 100 }],
-            shadow: { version: 9, deadline_ms: 300 },
-          },
-        },
+      const { topics, settings } = await setupRollout(h, {
+        arms: [{ name: "stable", version: "stable", weight: 100 }],
+        shadow: { version: 9, deadline_ms: 300 },
       });
       const { events, homes } = fraudStream(10, 20, 10, `${h.run}-dead-shadow`);
       const pipeline = await scoreAll(h, topics.in, settings, { events, homes });
@@ -363,20 +363,15 @@ describe("rollouts: guard rails", { timeout: 4 * 60_000 }, () => {
     { timeout: TEST_TIMEOUT_MS },
     async () => {
       const eventsTopic = (await h.kafka.topics(["rollout-events"], 1))["rollout-events"];
-      const { topics, settings } = await h.setup(3, {
-        sidecarPort: sidecar.grpcPort,
-        patch: {
-          model: modelSection(sidecar.grpcPort),
-          rollout: {
-            arms: [
-              { name: "stable", version: 1, weight: 50 },
-              { name: "canary", version: 2, weight: 50 },
-            ],
-            guard_rails: { arm: "canary", min_events: 20, error_rate: { max: 0.05 } },
-            events_topic: eventsTopic,
-          },
+      const { topics, settings } = await setupRollout(
+        h,
+        {
+          arms: stableAndCanary(50, 50),
+          guard_rails: { arm: "canary", min_events: 20, error_rate: { max: 0.05 } },
+          events_topic: eventsTopic,
         },
-      } satisfies Partial<FixtureSettings>);
+        { sidecarPort: sidecar.grpcPort },
+      );
       const lines: string[] = [];
       const log = {
         debug: () => {},

@@ -97,7 +97,7 @@ describe("the status page in Chromium", { skip, timeout: 5 * 60_000 }, () => {
       const consumer = h.cli(["consume", "--config", file, "--metrics-port", "0"]);
       const line = await consumer.line(/status page at http:/, START_TIMEOUT_MS);
       const port = (JSON.parse(line) as { metricsPort: number }).metricsPort;
-      await consumer.line(/pipeline \\"fraud\\" consuming/, START_TIMEOUT_MS);
+      await consumer.consuming(START_TIMEOUT_MS);
 
       const browser = await launch();
       try {

@@ -163,7 +163,7 @@ describe("tracing end to end, through Jaeger", { skip, timeout: 5 * 60_000 }, ()
     };
     const file = await files!.write(`${randomUUID()}.yaml`, await fraudDocument(settings));
     const consume = cli(["consume", "--config", file], otel(j.otlpHttp, "http/protobuf"));
-    await consume.line(/pipeline \\"fraud\\" consuming/, START_TIMEOUT_MS);
+    await consume.consuming(START_TIMEOUT_MS);
 
     const produce = cli(
       ["produce", "--config", file, "--rate", "500", "--count", String(EVENTS), "--users", "20"],

@@ -12,15 +12,15 @@ import { after, before, describe, it } from "node:test";
 import { Metadata } from "@grpc/grpc-js";
 import { SpanKind } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import type { Sidecar } from "@sluice/server";
+import type { ProtocolClient } from "@sluice/testing";
 import {
   FIXTURE_MODELS,
   type InMemoryTracing,
   installInMemoryTracing,
   makeRepository,
-  ProtocolClient,
   raw,
-  startTestSidecar,
+  serveRepository,
+  type ServedRepository,
   type TestRepository,
   waitFor,
 } from "@sluice/testing";
@@ -29,7 +29,7 @@ const REQUESTS = 4;
 
 let tracing: InMemoryTracing;
 let repository: TestRepository;
-let sidecar: Sidecar;
+let served: ServedRepository;
 let client: ProtocolClient;
 
 before(async () => {
@@ -40,14 +40,12 @@ before(async () => {
     join(repository.dir, "traced", "config.yaml"),
     `max_batch_size: ${REQUESTS}\ndynamic_batching: { max_queue_delay_microseconds: 10000000 }\n`,
   );
-  sidecar = await startTestSidecar({ modelRepository: repository.dir });
-  client = new ProtocolClient(`127.0.0.1:${sidecar.grpcPort}`);
+  served = await serveRepository(repository);
+  ({ client } = served);
 });
 
 after(async () => {
-  client.close();
-  await sidecar.close();
-  await repository.remove();
+  await served.close();
   await tracing.uninstall();
 });
 

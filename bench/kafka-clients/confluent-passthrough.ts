@@ -5,13 +5,12 @@
  * send; `fromBeginning` and `autoCommit` are per consumer; `eachBatch` batches are built
  * client-side and hold at most `js.consumer.max.batch.size` records (32 unless set).
  */
-import type { Consumer, EachBatchPayload, Producer } from "kafkajs";
-import { nextOffset } from "./kafkajs-passthrough.js";
+import type { Consumer, Producer } from "kafkajs";
+import { runPassOn } from "./kafkajs-passthrough.js";
 import { importOptional } from "./optional-module.js";
 import {
   CHUNK,
   FETCH_MAX_WAIT_MS,
-  PARTITIONS_IN_FLIGHT,
   heartbeatIntervalMs,
   type OnRecords,
   type PassthroughSettings,
@@ -71,34 +70,5 @@ export async function startConfluentPassthrough(
       : { "group.instance.id": settings.groupInstanceId }),
   });
 
-  const passOn = async (payload: EachBatchPayload): Promise<void> => {
-    const { batch } = payload;
-    onRecords(batch.messages.length);
-    for (let start = 0; start < batch.messages.length; start += CHUNK) {
-      if (!payload.isRunning() || payload.isStale()) return;
-      const chunk = batch.messages.slice(start, start + CHUNK);
-      const last = chunk[chunk.length - 1]!;
-      await producer.send({
-        topic: settings.output,
-        messages: chunk.map((m) => ({ key: m.key, value: m.value, headers: m.headers ?? {} })),
-      });
-      await consumer.commitOffsets([
-        { topic: batch.topic, partition: batch.partition, offset: nextOffset(last.offset) },
-      ]);
-      payload.resolveOffset(last.offset);
-    }
-  };
-
-  await producer.connect();
-  await consumer.connect();
-  await consumer.subscribe({ topics: [settings.input] });
-  await consumer.run({
-    eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: PARTITIONS_IN_FLIGHT,
-    eachBatch: passOn,
-  });
-  return async () => {
-    await consumer.disconnect();
-    await producer.disconnect();
-  };
+  return runPassOn({ producer, consumer, settings, onRecords, kafkajsCalls: false });
 }

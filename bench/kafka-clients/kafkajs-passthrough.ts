@@ -3,10 +3,10 @@
  * with the settings of `bench/pipeline/passthrough.ts`, so its figures compare with the pipeline
  * benchmark's. kafkajs has no static membership: `groupInstanceId` is refused.
  */
-import { Kafka, Partitioners, logLevel, type EachBatchPayload } from "kafkajs";
+import type { Consumer, EachBatchPayload, Producer } from "kafkajs";
+import { benchKafkaClients } from "../pipeline/kafka-clients.js";
 import {
   CHUNK,
-  FETCH_MAX_WAIT_MS,
   PARTITIONS_IN_FLIGHT,
   heartbeatIntervalMs,
   type OnRecords,
@@ -20,25 +20,34 @@ export async function startKafkajsPassthrough(
 ): Promise<StopPassthrough> {
   if (settings.groupInstanceId !== undefined)
     throw new Error("kafkajs: expected no groupInstanceId, it has no static membership (KIP-345)");
-  const kafka = new Kafka({
-    clientId: settings.groupId,
-    brokers: [...settings.brokers],
-    logLevel: logLevel.WARN,
+  const { producer, consumer } = benchKafkaClients(settings, {
+    sessionTimeoutMs: settings.sessionTimeoutMs,
+    heartbeatIntervalMs: heartbeatIntervalMs(settings.sessionTimeoutMs),
   });
-  const producer = kafka.producer({
-    idempotent: true,
-    // kafkajs requires one request in flight for idempotence.
-    maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
-  const consumer = kafka.consumer({
-    groupId: settings.groupId,
-    maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
-    sessionTimeout: settings.sessionTimeoutMs,
-    heartbeatInterval: heartbeatIntervalMs(settings.sessionTimeoutMs),
-  });
+  return runPassOn({ producer, consumer, settings, onRecords, kafkajsCalls: true });
+}
 
-  const passOn = async (payload: EachBatchPayload): Promise<void> => {
+export interface PassOn {
+  readonly producer: Producer;
+  readonly consumer: Consumer;
+  readonly settings: PassthroughSettings;
+  readonly onRecords: OnRecords;
+  /**
+   * kafkajs takes acks per send, `fromBeginning` per subscribe and `autoCommit` per run, and wants
+   * heartbeats within a long batch; the confluent layer takes the first three in its clients'
+   * configuration and heartbeats on librdkafka's thread.
+   */
+  readonly kafkajsCalls: boolean;
+}
+
+/**
+ * Connects the clients of kafkajs's interface and runs the passthrough: each chunk of a partition's
+ * batch produced unchanged, then its offset committed and resolved (at-least-once); stops between
+ * chunks once the consumer stops or the batch is stale (a rebalance took the partition).
+ */
+export async function runPassOn(passOn: PassOn): Promise<StopPassthrough> {
+  const { producer, consumer, settings, onRecords, kafkajsCalls } = passOn;
+  const eachBatch = async (payload: EachBatchPayload): Promise<void> => {
     const { batch } = payload;
     onRecords(batch.messages.length);
     for (let start = 0; start < batch.messages.length; start += CHUNK) {
@@ -47,25 +56,27 @@ export async function startKafkajsPassthrough(
       const last = chunk[chunk.length - 1]!;
       await producer.send({
         topic: settings.output,
-        acks: -1,
+        ...(kafkajsCalls ? { acks: -1 } : {}),
         messages: chunk.map((m) => ({ key: m.key, value: m.value, headers: m.headers ?? {} })),
       });
       await consumer.commitOffsets([
         { topic: batch.topic, partition: batch.partition, offset: nextOffset(last.offset) },
       ]);
       payload.resolveOffset(last.offset);
-      await payload.heartbeat();
+      if (kafkajsCalls) await payload.heartbeat();
     }
   };
-
   await producer.connect();
   await consumer.connect();
-  await consumer.subscribe({ topics: [settings.input], fromBeginning: true });
+  await consumer.subscribe({
+    topics: [settings.input],
+    ...(kafkajsCalls ? { fromBeginning: true } : {}),
+  });
   await consumer.run({
-    autoCommit: false,
+    ...(kafkajsCalls ? { autoCommit: false } : {}),
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: PARTITIONS_IN_FLIGHT,
-    eachBatch: passOn,
+    eachBatch,
   });
   return async () => {
     await consumer.disconnect();

@@ -11,6 +11,17 @@ import { DEFAULT_FETCH_MAX_WAIT_MS, DEFAULT_PARTITION_CONCURRENCY } from "@sluic
 export const CLIENTS = ["kafkajs", "platformatic", "confluent", "confluent-native"] as const;
 export type ClientName = (typeof CLIENTS)[number];
 
+/** The clients a `--clients` flag names (repeated or comma-separated); all of them when absent. */
+export function parseClients(values: readonly string[] | undefined): ClientName[] {
+  if (values === undefined) return [...CLIENTS];
+  const names = values.flatMap((value) => value.split(",")).filter((v) => v !== "");
+  for (const name of names) {
+    if (!(CLIENTS as readonly string[]).includes(name))
+      throw new Error(`--clients: expected names among ${CLIENTS.join(", ")}, got "${name}"`);
+  }
+  return names as ClientName[];
+}
+
 export interface PassthroughSettings {
   readonly client: ClientName;
   readonly brokers: readonly string[];

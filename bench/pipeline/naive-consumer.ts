@@ -32,7 +32,9 @@ export async function startNaiveConsumer(
   });
   await features.ready();
   const client = new InferenceClient({ address: settings.sidecar });
-  const { producer, consumer } = benchKafkaClients(settings, config.kafka.sessionTimeoutMs);
+  const { producer, consumer } = benchKafkaClients(settings, {
+    sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+  });
   await producer.connect();
   await consumer.connect();
   await consumer.subscribe({ topics: [settings.topics.input], fromBeginning: true });

@@ -33,5 +33,6 @@ export * from "./pipeline/pipeline-fixture.js";
 export * from "./pipeline/pipeline-harness.js";
 export * from "./pipeline/cli-process.js";
 export * from "./pipeline/fake-features.js";
+export * from "./pipeline/config-problems.js";
 export * from "./sidecar/stub-server.js";
 export * from "./cli/run-program.js";

@@ -8,6 +8,7 @@
  * Event times are the wall clock at generation: the stream is live, so end-to-end latency can be
  * measured from the event's own `timestamp`.
  */
+import { ONE_HOT_CATEGORIES } from "@sluice/testing";
 
 export interface FraudEvent {
   readonly id: string;
@@ -82,18 +83,8 @@ const COUNTRIES: readonly Country[] = [
   { code: "AU", currency: "AUD", utcOffset: 10, weight: 6 },
   { code: "JP", currency: "JPY", utcOffset: 9, weight: 8 },
 ];
-const CATEGORIES = [
-  "grocery",
-  "restaurants",
-  "fashion",
-  "electronics",
-  "travel",
-  "digital_goods",
-  "fuel",
-  "health",
-  "entertainment",
-  "utilities",
-] as const;
+/** The categories the model one-hot encodes, then others it sees as none of them. */
+const CATEGORIES = [...ONE_HOT_CATEGORIES, "fuel", "health", "entertainment", "utilities"] as const;
 const FRAUD_CATEGORIES = ["electronics", "digital_goods", "fashion", "travel"] as const;
 const CHANNELS = ["pos", "web", "mobile"] as const;
 

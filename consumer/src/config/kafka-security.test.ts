@@ -4,8 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { FRAUD_FEATURES_YAML } from "@sluice/testing";
-import { ConsumerError } from "../errors.js";
+import { FRAUD_FEATURES_YAML, configProblem, configRejection } from "@sluice/testing";
 import { loadKafkaSecurity } from "./kafka-security.js";
 import { parsePipelineConfig } from "./pipeline-config.js";
 
@@ -24,23 +23,11 @@ function document(kafka: Record<string, unknown>): unknown {
 }
 
 function problems(kafka: Record<string, unknown>): string[] {
-  try {
-    parsePipelineConfig(document(kafka));
-  } catch (error) {
-    assert.ok(ConsumerError.is(error, "config_invalid"), `got ${String(error)}`);
-    return error.message.split("\n");
-  }
-  assert.fail("expected the pipeline to be rejected");
+  return configProblem(() => parsePipelineConfig(document(kafka))).split("\n");
 }
 
 async function rejection(promise: Promise<unknown>): Promise<string[]> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(ConsumerError.is(error, "config_invalid"), `got ${String(error)}`);
-    return error.message.split("\n");
-  }
-  assert.fail("expected a rejection");
+  return (await configRejection(promise)).split("\n");
 }
 
 const SCRAM = { mechanism: "scram-sha-512", username: "sluice" };

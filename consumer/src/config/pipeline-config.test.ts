@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { ConsumerError } from "../errors.js";
-import { FRAUD_FEATURE_NAMES, FRAUD_FEATURES_YAML } from "@sluice/testing";
+import { FRAUD_FEATURE_NAMES, FRAUD_FEATURES_YAML, configProblem } from "@sluice/testing";
 import { DEFAULT_RETENTION_SLACK_MS } from "../adapters/redis-feature-store.js";
 import {
   containerInstanceId,
@@ -35,13 +35,7 @@ function document(patch: Record<string, unknown> = {}): unknown {
 }
 
 function problems(doc: unknown): string[] {
-  try {
-    parsePipelineConfig(doc);
-  } catch (error) {
-    assert.ok(ConsumerError.is(error, "config_invalid"), `got ${String(error)}`);
-    return error.message.split("\n");
-  }
-  assert.fail("expected the pipeline to be rejected");
+  return configProblem(() => parsePipelineConfig(doc)).split("\n");
 }
 
 describe("pipeline config", () => {

@@ -15,6 +15,7 @@ import {
   FRAUD_FEATURE_NAMES,
   FRAUD_FEATURES_YAML,
   type FraudTransaction,
+  ONE_HOT_CATEGORIES,
   prng,
   referenceRows,
   startTestRedis,
@@ -475,15 +476,8 @@ type Txn = FraudTransaction;
 
 const COUNTRIES = ["NG", "AU", "FR", "US", "BR"];
 const CHANNELS = ["web", "mobile", "pos", "atm", "Web"];
-const CATEGORIES = [
-  "grocery",
-  "restaurants",
-  "fashion",
-  "electronics",
-  "travel",
-  "digital_goods",
-  "fuel",
-];
+/** The one-hot categories and one outside them. */
+const CATEGORIES = [...ONE_HOT_CATEGORIES, "fuel"];
 /** Gaps that sit on window edges (exactly 5 min, 1 h, 24 h, 7 d and a millisecond off) or tie. */
 const EDGE_GAPS = [
   0,

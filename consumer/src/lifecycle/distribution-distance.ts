@@ -36,6 +36,32 @@ function total(counts: ArrayLike<number>, offset: number, k: number): number {
 }
 
 /**
+ * Walks the bins in order with both CDFs: `visit` gets bin i, its reference share, its live share
+ * (`counts[offset + i]` over their sum) and F_live − F_ref before and after it. Visits nothing when
+ * nothing was counted, so both distances are 0 then.
+ */
+function walkCdfs(
+  reference: ArrayLike<number>,
+  counts: ArrayLike<number>,
+  offset: number,
+  visit: (i: number, ref: number, live: number, before: number, after: number) => void,
+): void {
+  const k = reference.length;
+  const n = total(counts, offset, k);
+  if (n === 0) return;
+  let cumRef = 0;
+  let cumLive = 0;
+  for (let i = 0; i < k; i++) {
+    const r = reference[i]!;
+    const l = counts[offset + i]! / n;
+    const before = cumLive - cumRef;
+    cumRef += r;
+    cumLive += l;
+    visit(i, r, l, before, cumLive - cumRef);
+  }
+}
+
+/**
  * PSI = Σ (aᵢ − eᵢ) · ln(aᵢ / eᵢ), aᵢ the live share of bin i (`counts[offset + i]` over their
  * sum), eᵢ the reference share; both floored at `epsilon`. 0 when nothing was counted.
  *
@@ -78,21 +104,12 @@ export function ksFromBins(
   counts: ArrayLike<number>,
   offset = 0,
 ): BinnedDistance {
-  const k = reference.length;
-  const n = total(counts, offset, k);
-  if (n === 0) return { value: 0, bound: 0 };
-  let cumRef = 0;
-  let cumLive = 0;
   let value = 0;
   let bound = 0;
-  for (let i = 0; i < k; i++) {
-    const r = reference[i]!;
-    const l = counts[offset + i]! / n;
-    cumRef += r;
-    cumLive += l;
-    value = Math.max(value, Math.abs(cumLive - cumRef));
+  walkCdfs(reference, counts, offset, (_, r, l, __, after) => {
+    value = Math.max(value, Math.abs(after));
     bound = Math.max(bound, r, l);
-  }
+  });
   return { value, bound };
 }
 
@@ -109,29 +126,18 @@ export function wassersteinFromBins(
   domain: readonly [number, number],
   offset = 0,
 ): BinnedDistance {
-  const k = reference.length;
-  const n = total(counts, offset, k);
-  if (n === 0) return { value: 0, bound: 0 };
-  let cumRef = 0;
-  let cumLive = 0;
   let value = 0;
   let bound = 0;
   let left = domain[0];
-  for (let i = 0; i < k; i++) {
+  walkCdfs(reference, counts, offset, (i, r, l, d0, d1) => {
     const right =
       i < edges.length ? Math.min(Math.max(edges[i]!, domain[0]), domain[1]) : domain[1];
     const width = Math.max(right - left, 0);
-    const r = reference[i]!;
-    const l = counts[offset + i]! / n;
-    const d0 = cumLive - cumRef;
-    cumRef += r;
-    cumLive += l;
-    const d1 = cumLive - cumRef;
     // ∫ of |a linear function| from d0 to d1 over the bin's width.
     if (d0 * d1 >= 0) value += (width * (Math.abs(d0) + Math.abs(d1))) / 2;
     else value += (width * (d0 * d0 + d1 * d1)) / (2 * (Math.abs(d0) + Math.abs(d1)));
     bound += width * (r + l);
     left = right;
-  }
+  });
   return { value, bound };
 }

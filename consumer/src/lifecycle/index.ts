@@ -91,15 +91,7 @@ export type {
   OnlineEvaluatorOptions,
 } from "./online-evaluator.js";
 export { decodeLabel } from "./label-join.js";
-export type {
-  JoinedLabel,
-  LabelEntry,
-  LabelFields,
-  LabelJoinOutcome,
-  LabelJoinStore,
-  PredictionEntry,
-} from "./label-join.js";
-export { DEFAULT_LABEL_TTL_MS } from "../ports/label-join.js";
+export type { LabelFields } from "./label-join.js";
 export {
   ANY_FEATURE,
   DEFAULT_RETRAINING_COOLDOWN_MS,

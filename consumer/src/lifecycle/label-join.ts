@@ -1,17 +1,9 @@
 /**
  * How a label event is read (`decodeLabel`); the join itself is the `LabelJoinStore` port
- * (ports/label-join.ts), with its types re-exported here for the lifecycle's callers.
+ * (ports/label-join.ts, where its types are exported).
  */
 import { ConsumerError } from "../errors.js";
 import type { LabelEntry } from "../ports/label-join.js";
-
-export type {
-  JoinedLabel,
-  LabelEntry,
-  LabelJoinOutcome,
-  LabelJoinStore,
-  PredictionEntry,
-} from "../ports/label-join.js";
 
 export interface LabelFields {
   /** @default "id" */

@@ -1,17 +1,11 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
-import { ConsumerError } from "../errors.js";
+import { configProblem } from "@sluice/testing";
 import { parseMonitoringConfig } from "./monitoring-config.js";
 
 function problem(value: unknown): string {
-  try {
-    parseMonitoringConfig(value, "fraud");
-  } catch (error) {
-    assert.ok(ConsumerError.is(error, "config_invalid"));
-    return error.message;
-  }
-  assert.fail("expected config_invalid");
+  return configProblem(() => parseMonitoringConfig(value, "fraud"));
 }
 
 describe("parseMonitoringConfig", () => {

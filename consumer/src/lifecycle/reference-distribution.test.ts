@@ -2,8 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { EXAMPLE_MODELS } from "@sluice/testing";
-import { ConsumerError } from "../errors.js";
+import { EXAMPLE_MODELS, configProblem } from "@sluice/testing";
 import {
   binnedFromSamples,
   loadReference,
@@ -23,16 +22,6 @@ const FRAUD_FEATURES = [
 async function exampleDocument(): Promise<Record<string, unknown>> {
   const text = await readFile(referencePath(EXAMPLE_MODELS, "fraud", 2), "utf8");
   return JSON.parse(text) as Record<string, unknown>;
-}
-
-function message(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(ConsumerError.is(error, "config_invalid"), String(error));
-    return error.message;
-  }
-  assert.fail("expected a config_invalid error");
 }
 
 describe("reference.json", () => {
@@ -74,7 +63,7 @@ describe("reference.json", () => {
       ],
     };
     assert.equal(
-      message(() => parseReference(broken, "fraud/2/reference.json")),
+      configProblem(() => parseReference(broken, "fraud/2/reference.json")),
       [
         "fraud/2/reference.json: features[0].proportions: expected 10 proportions (one more than edges), got 2",
         "fraud/2/reference.json: features[1].edges[1]: expected edges in strictly ascending order, got 1 after 1",
@@ -83,12 +72,12 @@ describe("reference.json", () => {
       ].join("\n"),
     );
     assert.match(
-      message(() => parseReference({ ...doc, format: "v0" }, "r.json")),
+      configProblem(() => parseReference({ ...doc, format: "v0" }, "r.json")),
       /^r\.json: format: expected "sluice\.reference\/v1", got "v0"$/,
     );
     const score = doc["score"] as Record<string, unknown>;
     assert.match(
-      message(() =>
+      configProblem(() =>
         parseReference({
           ...doc,
           score: { ...score, proportions: [0.5, 0.4, 0, 0, 0, 0, 0, 0, 0, 0] },

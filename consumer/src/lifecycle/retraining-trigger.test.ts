@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ConsumerError } from "../errors.js";
+import { configProblem } from "@sluice/testing";
 import type { DriftReport } from "./drift-monitor.js";
 import type { EvaluationFigures } from "./online-evaluator.js";
 import { RetrainingTrigger, parseRetrainingConfig } from "./retraining-trigger.js";
@@ -151,15 +151,7 @@ describe("RetrainingTrigger", () => {
   });
 
   it("validates the retraining: section with paths", () => {
-    const problem = (value: unknown): string => {
-      try {
-        parseRetrainingConfig(value);
-      } catch (error) {
-        assert.ok(ConsumerError.is(error, "config_invalid"));
-        return error.message;
-      }
-      assert.fail("expected config_invalid");
-    };
+    const problem = (value: unknown): string => configProblem(() => parseRetrainingConfig(value));
     assert.equal(
       problem({ conditions: [{ metric: "psi", subject: "score", for: "1h" }] }),
       "pipeline.retraining.conditions[0]: expected either above or below (a threshold), got neither",

@@ -1,7 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { seededRandom } from "@sluice/testing";
-import { ConsumerError } from "../errors.js";
+import { seededRandom, configProblem } from "@sluice/testing";
 import { parseRolloutConfig } from "./rollout-config.js";
 import { RolloutRouter, movedShare, segmentOf } from "./rollout-router.js";
 
@@ -259,13 +258,7 @@ describe("RolloutRouter", () => {
 
 describe("parseRolloutConfig", () => {
   function problems(section: unknown): string {
-    try {
-      parseRolloutConfig(section, "fraud");
-    } catch (error) {
-      assert.ok(ConsumerError.is(error, "config_invalid"));
-      return error.message;
-    }
-    assert.fail("expected a config_invalid error");
+    return configProblem(() => parseRolloutConfig(section, "fraud"));
   }
 
   it("fills defaults: the pipeline's name as salt, the first arm as primary, a full shadow", () => {

@@ -21,6 +21,11 @@ export interface CliProcess {
   stdout(): string;
   /** Resolves with the first stderr line matching `pattern` (seen before or after the call). */
   line(pattern: RegExp, timeoutMs: number): Promise<string>;
+  /**
+   * Resolves with the log line of `sluice consume` saying the pipeline consumes (joined its group,
+   * running). @default pipeline "fraud"
+   */
+  consuming(timeoutMs: number, pipeline?: string): Promise<string>;
   /** Resolves once the process has exited. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -48,37 +53,41 @@ export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Cl
     code: code as number | null,
     signal: signal as NodeJS.Signals | null,
   }));
+  const line = (pattern: RegExp, timeoutMs: number): Promise<string> => {
+    const seen = lines.find((line) => pattern.test(line));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new Error(`no stderr line like ${pattern} within ${timeoutMs} ms:\n${lines.join("\n")}`),
+        );
+      }, timeoutMs);
+      const waiter = {
+        pattern,
+        resolve: (line: string) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      };
+      waiters.push(waiter);
+      void exited.then(() => {
+        if (!waiters.includes(waiter)) return;
+        clearTimeout(timer);
+        reject(new Error(`exited before a stderr line like ${pattern}:\n${lines.join("\n")}`));
+      });
+    });
+  };
   return {
     child,
     lines,
     exited,
     stdout: () => stdout,
-    line(pattern, timeoutMs) {
-      const seen = lines.find((line) => pattern.test(line));
-      if (seen !== undefined) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          reject(
-            new Error(
-              `no stderr line like ${pattern} within ${timeoutMs} ms:\n${lines.join("\n")}`,
-            ),
-          );
-        }, timeoutMs);
-        const waiter = {
-          pattern,
-          resolve: (line: string) => {
-            clearTimeout(timer);
-            resolve(line);
-          },
-        };
-        waiters.push(waiter);
-        void exited.then(() => {
-          if (!waiters.includes(waiter)) return;
-          clearTimeout(timer);
-          reject(new Error(`exited before a stderr line like ${pattern}:\n${lines.join("\n")}`));
-        });
-      });
+    consuming(timeoutMs, pipeline = "fraud") {
+      // The message is inside a JSON log line: its quotes come escaped.
+      const name = pipeline.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      return line(new RegExp(String.raw`pipeline \\"${name}\\" consuming`), timeoutMs);
     },
+    line,
   };
 }
 

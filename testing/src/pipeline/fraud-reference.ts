@@ -56,15 +56,23 @@ export function referenceRows(
       Math.sin((2 * Math.PI * h) / 24),
       Math.cos((2 * Math.PI * h) / 24),
       ...["web", "mobile", "pos"].map((c) => (event.channel === c ? 1 : 0)),
-      ...["grocery", "restaurants", "fashion", "electronics", "travel", "digital_goods"].map((c) =>
-        event.merchant_category === c ? 1 : 0,
-      ),
+      ...ONE_HOT_CATEGORIES.map((c) => (event.merchant_category === c ? 1 : 0)),
     ]);
     history.push(mine);
     seen.set(event.user_id, history);
     return row;
   });
 }
+
+/** The merchant categories of the layout's one-hot block (14-19), in order; any other is all zeros. */
+export const ONE_HOT_CATEGORIES = [
+  "grocery",
+  "restaurants",
+  "fashion",
+  "electronics",
+  "travel",
+  "digital_goods",
+] as const;
 
 /** mulberry32: a small seeded PRNG, so a stream is the same on every run. */
 export function prng(seed: number): () => number {

@@ -13,7 +13,7 @@ import {
   type PipelineConfig,
   type Prediction,
 } from "@sluice/consumer";
-import { prng } from "./fraud-reference.js";
+import { ONE_HOT_CATEGORIES, prng } from "./fraud-reference.js";
 import { REPO_ROOT } from "../paths.js";
 
 export { prng, referenceRows } from "./fraud-reference.js";
@@ -119,15 +119,8 @@ const DAY = 24 * HOUR;
 const T0 = Date.parse("2024-03-07T12:00:00Z");
 const COUNTRIES = ["NG", "AU", "FR", "US", "BR"];
 const CHANNELS = ["web", "mobile", "pos", "atm"];
-const CATEGORIES = [
-  "grocery",
-  "restaurants",
-  "fashion",
-  "electronics",
-  "travel",
-  "digital_goods",
-  "fuel",
-];
+/** The one-hot categories and one outside them. */
+const CATEGORIES = [...ONE_HOT_CATEGORIES, "fuel"];
 /** Gaps on window edges (5 min, 1 h, 24 h, 7 d, a millisecond either side) and ties. */
 const EDGE_GAPS = [0, 1, 5 * MIN, 5 * MIN - 1, 5 * MIN + 1, HOUR, HOUR - 1, DAY, 7 * DAY, 52_609];
 

@@ -108,6 +108,32 @@ export class ProtocolClient {
   }
 }
 
+/** A test sidecar serving a repository, with a protocol client to it. */
+export interface ServedRepository {
+  readonly sidecar: Sidecar;
+  readonly client: ProtocolClient;
+  /** Closes the client and the sidecar, then removes the repository. */
+  close(): Promise<void>;
+}
+
+/** Starts a test sidecar on `repository` and connects a protocol client to it. */
+export async function serveRepository(
+  repository: TestRepository,
+  options: Partial<SidecarOptions> = {},
+): Promise<ServedRepository> {
+  const sidecar = await startTestSidecar({ ...options, modelRepository: repository.dir });
+  const client = new ProtocolClient(`127.0.0.1:${sidecar.grpcPort}`);
+  return {
+    sidecar,
+    client,
+    close: async () => {
+      client.close();
+      await sidecar.close();
+      await repository.remove();
+    },
+  };
+}
+
 /** Raw little-endian bytes of a typed array (a copy that owns its buffer). */
 export function raw(data: ArrayBufferView): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();

@@ -3,8 +3,8 @@
  * ApiVersions v0 and one Metadata v4 request, each on its own short-lived connection. Both versions
  * are non-flexible (no tagged fields) and answered by every broker from 2.x to 4.x.
  */
-import { connect } from "node:net";
 import { StackError } from "./stack-error.js";
+import { exchange } from "./socket-exchange.js";
 import { formatHostPort, type HostPort } from "./stack-options.js";
 
 export const API_KEY_METADATA = 3;
@@ -140,65 +140,33 @@ async function roundTrip(
 ): Promise<Buffer> {
   const correlationId = Math.floor(Math.random() * 0x7fffffff);
   const where = formatHostPort(address);
-  return new Promise<Buffer>((resolve, reject) => {
-    const socket = connect({ host: address.host, port: address.port });
-    let received = Buffer.alloc(0);
-    const finish = (error: Error | undefined, response?: Buffer): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      if (error !== undefined) reject(error);
-      else resolve(response ?? Buffer.alloc(0));
-    };
-    const timer = setTimeout(
-      () =>
-        finish(
-          new StackError(
-            "timeout",
-            `${where}: expected a Kafka answer to API ${apiKey} v${apiVersion} within ${timeoutMs} ms, got ${received.length} byte(s)`,
-          ),
-        ),
-      timeoutMs,
-    );
-    socket.on("connect", () =>
-      socket.write(encodeRequest(apiKey, apiVersion, correlationId, body)),
-    );
-    socket.on("data", (chunk: Buffer) => {
-      received = Buffer.concat([received, chunk]);
-      if (received.length < 4) return;
+  const expected = `a Kafka answer to API ${apiKey} v${apiVersion}`;
+  return exchange(address, {
+    request: encodeRequest(apiKey, apiVersion, correlationId, body),
+    timeoutMs,
+    read: (received) => {
+      if (received.length < 4) return undefined;
       const size = received.readInt32BE(0);
       if (size < 4 || size > MAX_RESPONSE_BYTES) {
-        finish(
-          new StackError(
-            "unhealthy",
-            `${where}: expected a Kafka response frame, got a size of ${size} bytes: is this port Kafka?`,
-          ),
+        throw new StackError(
+          "unhealthy",
+          `${where}: expected a Kafka response frame, got a size of ${size} bytes: is this port Kafka?`,
         );
-        return;
       }
-      if (received.length < 4 + size) return;
+      if (received.length < 4 + size) return undefined;
       const got = received.readInt32BE(4);
       if (got !== correlationId) {
-        finish(
-          new StackError(
-            "unhealthy",
-            `${where}: expected correlation id ${correlationId}, got ${got}`,
-          ),
-        );
-        return;
-      }
-      finish(undefined, received.subarray(8, 4 + size));
-    });
-    socket.on("error", (error) =>
-      finish(new StackError("unhealthy", `${where}: ${error.message}`, { cause: error })),
-    );
-    socket.on("close", () =>
-      finish(
-        new StackError(
+        throw new StackError(
           "unhealthy",
-          `${where}: expected a Kafka answer to API ${apiKey} v${apiVersion}, got the connection closed after ${received.length} byte(s)`,
-        ),
-      ),
-    );
+          `${where}: expected correlation id ${correlationId}, got ${got}`,
+        );
+      }
+      return received.subarray(8, 4 + size);
+    },
+    timedOut: (received) =>
+      `expected ${expected} within ${timeoutMs} ms, got ${received.length} byte(s)`,
+    closed: (received) =>
+      `expected ${expected}, got the connection closed after ${received.length} byte(s)`,
   });
 }
 

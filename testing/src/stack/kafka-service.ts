@@ -15,20 +15,19 @@ import { ensureKafkaJars, requireJava } from "./kafka-jars.js";
 import { type KafkaProbe, probeKafka } from "./kafka-protocol.js";
 import {
   type ServiceRecord,
-  isRunning,
-  logHint,
   recordUntilHealthy,
   spawnDetached,
+  waitForService,
 } from "./processes.js";
 import { runCommand } from "./run-command.js";
-import { STACK_POLL_MS, StackError, stackTimeout } from "./stack-error.js";
+import { StackError } from "./stack-error.js";
 import {
   LOOPBACK,
   type ResolvedStackOptions,
   type SecureListenerOptions,
 } from "./stack-options.js";
 import { servicePaths } from "./stack-paths.js";
-import { StopWaiting, freePort, isPortFree, waitFor } from "../wait.js";
+import { freePort, isPortFree } from "../wait.js";
 
 /**
  * JVM flags, after Kafka's own kafka-server-start.sh but with a modest heap: a development broker
@@ -149,21 +148,18 @@ export async function startKafka(options: ResolvedStackOptions): Promise<Service
     ],
     { logFile: paths.log, cwd: paths.dir },
   );
-  const record: ServiceRecord = {
-    pid,
-    port: kafkaPort,
-    controllerPort,
-    clusterId,
-    // The properties path is unique to this state folder: no other process has it on its command line.
-    markers: [files.serverProperties],
-    log: paths.log,
-    startedAt: new Date().toISOString(),
-  };
-  await recordUntilHealthy(
-    paths.record,
-    record,
-    () => waitForKafka(record, options.startTimeoutMs),
-    options.stopTimeoutMs,
+  const record = await recordUntilHealthy(
+    paths,
+    {
+      pid,
+      port: kafkaPort,
+      controllerPort,
+      clusterId,
+      // The properties path is unique to this state folder: no other process has it on its command line.
+      markers: [files.serverProperties],
+    },
+    waitForKafka,
+    options,
   );
   progress(
     `Kafka is healthy on ${LOOPBACK}:${kafkaPort} after ${((performance.now() - started) / 1000).toFixed(1)} s (pid ${pid})`,
@@ -173,26 +169,11 @@ export async function startKafka(options: ResolvedStackOptions): Promise<Service
 
 /** Waits until the recorded Kafka is healthy; fails at once if its process exits. */
 export async function waitForKafka(record: ServiceRecord, timeoutMs: number): Promise<KafkaProbe> {
-  return waitFor(
-    `Kafka on ${LOOPBACK}:${record.port} (pid ${record.pid}) to answer ApiVersions and Metadata with an active controller`,
-    async () => {
-      if (!isRunning(record.pid, record.markers)) {
-        throw new StopWaiting(
-          new StackError(
-            "start_failed",
-            `Kafka (pid ${record.pid}) exited before it became healthy on ${LOOPBACK}:${record.port} (if its data is damaged, \`sluice stack down --purge\` starts over); ${await logHint(record.log)}`,
-          ),
-        );
-      }
-      return checkKafka(record.port, record.clusterId);
-    },
-    {
-      timeoutMs,
-      intervalMs: STACK_POLL_MS,
-      hint: () => logHint(record.log),
-      timeoutError: stackTimeout,
-    },
-  );
+  return waitForService(record, timeoutMs, {
+    until: `Kafka on ${LOOPBACK}:${record.port} (pid ${record.pid}) to answer ApiVersions and Metadata with an active controller`,
+    exited: `Kafka (pid ${record.pid}) exited before it became healthy on ${LOOPBACK}:${record.port} (if its data is damaged, \`sluice stack down --purge\` starts over)`,
+    probe: () => checkKafka(record.port, record.clusterId),
+  });
 }
 
 /** The cluster id of formatted storage, formatting it first (KRaft needs it) when it is new. */

@@ -8,7 +8,8 @@ import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { StackError } from "./stack-error.js";
+import { STACK_POLL_MS, StackError, stackTimeout } from "./stack-error.js";
+import { StopWaiting, waitFor } from "../wait.js";
 
 /** After SIGKILL the kernel frees a process at once; this only bounds a process stuck in the kernel. */
 const KILL_WAIT_MS = 5_000;
@@ -60,23 +61,61 @@ export async function writeRecord(path: string, record: ServiceRecord): Promise<
 }
 
 /**
- * Records a service just spawned and waits until `healthy`; if it never is, stops the process and
- * removes the record, so a failed start leaves nothing behind.
+ * Records a service just spawned (with its log and start time) and waits until `healthy` answers
+ * within the start timeout; if it never does, stops the process and removes the record, so a
+ * failed start leaves nothing behind. Returns the record.
  */
 export async function recordUntilHealthy(
-  path: string,
-  record: ServiceRecord,
-  healthy: () => Promise<unknown>,
-  stopTimeoutMs: number,
-): Promise<void> {
-  await writeRecord(path, record);
+  paths: { readonly record: string; readonly log: string },
+  service: Omit<ServiceRecord, "log" | "startedAt">,
+  healthy: (record: ServiceRecord, timeoutMs: number) => Promise<unknown>,
+  timeouts: { readonly startTimeoutMs: number; readonly stopTimeoutMs: number },
+): Promise<ServiceRecord> {
+  const record: ServiceRecord = { ...service, log: paths.log, startedAt: new Date().toISOString() };
+  await writeRecord(paths.record, record);
   try {
-    await healthy();
+    await healthy(record, timeouts.startTimeoutMs);
   } catch (error) {
-    await stopProcess(record.pid, record.markers, stopTimeoutMs).catch(() => undefined);
-    await removeRecord(path);
+    await stopProcess(record.pid, record.markers, timeouts.stopTimeoutMs).catch(() => undefined);
+    await removeRecord(paths.record);
     throw error;
   }
+  return record;
+}
+
+/**
+ * Polls `probe` until it answers (a value other than undefined or false) within `timeoutMs`, with
+ * the log's tail in the timeout's message; fails at once with `exited` (and the log's tail) when
+ * the recorded process is gone.
+ */
+export async function waitForService<T>(
+  record: ServiceRecord,
+  timeoutMs: number,
+  service: {
+    /** What is waited for, for the timeout's message. */
+    readonly until: string;
+    /** Why it failed when the process is gone. */
+    readonly exited: string;
+    readonly probe: () => Promise<T | undefined | false>;
+  },
+): Promise<T> {
+  return waitFor(
+    service.until,
+    async () => {
+      if (!isRunning(record.pid, record.markers)) {
+        throw new StopWaiting(
+          new StackError("start_failed", `${service.exited}; ${await logHint(record.log)}`),
+        );
+      }
+      return service.probe();
+    },
+    {
+      timeoutMs,
+      intervalMs: STACK_POLL_MS,
+      hint: () => logHint(record.log),
+      timeoutError: stackTimeout,
+    },
+  );
 }
 
 export async function removeRecord(path: string): Promise<void> {

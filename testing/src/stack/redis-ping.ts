@@ -1,6 +1,6 @@
 /** Redis health without a Redis client: a raw RESP `PING` (after `AUTH` when a password is set). */
-import { connect } from "node:net";
 import { StackError } from "./stack-error.js";
+import { exchange } from "./socket-exchange.js";
 import { formatHostPort, type RedisAddress } from "./stack-options.js";
 
 /** Encodes a command as a RESP array of bulk strings. */
@@ -27,56 +27,28 @@ export async function redisPing(address: RedisAddress, timeoutMs = 5_000): Promi
   commands.push(encodeCommand("PING"));
   const expected = commands.length;
 
-  return new Promise<void>((resolve, reject) => {
-    const socket = connect({ host: address.host, port: address.port });
-    let received = "";
-    const finish = (error?: Error): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      if (error === undefined) resolve();
-      else reject(error);
-    };
-    const timer = setTimeout(
-      () =>
-        finish(
-          new StackError(
-            "timeout",
-            `${where}: expected +PONG within ${timeoutMs} ms, got ${JSON.stringify(received)}`,
-          ),
-        ),
-      timeoutMs,
-    );
-    socket.on("connect", () => socket.write(Buffer.concat(commands)));
-    socket.on("data", (chunk: Buffer) => {
-      received += chunk.toString("utf8");
-      const lines = received.split("\r\n");
-      if (lines.length <= expected) return; // not every reply line is complete yet
+  await exchange(address, {
+    request: Buffer.concat(commands),
+    timeoutMs,
+    read: (received) => {
+      const lines = received.toString("utf8").split("\r\n");
+      if (lines.length <= expected) return undefined; // not every reply line is complete yet
       const replies = lines.slice(0, expected);
       const failed = replies.find((line) => line.startsWith("-"));
       const last = replies[expected - 1];
-      if (failed !== undefined) {
-        finish(new StackError("unhealthy", `${where}: expected +PONG, got ${failed}`));
-      } else if (last !== "+PONG") {
-        finish(
-          new StackError(
-            "unhealthy",
-            `${where}: expected +PONG, got ${JSON.stringify(last)}: is this port Redis?`,
-          ),
-        );
-      } else {
-        finish();
-      }
-    });
-    socket.on("error", (error) =>
-      finish(new StackError("unhealthy", `${where}: ${error.message}`, { cause: error })),
-    );
-    socket.on("close", () =>
-      finish(
-        new StackError(
+      if (failed !== undefined)
+        throw new StackError("unhealthy", `${where}: expected +PONG, got ${failed}`);
+      if (last !== "+PONG") {
+        throw new StackError(
           "unhealthy",
-          `${where}: expected +PONG, got the connection closed after ${JSON.stringify(received)}`,
-        ),
-      ),
-    );
+          `${where}: expected +PONG, got ${JSON.stringify(last)}: is this port Redis?`,
+        );
+      }
+      return true;
+    },
+    timedOut: (received) =>
+      `expected +PONG within ${timeoutMs} ms, got ${JSON.stringify(received.toString("utf8"))}`,
+    closed: (received) =>
+      `expected +PONG, got the connection closed after ${JSON.stringify(received.toString("utf8"))}`,
   });
 }

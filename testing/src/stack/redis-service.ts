@@ -3,18 +3,17 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type ServiceRecord,
-  isRunning,
-  logHint,
   recordUntilHealthy,
   spawnDetached,
+  waitForService,
 } from "./processes.js";
 import { redisConf } from "./redis-config.js";
 import { redisPing } from "./redis-ping.js";
 import { requireRedisServer } from "./redis-server.js";
-import { STACK_POLL_MS, StackError, stackTimeout } from "./stack-error.js";
+import { StackError } from "./stack-error.js";
 import { LOOPBACK, type ResolvedStackOptions } from "./stack-options.js";
 import { servicePaths } from "./stack-paths.js";
-import { StopWaiting, isPortFree, waitFor } from "../wait.js";
+import { isPortFree } from "../wait.js";
 
 /**
  * Redis rewrites its command line to `redis-server 127.0.0.1:<port>` once it runs (before that it is
@@ -53,18 +52,11 @@ export async function startRedis(options: ResolvedStackOptions): Promise<Service
 
   progress(`starting Redis on ${LOOPBACK}:${redisPort} (log: ${paths.log})`);
   const pid = await spawnDetached(redisServer, [conf], { logFile: paths.log, cwd: paths.dir });
-  const record: ServiceRecord = {
-    pid,
-    port: redisPort,
-    markers: REDIS_MARKERS,
-    log: paths.log,
-    startedAt: new Date().toISOString(),
-  };
-  await recordUntilHealthy(
-    paths.record,
-    record,
-    () => waitForRedis(record, options.startTimeoutMs),
-    options.stopTimeoutMs,
+  const record = await recordUntilHealthy(
+    paths,
+    { pid, port: redisPort, markers: REDIS_MARKERS },
+    waitForRedis,
+    options,
   );
   progress(`Redis is healthy on ${LOOPBACK}:${redisPort} (pid ${pid})`);
   return record;
@@ -72,25 +64,12 @@ export async function startRedis(options: ResolvedStackOptions): Promise<Service
 
 /** Waits until the recorded Redis answers PING; fails at once if its process exits. */
 export async function waitForRedis(record: ServiceRecord, timeoutMs: number): Promise<void> {
-  await waitFor(
-    `Redis on ${LOOPBACK}:${record.port} (pid ${record.pid}) to answer PING with PONG`,
-    async () => {
-      if (!isRunning(record.pid, record.markers)) {
-        throw new StopWaiting(
-          new StackError(
-            "start_failed",
-            `Redis (pid ${record.pid}) exited before it answered PING on ${LOOPBACK}:${record.port}; ${await logHint(record.log)}`,
-          ),
-        );
-      }
+  await waitForService(record, timeoutMs, {
+    until: `Redis on ${LOOPBACK}:${record.port} (pid ${record.pid}) to answer PING with PONG`,
+    exited: `Redis (pid ${record.pid}) exited before it answered PING on ${LOOPBACK}:${record.port}`,
+    probe: async () => {
       await checkRedis(record.port);
       return true;
     },
-    {
-      timeoutMs,
-      intervalMs: STACK_POLL_MS,
-      hint: () => logHint(record.log),
-      timeoutError: stackTimeout,
-    },
-  );
+  });
 }

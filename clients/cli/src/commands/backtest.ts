@@ -9,11 +9,11 @@
  * the end.
  */
 import { InvalidArgumentError, type Command } from "commander";
+import { parseProbability, positiveDuration } from "../flags/parsers.js";
 import {
   ConsumerError,
   DEFAULT_THRESHOLD,
   backtestPipeline,
-  parseDuration,
   parseRangeBound,
   withSecurityReason,
   type BacktestProgress,
@@ -52,14 +52,6 @@ function bound(value: string): RangeBound {
   }
 }
 
-function duration(value: string): number {
-  const ms = parseDuration(value);
-  if (ms === undefined || ms <= 0) {
-    throw new InvalidArgumentError(`expected a duration like "24h" or "7d", got "${value}"`);
-  }
-  return ms;
-}
-
 function version(value: string): string {
   if (!/^(?:\d+|[A-Za-z][A-Za-z0-9._-]*)$/.test(value)) {
     throw new InvalidArgumentError(
@@ -67,14 +59,6 @@ function version(value: string): string {
     );
   }
   return value;
-}
-
-function probability(value: string): number {
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) {
-    throw new InvalidArgumentError(`expected a number from 0 to 1, got "${value}"`);
-  }
-  return n;
 }
 
 /** A number for the text report; "-" for NaN (nothing to compute it from). */
@@ -213,7 +197,7 @@ export function registerBacktest(program: Command): void {
     .option(
       "--warm-up <duration>",
       "feed the features this much history before --from (a time) first, unscored, so the windows start full (e.g. 24h)",
-      duration,
+      positiveDuration('"24h" or "7d"'),
     )
     .option(
       "--labels-topic <topic>",
@@ -222,7 +206,7 @@ export function registerBacktest(program: Command): void {
     .option(
       "--threshold <p>",
       `a score at or above it is a positive decision (default: the file's monitoring.evaluation threshold for the version, else ${DEFAULT_THRESHOLD})`,
-      probability,
+      parseProbability,
     )
     .option("--json", "print the report as JSON on stdout");
   addHelp(command, {

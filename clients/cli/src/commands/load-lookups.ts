@@ -6,7 +6,8 @@
 import { createReadStream } from "node:fs";
 import { basename, extname } from "node:path";
 import { createInterface } from "node:readline";
-import { InvalidArgumentError, Option, type Command } from "commander";
+import { Option, type Command } from "commander";
+import { parsePositiveInteger } from "../flags/parsers.js";
 import { parse as parseCsv } from "csv-parse";
 import { ConsumerError, LookupTable, RedisLookupWriter, type LookupRecord } from "@sluice/consumer";
 import { errorMessage } from "@sluice/kit";
@@ -132,14 +133,6 @@ export async function loadTable(
   return { rows, loaded, rejected: failed };
 }
 
-function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isInteger(n) || n <= 0) {
-    throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
-  }
-  return n;
-}
-
 function printErr(command: Command, text: string): void {
   const output = command.configureOutput();
   const line = text.endsWith("\n") ? text : `${text}\n`;
@@ -172,7 +165,7 @@ export function registerLoadLookups(program: Command): void {
     .option(
       "--batch-size <n>",
       "records per Redis round trip",
-      positiveInteger,
+      parsePositiveInteger,
       DEFAULT_LOOKUP_BATCH,
     )
     .addOption(new Option("--redis-url <url>", "Redis, instead of the file's").env("REDIS_URL"))

@@ -4,6 +4,7 @@
  * its lookup reads them) and habits; a small share of account takeovers bursts.
  */
 import { InvalidArgumentError, type Command } from "commander";
+import { parseProbability } from "../flags/parsers.js";
 import {
   DEFAULT_FRAUD_RATIO,
   DEFAULT_LABEL_DELAY_MS,
@@ -69,14 +70,6 @@ function positive(flag: string, integer: boolean) {
   };
 }
 
-function ratio(value: string): number {
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) {
-    throw new InvalidArgumentError(`expected a number from 0 to 1, got "${value}"`);
-  }
-  return n;
-}
-
 export function registerProduce(program: Command): void {
   const command = program
     .command("produce")
@@ -88,10 +81,15 @@ export function registerProduce(program: Command): void {
     .option(
       "--malformed-ratio <r>",
       "share of malformed records (for the dead-letter path)",
-      ratio,
+      parseProbability,
       0,
     )
-    .option("--fraud-ratio <r>", "share of events in fraud bursts", ratio, DEFAULT_FRAUD_RATIO)
+    .option(
+      "--fraud-ratio <r>",
+      "share of events in fraud bursts",
+      parseProbability,
+      DEFAULT_FRAUD_RATIO,
+    )
     .option("--users <n>", "simulated users", positive("--users", true), DEFAULT_USERS)
     .option("--seed <n>", "seed, to repeat a run's users and events", positive("--seed", true))
     .option(

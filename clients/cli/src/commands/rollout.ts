@@ -8,13 +8,13 @@
  * steps.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { InvalidArgumentError, Option, type Command } from "commander";
+import { Option, type Command } from "commander";
+import { parsePositiveInteger, positiveDuration } from "../flags/parsers.js";
 import {
   BUCKETS,
   ConsumerError,
   describeWeights,
   formatRolloutOverride,
-  parseDuration,
   parseRolloutOverride,
   RedisRolloutOverrides,
   type PipelineConfig,
@@ -108,22 +108,6 @@ export function rampSteps(
     weights[primary] = BUCKETS - rest;
     return weights;
   });
-}
-
-function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) {
-    throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
-  }
-  return n;
-}
-
-function duration(value: string): number {
-  const ms = parseDuration(value);
-  if (ms === undefined || ms <= 0) {
-    throw new InvalidArgumentError(`expected a duration like "10m" or "30s", got "${value}"`);
-  }
-  return ms;
 }
 
 interface Opened {
@@ -266,9 +250,9 @@ Examples:
       .option(
         "--ramp <duration>",
         'move there in equal steps over this long, e.g. "10m" (default: at once)',
-        duration,
+        positiveDuration('"10m" or "30s"'),
       )
-      .option("--steps <n>", "steps of the ramp", positiveInteger, DEFAULT_RAMP_STEPS),
+      .option("--steps <n>", "steps of the ramp", parsePositiveInteger, DEFAULT_RAMP_STEPS),
   )
     .addHelpText(
       "after",

@@ -1,7 +1,14 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "commander";
-import { collect, integer, parseMilliseconds } from "./parsers.js";
+import {
+  collect,
+  integer,
+  parseMilliseconds,
+  parsePositiveInteger,
+  parseProbability,
+  positiveDuration,
+} from "./parsers.js";
 
 describe("parseMilliseconds", () => {
   test("accepts positive numbers, refuses the rest saying what came", () => {
@@ -28,6 +35,46 @@ describe("integer", () => {
       assert.throws(() => port(value), {
         name: "InvalidArgumentError",
         message: `--grpc-port: expected an integer from 0 to 65535, got "${value}"`,
+      });
+    }
+  });
+});
+
+describe("parsePositiveInteger", () => {
+  test("accepts positive integers, refuses the rest saying what came", () => {
+    assert.equal(parsePositiveInteger("12"), 12);
+    for (const value of ["0", "-3", "1.5", "", " ", "x"]) {
+      assert.throws(() => parsePositiveInteger(value), {
+        name: "InvalidArgumentError",
+        message: `expected a positive integer, got "${value}"`,
+      });
+    }
+  });
+});
+
+describe("parseProbability", () => {
+  test("accepts 0 to 1 inclusive, refuses the rest saying what came", () => {
+    assert.equal(parseProbability("0"), 0);
+    assert.equal(parseProbability("0.25"), 0.25);
+    assert.equal(parseProbability("1"), 1);
+    for (const value of ["-0.1", "1.01", "", "NaN", "half"]) {
+      assert.throws(() => parseProbability(value), {
+        name: "InvalidArgumentError",
+        message: `expected a number from 0 to 1, got "${value}"`,
+      });
+    }
+  });
+});
+
+describe("positiveDuration", () => {
+  test("reads pipeline durations in ms, refuses the rest with the command's examples", () => {
+    const ramp = positiveDuration('"10m" or "30s"');
+    assert.equal(ramp("10m"), 600_000);
+    assert.equal(ramp("30s"), 30_000);
+    for (const value of ["0s", "ten minutes", ""]) {
+      assert.throws(() => ramp(value), {
+        name: "InvalidArgumentError",
+        message: `expected a duration like "10m" or "30s", got "${value}"`,
       });
     }
   });

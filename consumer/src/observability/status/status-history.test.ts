@@ -38,6 +38,18 @@ function clock(start = T0) {
   return { now: () => now, advance: (ms: number) => (now += ms) };
 }
 
+/** A pipeline's metrics on a clock the test moves, and their history (with `capacity` if given). */
+function watched(capacity?: number) {
+  const metrics = new ConsumerMetrics();
+  const time = clock();
+  const p = metrics.forPipeline(IDENTITY, time.now);
+  const history = new StatusHistory(metrics.registry, {
+    now: time.now,
+    ...(capacity === undefined ? {} : { capacity }),
+  });
+  return { time, p, history };
+}
+
 describe("Ring", () => {
   it("keeps the last `capacity` items, oldest first", () => {
     const ring = new Ring<number>(3);
@@ -64,10 +76,7 @@ describe("Ring", () => {
 
 describe("StatusHistory", () => {
   it("turns each interval into rates, latency percentiles and a mean micro-batch size", async () => {
-    const metrics = new ConsumerMetrics();
-    const time = clock();
-    const p = metrics.forPipeline(IDENTITY, time.now);
-    const history = new StatusHistory(metrics.registry, { now: time.now });
+    const { time, p, history } = watched();
     await history.sample();
     p.delivered(batch(time.now()));
     p.delivered(batch(time.now()));
@@ -112,10 +121,7 @@ describe("StatusHistory", () => {
   });
 
   it("keeps at most `capacity` samples per pipeline", async () => {
-    const metrics = new ConsumerMetrics();
-    const time = clock();
-    const p = metrics.forPipeline(IDENTITY, time.now);
-    const history = new StatusHistory(metrics.registry, { now: time.now, capacity: 2 });
+    const { time, p, history } = watched(2);
     for (let i = 0; i < 4; i++) {
       p.delivered(batch(time.now()));
       time.advance(1_000);
@@ -129,9 +135,7 @@ describe("StatusHistory", () => {
   });
 
   it("shows the rollout's weights, predictions by arm and shadow agreement", async () => {
-    const metrics = new ConsumerMetrics();
-    const time = clock();
-    const p = metrics.forPipeline(IDENTITY, time.now);
+    const { time, p, history } = watched();
     p.rollout = new RolloutMetrics(
       () => [
         { segment: "_default", arm: "stable", version: "stable", share: 0.9 },
@@ -140,7 +144,6 @@ describe("StatusHistory", () => {
       ],
       (version) => p.shadowDifference(version),
     );
-    const history = new StatusHistory(metrics.registry, { now: time.now });
     await history.sample();
     p.delivered(
       batch(time.now(), {
@@ -189,10 +192,7 @@ describe("StatusHistory", () => {
   });
 
   it("reads drift and evaluation gauges when the pipeline has them, and says nothing when not", async () => {
-    const metrics = new ConsumerMetrics();
-    const time = clock();
-    const pipeline = metrics.forPipeline(IDENTITY, time.now);
-    const history = new StatusHistory(metrics.registry, { now: time.now });
+    const { time, p: pipeline, history } = watched();
     await history.sample();
     let { now, samples } = history.toJSON().pipelines[0]!;
     assert.deepEqual(
@@ -269,10 +269,7 @@ describe("StatusHistory", () => {
   });
 
   it("is JSON as /status.json serves it: the same document after a round trip", async () => {
-    const metrics = new ConsumerMetrics();
-    const time = clock();
-    const p = metrics.forPipeline(IDENTITY, time.now);
-    const history = new StatusHistory(metrics.registry, { now: time.now });
+    const { time, p, history } = watched();
     await history.sample();
     p.delivered(batch(time.now()));
     time.advance(2_000);
