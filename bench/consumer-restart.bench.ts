@@ -28,6 +28,7 @@ import {
 } from "./kafka-clients/passthrough-settings.js";
 import type { BenchResources } from "./pipeline/bench-resources.js";
 import { startEventSource } from "./pipeline/event-source.js";
+import { helpAndExit } from "./lib/flags.js";
 
 /** fraud.yaml's session timeout: how long a dead member without static membership holds on. */
 const SESSION_TIMEOUT_MS = 45_000;
@@ -53,13 +54,10 @@ const { values: flags } = parseArgs({
   },
   allowNegative: true,
 });
-if (flags.help) {
-  process.stdout.write(
-    "usage: node --conditions=source --import tsx bench/consumer-restart.bench.ts\n" +
-      "       [--clients kafkajs,platformatic,confluent,confluent-native] [--trials 3] [--dynamic|--no-dynamic] [--verbose]\n",
-  );
-  process.exit(0);
-}
+helpAndExit(flags.help, [
+  "usage: node --conditions=source --import tsx bench/consumer-restart.bench.ts",
+  "       [--clients kafkajs,platformatic,confluent,confluent-native] [--trials 3] [--dynamic|--no-dynamic] [--verbose]",
+]);
 const clients = parseClients(flags.clients);
 const trials = Number(flags.trials);
 if (!Number.isInteger(trials) || trials < 1)

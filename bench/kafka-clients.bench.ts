@@ -33,6 +33,7 @@ import {
 } from "./kafka-clients/passthrough-settings.js";
 import type { BenchResources } from "./pipeline/bench-resources.js";
 import { startEventSource } from "./pipeline/event-source.js";
+import { helpAndExit } from "./lib/flags.js";
 
 /** Distinct users of the synthetic events, as the pipeline benchmark. */
 const USERS = 10_000;
@@ -59,14 +60,11 @@ const { values: flags } = parseArgs({
     help: { type: "boolean", default: false },
   },
 });
-if (flags.help) {
-  process.stdout.write(
-    "usage: node --conditions=source --import tsx bench/kafka-clients.bench.ts\n" +
-      "       [--clients kafkajs,platformatic,confluent,confluent-native] [--events 400000]\n" +
-      "       [--partitions 8] [--verbose]\n",
-  );
-  process.exit(0);
-}
+helpAndExit(flags.help, [
+  "usage: node --conditions=source --import tsx bench/kafka-clients.bench.ts",
+  "       [--clients kafkajs,platformatic,confluent,confluent-native] [--events 400000]",
+  "       [--partitions 8] [--verbose]",
+]);
 const clients = parseClients(flags.clients);
 const events = Number(flags.events);
 if (!Number.isInteger(events) || events < 10_000)

@@ -53,6 +53,7 @@ import {
 } from "./lib/results.js";
 import { ortAt, targetChecks } from "./lib/targets.js";
 import { breakdown, snapshot, type SidecarSnapshot } from "./lib/sidecar-probe.js";
+import { commaList, helpAndExit } from "./lib/flags.js";
 
 const SECTIONS = ["ort", "echo", "sidecar", "rows"] as const;
 type Section = (typeof SECTIONS)[number];
@@ -105,30 +106,25 @@ const { values: flags } = parseArgs({
     help: { type: "boolean", default: false },
   },
 });
-if (flags.help) {
-  process.stdout.write(
-    "usage: node --conditions=source --import tsx bench/sidecar.bench.ts [--quick] [--only ort,echo,sidecar,rows]\n" +
-      "       [--model fraud|fraud-mlp] [--clients 1,16,64,256] [--client http2|grpc-js] [--cpu-prof <dir>]\n" +
-      "       [--server-module <path to a server index.ts>] [--verbose]\n",
-  );
-  process.exit(0);
-}
-const list = (values: readonly string[] | undefined) =>
-  values?.flatMap((value) => value.split(",")).filter((v) => v !== "");
-const only = list(flags.only) ?? [...SECTIONS];
+helpAndExit(flags.help, [
+  "usage: node --conditions=source --import tsx bench/sidecar.bench.ts [--quick] [--only ort,echo,sidecar,rows]",
+  "       [--model fraud|fraud-mlp] [--clients 1,16,64,256] [--client http2|grpc-js] [--cpu-prof <dir>]",
+  "       [--server-module <path to a server index.ts>] [--verbose]",
+]);
+const only = commaList(flags.only) ?? [...SECTIONS];
 for (const section of only) {
   if (!SECTIONS.includes(section as Section))
     throw new Error(`--only: expected sections among ${SECTIONS.join(", ")}, got "${section}"`);
 }
 const sections = new Set(only as Section[]);
-const modelNames = list(flags.model) ?? MODELS.map((m) => m.name);
+const modelNames = commaList(flags.model) ?? MODELS.map((m) => m.name);
 const models = MODELS.filter((m) => modelNames.includes(m.name));
 if (models.length !== modelNames.length)
   throw new Error(
     `--model: expected names among ${MODELS.map((m) => m.name).join(", ")}, got ${modelNames.join(", ")}`,
   );
 const clientCounts =
-  list(flags.clients ? [flags.clients] : undefined)?.map(Number) ?? CLIENT_COUNTS;
+  commaList(flags.clients ? [flags.clients] : undefined)?.map(Number) ?? CLIENT_COUNTS;
 if (!clientCounts.every((n) => Number.isInteger(n) && n > 0))
   throw new Error(`--clients: expected positive integers, got ${flags.clients}`);
 const clientKind = flags.client as ClientKind;

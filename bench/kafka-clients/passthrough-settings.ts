@@ -7,6 +7,7 @@
  * of the Sluice pipeline, as in `bench/pipeline/passthrough.ts`.
  */
 import { DEFAULT_FETCH_MAX_WAIT_MS, DEFAULT_PARTITION_CONCURRENCY } from "@sluice/consumer";
+import { commaList } from "../lib/flags.js";
 
 export const CLIENTS = ["kafkajs", "platformatic", "confluent", "confluent-native"] as const;
 export type ClientName = (typeof CLIENTS)[number];
@@ -14,7 +15,7 @@ export type ClientName = (typeof CLIENTS)[number];
 /** The clients a `--clients` flag names (repeated or comma-separated); all of them when absent. */
 export function parseClients(values: readonly string[] | undefined): ClientName[] {
   if (values === undefined) return [...CLIENTS];
-  const names = values.flatMap((value) => value.split(",")).filter((v) => v !== "");
+  const names = commaList(values) ?? [];
   for (const name of names) {
     if (!(CLIENTS as readonly string[]).includes(name))
       throw new Error(`--clients: expected names among ${CLIENTS.join(", ")}, got "${name}"`);

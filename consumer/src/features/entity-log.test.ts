@@ -8,7 +8,7 @@ const MINUTE = 60_000;
 /** Every aggregation, over a count, a number (amount) and two strings (merchant, country). */
 const plan: StatePlan = {
   windows: [
-    { aggregation: "count", overMs: 5 * MINUTE },
+    { aggregation: "count", field: undefined, overMs: 5 * MINUTE },
     { aggregation: "distinct_count", field: 1, overMs: 10 * MINUTE },
     { aggregation: "distinct_count", field: 2, overMs: 60 * MINUTE },
     { aggregation: "sum", field: 0, overMs: 10 * MINUTE },
