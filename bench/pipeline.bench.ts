@@ -74,6 +74,7 @@ import {
   type VariantRun,
   type VariantSettings,
 } from "./pipeline/variant-settings.js";
+import { commaList, helpAndExit } from "./lib/flags.js";
 
 const DEFAULT_RATES = [1000, 2000, 5000];
 /**
@@ -110,7 +111,7 @@ const FULL: Durations = {
   windowMs: 15_000,
   drainTimeoutMs: 10_000,
   // The passthrough on @platformatic/kafka drains 300,000 events in under 3 s: too short a window.
-  backlog: { passthrough: 800_000, sluice: 120_000, naive: 10_000, article: 300_000 },
+  backlog: { passthrough: 800_000, sluice: 400_000, naive: 10_000, article: 400_000 },
   maxWarmupMs: 2_000,
   maxWindowMs: 10_000,
   maxRunMs: 14 * 60_000,
@@ -142,23 +143,18 @@ const { values: flags } = parseArgs({
     help: { type: "boolean", default: false },
   },
 });
-if (flags.help) {
-  process.stdout.write(
-    "usage: node --conditions=source --import tsx bench/pipeline.bench.ts [--quick]\n" +
-      "       [--variants passthrough,sluice,naive,article] [--rates 1000,2000,5000] [--partitions 8]\n" +
-      "       [--phases rates,max] [--linger <ms>] [--clients platformatic,kafkajs]\n" +
-      "       [--consumers 1,2,4] [--broker-pid <pid>] [--cpu-prof <dir>] [--verbose]\n",
-  );
-  process.exit(0);
-}
-const list = (values: readonly string[] | undefined) =>
-  values?.flatMap((value) => value.split(",")).filter((v) => v !== "");
-const variants = (list(flags.variants) ?? [...VARIANTS]) as Variant[];
+helpAndExit(flags.help, [
+  "usage: node --conditions=source --import tsx bench/pipeline.bench.ts [--quick]",
+  "       [--variants passthrough,sluice,naive,article] [--rates 1000,2000,5000] [--partitions 8]",
+  "       [--phases rates,max] [--linger <ms>] [--clients platformatic,kafkajs]",
+  "       [--consumers 1,2,4] [--broker-pid <pid>] [--cpu-prof <dir>] [--verbose]",
+]);
+const variants = (commaList(flags.variants) ?? [...VARIANTS]) as Variant[];
 for (const variant of variants) {
   if (!VARIANTS.includes(variant))
     throw new Error(`--variants: expected names among ${VARIANTS.join(", ")}, got "${variant}"`);
 }
-const clients = (list(flags.clients) ?? ["platformatic"]) as KafkaClientName[];
+const clients = (commaList(flags.clients) ?? ["platformatic"]) as KafkaClientName[];
 for (const client of clients) {
   if (!KAFKA_CLIENTS.includes(client))
     throw new Error(`--clients: expected names among ${KAFKA_CLIENTS.join(", ")}, got "${client}"`);
@@ -169,7 +165,7 @@ const runs: VariantRun[] = variants.flatMap((variant) =>
     ? clients.map((client) => ({ variant, client, label: `${variant}/${client}` }))
     : [{ variant, client: "kafkajs" as const, label: variant }],
 );
-const rates = list(flags.rates)?.map(Number) ?? DEFAULT_RATES;
+const rates = commaList(flags.rates)?.map(Number) ?? DEFAULT_RATES;
 if (!rates.every((rate) => Number.isInteger(rate) && rate > 0))
   throw new Error(`--rates: expected positive integers, got ${flags.rates?.join(",")}`);
 rates.sort((a, b) => a - b);
@@ -177,7 +173,7 @@ const partitions = Number(flags.partitions);
 if (!Number.isInteger(partitions) || partitions < 1)
   throw new Error(`--partitions: expected a positive integer, got ${flags.partitions}`);
 const PHASES = ["rates", "max"] as const;
-const phases = list(flags.phases) ?? [...PHASES];
+const phases = commaList(flags.phases) ?? [...PHASES];
 for (const phase of phases) {
   if (!PHASES.includes(phase as (typeof PHASES)[number]))
     throw new Error(`--phases: expected names among ${PHASES.join(", ")}, got "${phase}"`);
@@ -185,7 +181,7 @@ for (const phase of phases) {
 const lingerMs = flags.linger === undefined ? undefined : Number(flags.linger);
 if (lingerMs !== undefined && !(Number.isInteger(lingerMs) && lingerMs >= 0))
   throw new Error(`--linger: expected an integer ≥ 0 (ms), got ${flags.linger}`);
-const consumerCounts = list(flags.consumers)?.map(Number) ?? [1];
+const consumerCounts = commaList(flags.consumers)?.map(Number) ?? [1];
 if (!consumerCounts.every((n) => Number.isInteger(n) && n >= 1))
   throw new Error(`--consumers: expected positive integers, got ${flags.consumers?.join(",")}`);
 const brokerPid = flags["broker-pid"] === undefined ? undefined : Number(flags["broker-pid"]);
