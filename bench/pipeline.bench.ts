@@ -121,7 +121,7 @@ const QUICK: Durations = {
   warmupMs: 1_000,
   windowMs: 5_000,
   drainTimeoutMs: 5_000,
-  backlog: { passthrough: 400_000, sluice: 50_000, naive: 3_000, article: 150_000 },
+  backlog: { passthrough: 400_000, sluice: 150_000, naive: 3_000, article: 150_000 },
   maxWarmupMs: 1_000,
   maxWindowMs: 4_000,
   maxRunMs: 7 * 60_000,
