@@ -550,9 +550,11 @@ FRAUD_CONFIG = """\
 # Fraud classifier: version 1 is the logistic regression ("stable"), version 2 the gradient-boosted
 # trees ("canary"). Both take features FP32 [batch, 20]; see ../README.md for the layout.
 max_batch_size: 256
+# No wait for other requests: the pipeline's consumers send micro-batches already, and requests
+# that arrive while the instance is busy still run together (a 500 us wait cost every micro-batch
+# about 1.4 ms at 2,000 events/s; docs/benchmarks.md, "Issue 13: a quiet morning").
 dynamic_batching:
-  max_queue_delay_microseconds: 500
-  preferred_batch_sizes: [32, 64, 128, 256]
+  max_queue_delay_microseconds: 0
   max_queue_size: 4096
 version_policy:
   latest:
