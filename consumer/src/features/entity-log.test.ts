@@ -15,6 +15,8 @@ const plan: StatePlan = {
     { aggregation: "mean", field: 0, overMs: 60 * MINUTE },
     { aggregation: "min", field: 0, overMs: 30 * MINUTE },
     { aggregation: "max", field: 0, overMs: 30 * MINUTE },
+    // Long enough to hold more rows than a push looks back for its string.
+    { aggregation: "distinct_count", field: 1, overMs: 24 * 60 * MINUTE },
   ],
   trackedFields: ["amount", "merchant", "country"],
   sincePrevious: true,
@@ -64,10 +66,11 @@ describe("EntityLog", () => {
       let time = 1_700_000_000_000;
       // Some rounds keep times in order (binary search), the others let a time go back.
       const disorder = round % 2 === 0 ? 0 : 4;
-      for (let event = 0; event < 120; event++) {
+      for (let event = 0; event < 200; event++) {
         offset += 1 + random(3);
         time += random(4) === 0 && disorder > 0 ? -random(20) * MINUTE : random(3) * MINUTE;
-        const values = [random(50), `m-${random(6)}`, `c-${random(3)}`];
+        // Few merchants (the same one a few rows back) or many (further back than a push looks).
+        const values = [random(50), `m-${random(round % 4 < 2 ? 6 : 100)}`, `c-${random(3)}`];
         // A replay asks about an earlier offset, from the rows as they stand.
         const asked = random(5) === 0 && log.length > 0 ? log.offset(random(log.length)) : offset;
         if (asked === offset) log.push(offset, time, values, 10);
@@ -77,7 +80,7 @@ describe("EntityLog", () => {
           reference(log, asked, askedTime),
           `round ${round}, event ${event}, offset ${asked}`,
         );
-        if (random(8) === 0) log.prune(time - random(90) * MINUTE);
+        if (random(8) === 0) log.prune(time - random(round % 4 < 2 ? 90 : 400) * MINUTE);
       }
     }
   });

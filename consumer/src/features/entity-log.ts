@@ -92,6 +92,11 @@ export function layoutOf(plan: StatePlan): EntityLayout {
   return layout;
 }
 
+/** Rows a push looks back for its string's last row before leaving the link to a later pass. */
+const LINK_LOOK_BACK = 64;
+/** `#lastBefore`: not within the rows it looked at. */
+const UNKNOWN = -2;
+
 /** Reused by distinct_count over rows out of time order: one event's window at a time, one thread. */
 const distinct = new Set<string>();
 
@@ -106,6 +111,12 @@ export class EntityLog {
    * Set, which hashed each row's string once per event (about 70 ns a row).
    */
   #previous: Int32Array;
+  /**
+   * Rows `0..linked-1` have their links. A push links its row by looking back a few rows; a row
+   * whose same string is further back (or a log loaded from Redis row by row) leaves the rest to
+   * one pass with a map when a window next asks: never more than the Set it replaces.
+   */
+  #linked = 0;
   #length = 0;
   #ordered = true;
   #size = 0;
@@ -190,6 +201,7 @@ export class EntityLog {
     }
     const rows = this.#rows;
     const at = length * stride;
+    let unlinked = this.#linked !== length;
     rows[at] = offset;
     rows[at + 1] = time;
     rows[at + 2] = size;
@@ -200,11 +212,16 @@ export class EntityLog {
       else {
         const text = String(value);
         this.#strings[length * strings - 1 - column] = text;
-        this.#previous[length * strings - 1 - column] = this.#lastBefore(length, -1 - column, text);
+        if (this.#linked === length) {
+          const previous = this.#lastBefore(length, -1 - column, text);
+          if (previous === UNKNOWN) unlinked = true;
+          else this.#previous[length * strings - 1 - column] = previous;
+        }
         this.#stringBytes += stringBytes(text);
       }
     }
     if (length > 0 && time < rows[at - stride + 1]!) this.#ordered = false;
+    if (!unlinked) this.#linked = length + 1;
     this.#length = length + 1;
     this.#size += size;
   }
@@ -227,6 +244,7 @@ export class EntityLog {
       // The rows moved up by `dropped`; a previous row among the dropped ones becomes negative.
       const previous = this.#previous;
       for (let i = 0; i < (length - dropped) * this.layout.strings; i++) previous[i]! -= dropped;
+      this.#linked = Math.max(0, this.#linked - dropped);
     } else {
       let kept = 0;
       for (let row = 0; row < length; row++) {
@@ -243,7 +261,8 @@ export class EntityLog {
     }
     this.#length = length - dropped;
     this.#strings.length = this.#length * this.layout.strings;
-    if (!this.#ordered) this.#linkStrings();
+    // Rows taken out from between others: the links are made again when next needed.
+    if (!this.#ordered) this.#linked = 0;
     this.#ordered = this.#isOrdered();
     this.#shrink();
     return dropped;
@@ -305,6 +324,7 @@ export class EntityLog {
       case "distinct_count": {
         const width = this.layout.strings;
         if (all) {
+          if (this.#linked < this.#length) this.#linkStrings();
           const previous = this.#previous;
           let n = 0;
           for (let row = start; row <= end; row++) {
@@ -417,14 +437,18 @@ export class EntityLog {
     this.#previous = this.#previous.slice(0, rows * this.layout.strings);
   }
 
-  /** The last row before `row` whose tracked string `column` is `text`; -1 when none. */
+  /**
+   * The last row before `row` whose tracked string `column` is `text`; -1 when none; UNKNOWN when
+   * it is not within `LINK_LOOK_BACK` rows.
+   */
   #lastBefore(row: number, column: number, text: string): number {
     const strings = this.#strings;
     const width = this.layout.strings;
-    for (let before = row - 1; before >= 0; before--) {
+    const stop = Math.max(0, row - LINK_LOOK_BACK);
+    for (let before = row - 1; before >= stop; before--) {
       if (strings[before * width + column] === text) return before;
     }
-    return -1;
+    return stop === 0 ? -1 : UNKNOWN;
   }
 
   /**
@@ -441,6 +465,7 @@ export class EntityLog {
         last.set(text, row);
       }
     }
+    this.#linked = this.#length;
   }
 }
 
