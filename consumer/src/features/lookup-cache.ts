@@ -10,7 +10,7 @@ import type { LookupRequest } from "../ports/feature-store.js";
 export const DEFAULT_LOOKUP_CACHE_MAX_ENTRIES = 100_000;
 
 export interface LookupCacheOptions {
-  /** Least recently used entries beyond this are evicted. @default 100000 */
+  /** Beyond this, entries are evicted least recently used first (by second chance). @default 100000 */
   readonly maxEntries?: number;
   /** Clock, in ms. @default Date.now */
   readonly now?: () => number;
