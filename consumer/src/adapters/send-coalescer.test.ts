@@ -15,16 +15,31 @@ function manualSend() {
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe("SendCoalescer", () => {
-  it("sends at once when idle, and everything that arrives meanwhile as one request", async () => {
+  it("sends what arrives in one turn as one request, and what arrives meanwhile as the next", async () => {
     const { requests, send } = manualSend();
     const coalescer = new SendCoalescer(send);
     const done: string[] = [];
+    const first = coalescer.send(["x1"]).then(() => done.push("x"));
+    const second = coalescer.send(["y1", "y2"]).then(() => done.push("y"));
+    assert.equal(requests.length, 0, "nothing before the end of the turn");
+    await settle();
+    assert.deepEqual(
+      requests.map((r) => r.records),
+      [["x1", "y1", "y2"]],
+    );
+    requests.shift()!.ack();
+    await Promise.all([first, second]);
+    done.length = 0;
+
     const a = coalescer.send(["a1", "a2"]).then(() => done.push("a"));
+    await settle();
     const b = coalescer.send(["b1"]).then(() => done.push("b"));
     const c = coalescer.send(["c1", "c2"]).then(() => done.push("c"));
+    await settle();
     assert.deepEqual(
       requests.map((r) => r.records),
       [["a1", "a2"]],
+      "b and c wait while a is in flight",
     );
 
     requests[0]!.ack();
@@ -43,7 +58,8 @@ describe("SendCoalescer", () => {
     assert.deepEqual(done, ["a", "b", "c"]);
 
     const d = coalescer.send(["d1"]);
-    assert.equal(requests.length, 3, "idle again: the next send goes out at once");
+    await settle();
+    assert.equal(requests.length, 3, "idle again: the next send goes out at the end of its turn");
     requests[2]!.ack();
     await d;
   });
@@ -52,6 +68,7 @@ describe("SendCoalescer", () => {
     const { requests, send } = manualSend();
     const coalescer = new SendCoalescer(send);
     const first = coalescer.send(["a"]);
+    await settle();
     const second = coalescer.send(["b"]);
     const third = coalescer.send(["c"]);
     requests[0]!.ack();
@@ -62,6 +79,7 @@ describe("SendCoalescer", () => {
     await assert.rejects(third, /broker gone/);
 
     const fourth = coalescer.send(["d"]);
+    await settle();
     assert.deepEqual(requests.at(-1)!.records, ["d"]);
     requests.at(-1)!.ack();
     await fourth;

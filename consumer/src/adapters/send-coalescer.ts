@@ -3,7 +3,9 @@
  * time. The idempotent producer keeps one request in flight, so eight partitions sending their own
  * batches wait behind each other, each paying a full round trip and a request's encoding. Here a
  * send that arrives while another is in flight waits for it, then goes out together with all that
- * arrived meanwhile: the dynamic batcher's idea, applied to the producer.
+ * arrived meanwhile: the dynamic batcher's idea, applied to the producer. An idle coalescer sends at
+ * the end of the current turn of the event loop (`setImmediate`), so the partitions whose
+ * micro-batches finished together (those of one fetch response) share the first request too.
  *
  * Each caller's records stay contiguous and in order, and a caller resolves only once the request
  * holding its records is acknowledged; when that request fails, every caller in it gets the error
@@ -14,6 +16,7 @@ export class SendCoalescer<T> {
   #queued:
     { records: T[]; waiters: { resolve(): void; reject(error: unknown): void }[] } | undefined;
   #busy = false;
+  #scheduled = false;
 
   constructor(send: (records: readonly T[]) => Promise<void>) {
     this.#send = send;
@@ -25,7 +28,13 @@ export class SendCoalescer<T> {
       const queued = (this.#queued ??= { records: [], waiters: [] });
       for (const record of records) queued.records.push(record);
       queued.waiters.push({ resolve, reject });
-      if (!this.#busy) this.#flush();
+      if (!this.#busy && !this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => {
+          this.#scheduled = false;
+          if (!this.#busy) this.#flush();
+        });
+      }
     });
   }
 

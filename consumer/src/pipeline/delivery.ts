@@ -18,7 +18,9 @@ import type {
   KafkaProducer,
   KafkaConsumer,
   KafkaTransactionalProducer,
+  TopicPartitionOffset,
 } from "../ports/kafka.js";
+import { TurnCoalescer } from "./turn-coalescer.js";
 import { errorMessage } from "@sluice/kit";
 
 export interface Delivery {
@@ -58,11 +60,25 @@ function failure(
 
 export class AtLeastOnceDelivery implements Delivery {
   readonly #producer: KafkaProducer;
-  readonly #consumer: Pick<KafkaConsumer, "commit">;
+  /**
+   * The commits of the partitions whose micro-batches were delivered in one turn of the event loop
+   * go out as one OffsetCommit (the partitions of a fetch response travel together). One that
+   * fails is tried again partition by partition, so a partition a rebalance took meanwhile fails
+   * only its own micro-batch; each that still fails retries its micro-batch.
+   */
+  readonly #commits: TurnCoalescer<TopicPartitionOffset, void>;
 
   constructor(producer: KafkaProducer, consumer: Pick<KafkaConsumer, "commit">) {
     this.#producer = producer;
-    this.#consumer = consumer;
+    this.#commits = new TurnCoalescer({
+      size: () => 1,
+      limit: Number.POSITIVE_INFINITY,
+      run: async (offsets) => {
+        await consumer.commit(latestPerPartition(offsets));
+        return offsets.map(() => undefined);
+      },
+      alone: () => true,
+    });
   }
 
   async deliver(
@@ -81,7 +97,7 @@ export class AtLeastOnceDelivery implements Delivery {
     if (beforeCommit !== undefined) await beforeCommit();
     const producedAt = performance.now();
     try {
-      await this.#consumer.commit([{ topic, partition, offset: nextOffset }]);
+      await this.#commits.call({ topic, partition, offset: nextOffset });
     } catch (error) {
       throw failure(
         "commit_failed",
@@ -100,6 +116,17 @@ export class AtLeastOnceDelivery implements Delivery {
   close(): Promise<void> {
     return this.#producer.disconnect();
   }
+}
+
+/** One offset per partition, the highest: a partition delivers one micro-batch at a time, so this only guards. */
+function latestPerPartition(offsets: readonly TopicPartitionOffset[]): TopicPartitionOffset[] {
+  const latest = new Map<string, TopicPartitionOffset>();
+  for (const offset of offsets) {
+    const key = `${offset.topic}\n${offset.partition}`;
+    const seen = latest.get(key);
+    if (seen === undefined || BigInt(offset.offset) > BigInt(seen.offset)) latest.set(key, offset);
+  }
+  return [...latest.values()];
 }
 
 export class ExactlyOnceDelivery implements Delivery {

@@ -18,6 +18,7 @@ import type { RolloutOverrides } from "../ports/rollout-overrides.js";
 import { AtLeastOnceDelivery, ExactlyOnceDelivery, type Delivery } from "./delivery.js";
 import { MicroBatchProcessor } from "./micro-batch.js";
 import { bindModel, type ModelBinding } from "./model-binding.js";
+import { coalescedInference, coalescedStore } from "./coalesced-ports.js";
 import { PartitionHandler } from "./partition-handler.js";
 import { Scorer } from "./scorer.js";
 import { RolloutMetrics } from "../observability/rollout-metrics.js";
@@ -311,8 +312,10 @@ async function prepareMicroBatches(
   rollout: PreparedRollout | undefined;
   monitoring: PreparedMonitoring | undefined;
 }> {
-  const { inference } = deps;
-  const extractor = new FeatureExtractor(config.features, deps.store, {
+  // The store and sidecar calls of partitions that arrive together go out as one.
+  const inference = coalescedInference(deps.inference, config.batch.maxEvents);
+  const store = coalescedStore(deps.store, config.batch.maxEvents);
+  const extractor = new FeatureExtractor(config.features, store, {
     baseDir: config.baseDir,
   });
   await extractor.ready();
@@ -335,6 +338,7 @@ async function prepareMicroBatches(
       ? undefined
       : await prepareRollout(config, config.rollout, extractor.width, {
           ...deps,
+          inference,
           log,
           bind,
           overrides: deps.rolloutOverrides,
