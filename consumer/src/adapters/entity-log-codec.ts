@@ -51,14 +51,35 @@ export function recordSize(layout: EntityLayout, values: readonly (number | stri
   return size;
 }
 
-/** The records of rows [from, to) of `log`, in offset order. */
-export function encodeRows(log: EntityLog, from: number, to: number): Buffer {
-  const layout = log.layout;
+/** The bytes of the records of rows [from, to) of `log`. */
+export function rowsSize(log: EntityLog, from: number, to: number): number {
   let size = 0;
   for (let row = from; row < to; row++) size += log.rowSize(row);
+  return size;
+}
+
+/** The records of rows [from, to) of `log`, in offset order. */
+export function encodeRows(log: EntityLog, from: number, to: number): Buffer {
+  const size = rowsSize(log, from, to);
   const buffer = Buffer.allocUnsafe(size);
-  const { numbers, strings } = recordOrder(layout);
-  let at = 0;
+  const end = encodeRowsInto(log, from, to, buffer, 0);
+  if (end !== size) throw new RangeError(`encoded ${end} bytes, rows say ${size}`);
+  return buffer;
+}
+
+/**
+ * The records of rows [from, to) of `log` written into `buffer` at `start` (room for
+ * `rowsSize(log, from, to)` bytes); returns where they end.
+ */
+export function encodeRowsInto(
+  log: EntityLog,
+  from: number,
+  to: number,
+  buffer: Buffer,
+  start: number,
+): number {
+  const { numbers, strings } = recordOrder(log.layout);
+  let at = start;
   for (let row = from; row < to; row++) {
     at = buffer.writeDoubleLE(log.offset(row), at);
     at = buffer.writeDoubleLE(log.time(row), at);
@@ -75,8 +96,7 @@ export function encodeRows(log: EntityLog, from: number, to: number): Buffer {
       at += buffer.write(text, at, bytes, "utf8");
     }
   }
-  if (at !== size) throw new RangeError(`encoded ${at} bytes, rows say ${size}`);
-  return buffer;
+  return at;
 }
 
 /** Bytes that are not a log of this layout: written by something else, or cut short. */

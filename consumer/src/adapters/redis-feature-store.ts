@@ -53,8 +53,19 @@ import type {
   StoreResponse,
 } from "../ports/feature-store.js";
 import { EntityCache, type Ownership } from "./entity-cache.js";
-import { CorruptLogError, decodeLog, encodeRows, recordSize } from "./entity-log-codec.js";
-import { STATE_WRITE_SCRIPT, STATE_WRITE_SCRIPT_SHA, WRITE_MODES } from "./state-write-script.js";
+import {
+  CorruptLogError,
+  decodeLog,
+  encodeRowsInto,
+  recordSize,
+  rowsSize,
+} from "./entity-log-codec.js";
+import {
+  LENGTHS_STRIDE,
+  STATE_WRITE_SCRIPT,
+  STATE_WRITE_SCRIPT_SHA,
+  WRITE_MODES,
+} from "./state-write-script.js";
 
 const tracer = trace.getTracer("@sluice/consumer");
 
@@ -186,7 +197,10 @@ interface Group {
 interface Write {
   readonly group: Group;
   readonly mode: (typeof WRITE_MODES)[keyof typeof WRITE_MODES];
-  readonly records: Buffer;
+  /** The first row it writes (its rows from there to the end). */
+  readonly from: number;
+  /** The bytes of those rows' records. */
+  readonly bytes: number;
 }
 
 /** What the store did since it started; for tests and benchmarks. */
@@ -459,21 +473,39 @@ export class RedisFeatureStore implements FeatureStore {
 
     const writes = pending.map((group): Write => {
       const { log, stored, expirySetAt } = group.state!;
-      const appended = encodeRows(log, log.length - group.fresh, log.length);
-      const stale = stored + appended.length - log.size;
+      const from = log.length - group.fresh;
+      const appended = rowsSize(log, from, log.length);
+      const stale = stored + appended - log.size;
       if (stale >= log.size && stale >= MIN_STALE_BYTES_TO_REWRITE) {
-        return { group, mode: WRITE_MODES.rewrite, records: encodeRows(log, 0, log.length) };
+        return { group, mode: WRITE_MODES.rewrite, from: 0, bytes: rowsSize(log, 0, log.length) };
       }
       const expiry = stored === 0 || now - expirySetAt >= refreshEvery;
       return {
         group,
         mode: expiry ? WRITE_MODES.appendWithExpiry : WRITE_MODES.append,
-        records: appended,
+        from,
+        bytes: appended,
       };
     });
-    const keys: string[] = writes.map((write) => write.group.key);
-    const args: (string | number | Buffer)[] = [ttl, writes.length];
-    for (const write of writes) args.push(write.mode, write.group.state!.stored, write.records);
+    // Every write's records in one buffer, cut by the lengths table: a few arguments per command.
+    let total = 0;
+    for (const write of writes) total += write.bytes;
+    const records = Buffer.allocUnsafe(total);
+    const lengths = Buffer.allocUnsafe(writes.length * LENGTHS_STRIDE);
+    const keys: string[] = new Array<string>(writes.length);
+    let modes = "";
+    let at = 0;
+    for (let w = 0; w < writes.length; w++) {
+      const write = writes[w]!;
+      const log = write.group.state!.log;
+      keys[w] = write.group.key;
+      modes += write.mode;
+      lengths.writeUInt32LE(write.group.state!.stored, w * LENGTHS_STRIDE);
+      lengths.writeUInt32LE(write.bytes, w * LENGTHS_STRIDE + 4);
+      at = encodeRowsInto(log, write.from, log.length, records, at);
+    }
+    if (at !== total) throw new RangeError(`encoded ${at} bytes of records, rows say ${total}`);
+    const args: (string | number | Buffer)[] = [ttl, writes.length, modes, lengths, records];
     for (const lookup of lookups) {
       keys.push(lookup.key);
       args.push(lookup.field);
@@ -513,11 +545,11 @@ export class RedisFeatureStore implements FeatureStore {
       const cached = write.group.state!;
       if (write.mode === WRITE_MODES.rewrite) {
         this.counts.rewrites++;
-        cached.stored = write.records.length;
+        cached.stored = write.bytes;
         cached.expirySetAt = now;
       } else {
         this.counts.appends++;
-        cached.stored += write.records.length;
+        cached.stored += write.bytes;
         if (write.mode === WRITE_MODES.appendWithExpiry) cached.expirySetAt = now;
       }
     }
@@ -535,14 +567,11 @@ export class RedisFeatureStore implements FeatureStore {
     args: readonly (string | number | Buffer)[],
   ): Promise<unknown[]> {
     // Buffer replies: lookups come back as bytes, decoded as UTF-8 once here.
-    const call = () =>
-      this.#client.callBuffer(
-        "EVALSHA",
-        STATE_WRITE_SCRIPT_SHA,
-        keys.length,
-        ...keys,
-        ...args,
-      ) as Promise<unknown[]>;
+    // One argument list, built once: a spread of keys and args per call is two iterators more.
+    const list: (string | number | Buffer)[] = [STATE_WRITE_SCRIPT_SHA, keys.length];
+    for (const key of keys) list.push(key);
+    for (const arg of args) list.push(arg);
+    const call = () => this.#client.callBuffer("EVALSHA", list) as Promise<unknown[]>;
     try {
       return await call();
     } catch (error) {

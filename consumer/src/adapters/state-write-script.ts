@@ -10,15 +10,21 @@
  * batch. Otherwise each key gets its records: appended (`a`), appended and its expiry set (`e`),
  * or replaced by the entity's live records (`r`, once pruning made most of the key stale).
  *
+ * Its arguments are few whatever the batch's size, so that encoding the command (ioredis's work per
+ * argument) and parsing it stay small: the records of every write travel as ONE string, cut by a
+ * table of lengths.
+ *
  * KEYS: the entity keys (nWrites), then the lookup hashes.
- * ARGV: ttl ms, nWrites, per write (mode, expected length, records), then per lookup its field.
+ * ARGV: ttl ms, nWrites, the modes (one character per write), the lengths (per write two uint32
+ * little-endian: the length the key must have, then the bytes of its records), the records of
+ * every write one after the other, then per lookup its field.
  * Reply: { conflicts: key index and its length, flattened; empty when written }, then one value
  * (or nil) per lookup.
  */
 import { createHash } from "node:crypto";
 
-/** Arguments per write in ARGV. */
-export const WRITE_STRIDE = 3;
+/** Bytes per write in the lengths argument. */
+export const LENGTHS_STRIDE = 8;
 
 export const WRITE_MODES = {
   append: "a",
@@ -29,28 +35,35 @@ export const WRITE_MODES = {
 export const STATE_WRITE_SCRIPT = `
 local ttl = ARGV[1]
 local nWrites = tonumber(ARGV[2])
+local modes = ARGV[3]
+local lengths = ARGV[4]
+local records = ARGV[5]
 local conflicts = {}
 for i = 1, nWrites do
+  local expected = struct.unpack('<I4', lengths, ${LENGTHS_STRIDE} * (i - 1) + 1)
   local length = redis.call('STRLEN', KEYS[i])
-  if length ~= tonumber(ARGV[${WRITE_STRIDE} * i + 1]) then
+  if length ~= expected then
     conflicts[#conflicts + 1] = i
     conflicts[#conflicts + 1] = length
   end
 end
 if #conflicts == 0 then
+  local at = 1
   for i = 1, nWrites do
-    local mode = ARGV[${WRITE_STRIDE} * i]
-    local records = ARGV[${WRITE_STRIDE} * i + 2]
+    local size = struct.unpack('<I4', lengths, ${LENGTHS_STRIDE} * (i - 1) + 5)
+    local chunk = string.sub(records, at, at + size - 1)
+    at = at + size
+    local mode = string.sub(modes, i, i)
     if mode == 'r' then
-      redis.call('SET', KEYS[i], records, 'PX', ttl)
+      redis.call('SET', KEYS[i], chunk, 'PX', ttl)
     else
-      redis.call('APPEND', KEYS[i], records)
+      redis.call('APPEND', KEYS[i], chunk)
       if mode == 'e' then redis.call('PEXPIRE', KEYS[i], ttl) end
     end
   end
 end
 local out = { conflicts }
-local field = ${WRITE_STRIDE} * nWrites + 3
+local field = 6
 for k = nWrites + 1, #KEYS do
   out[#out + 1] = redis.call('HGET', KEYS[k], ARGV[field])
   field = field + 1
