@@ -51,6 +51,10 @@ export interface FeatureExtractorOptions {
 }
 
 const OFFSET_RE = /^\d{1,16}$/;
+/** Shared by every event of a spec without lookups or hooks: nothing writes into them. */
+const NONE_STRINGS: readonly string[] = Object.freeze([]);
+const NONE_NUMBERS: readonly number[] = Object.freeze([]);
+const NO_HOOK_VALUES: readonly Float64Array[] = Object.freeze([]);
 
 // A no-op until an SDK is registered; the global tracer is a proxy, so taking it now is fine.
 const tracer = trace.getTracer("@sluice/consumer");
@@ -64,9 +68,9 @@ interface Accepted {
   readonly eventTime: number;
   readonly slots: (number | string)[];
   /** By lookup index: the rendered key and its handle in this batch's LookupBatch. */
-  readonly lookupKeys: string[];
-  readonly lookupHandles: number[];
-  hookValues: Float64Array[];
+  readonly lookupKeys: readonly string[];
+  readonly lookupHandles: readonly number[];
+  hookValues: readonly Float64Array[];
 }
 
 /**
@@ -94,6 +98,8 @@ export class FeatureExtractor {
   readonly names: readonly string[];
   readonly #program: FeatureProgram;
   readonly #store: FeatureStore;
+  /** The errors of the event being read (`#accept`), emptied for each. */
+  readonly #errors: string[] = [];
   readonly #entity: FieldPath;
   readonly #time: FieldPath;
   readonly #cache: LookupCache;
@@ -181,13 +187,16 @@ export class FeatureExtractor {
       lookupValues,
       hookValues: [],
     };
-    accepted.forEach((item, i) => {
+    const writers = this.#program.writers;
+    for (let i = 0; i < accepted.length; i++) {
+      const item = accepted[i]!;
       let misses: string[] | undefined;
-      item.lookupHandles.forEach((handle, l) => {
-        const value = lookups.value(handle) ?? null;
+      const handles = item.lookupHandles;
+      for (let l = 0; l < handles.length; l++) {
+        const value = lookups.value(handles[l]!) ?? null;
         lookupValues[l] = value;
         if (value === null) (misses ??= []).push(...compiled[l]!.features);
-      });
+      }
       state.slots = item.slots;
       state.eventTime = item.eventTime;
       state.windowBase = i * windows;
@@ -196,7 +205,7 @@ export class FeatureExtractor {
       state.hookValues = item.hookValues;
       const row = rows.subarray(i * width, (i + 1) * width);
       try {
-        for (const write of this.#program.writers) write(state, row);
+        for (let w = 0; w < writers.length; w++) writers[w]!(state, row);
         outcomes[item.index] =
           misses === undefined
             ? { ok: true, row, eventTime: item.eventTime, entity: item.entity }
@@ -213,7 +222,7 @@ export class FeatureExtractor {
         outcomes[item.index] =
           misses === undefined ? { ok: false, error } : { ok: false, error, lookupMisses: misses };
       }
-    });
+    }
     return outcomes;
   }
 
@@ -237,20 +246,31 @@ export class FeatureExtractor {
       return invalid(`event: expected a JSON object, got ${describeValue(value)}`);
     }
     const object = value as EventObject;
-    const errors: string[] = [];
+    // One list for every event's errors: an event without any (nearly all) allocates none.
+    const errors = this.#errors;
+    errors.length = 0;
     const entity = readEntity(object, this.#entity, errors);
     const eventTime = readEventTime(object, this.#time, errors);
     const slots = readSlots(this.#program, object, errors);
     if (entity === undefined || eventTime === undefined || errors.length > 0) {
       return invalid(onePerField(errors).join("; "));
     }
-    // Placeholders were read as slots above, so rendering cannot fail here.
-    const lookupKeys = this.#program.lookups.map(
-      (lookup) => lookup.template.render(object, errors) ?? "",
-    );
-    const lookupHandles = this.#program.lookups.map((lookup, l) =>
-      lookups.need(lookupKeys[l]!, lookup.field, lookup.ttlMs),
-    );
+    const compiled = this.#program.lookups;
+    let lookupKeys: readonly string[] = NONE_STRINGS;
+    let lookupHandles: readonly number[] = NONE_NUMBERS;
+    if (compiled.length > 0) {
+      const keys = new Array<string>(compiled.length);
+      const handles = new Array<number>(compiled.length);
+      for (let l = 0; l < compiled.length; l++) {
+        const lookup = compiled[l]!;
+        // Placeholders were read as slots above, so rendering cannot fail here.
+        const key = lookup.template.render(object, errors) ?? "";
+        keys[l] = key;
+        handles[l] = lookups.need(key, lookup.field, lookup.ttlMs);
+      }
+      lookupKeys = keys;
+      lookupHandles = handles;
+    }
     return {
       index,
       event,
@@ -260,7 +280,7 @@ export class FeatureExtractor {
       slots,
       lookupKeys,
       lookupHandles,
-      hookValues: [],
+      hookValues: NO_HOOK_VALUES,
     };
   }
 

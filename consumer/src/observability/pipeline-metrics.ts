@@ -196,8 +196,9 @@ export class PipelineMetrics implements PipelineObserver {
       const series = this.#version(version);
       series.counts.predictions += outcome.predictions;
       series.counts.reviews += outcome.reviews;
-      for (const score of outcome.scores) series.score.observe(score);
-      for (const confidence of outcome.confidences) series.confidence.observe(confidence);
+      const { scores, confidences } = outcome;
+      for (let i = 0; i < scores.length; i++) series.score.observe(scores[i]!);
+      for (let i = 0; i < confidences.length; i++) series.confidence.observe(confidences[i]!);
       this.version = version;
     }
     if (batch.arms !== undefined && batch.arms.size > 0) this.rollout?.delivered(batch.arms);
