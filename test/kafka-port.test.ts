@@ -4,7 +4,8 @@
  * per-partition batches, in offset order, one batch at a time per partition; a paused partition
  * gets nothing while the others go on, and on resume its unresolved records come again; a new
  * member of the group starts at the committed offset; a transaction's outputs and offsets are
- * visible together to a read_committed reader.
+ * visible together to a read_committed reader; compressed outputs are smaller on the broker and
+ * read back as sent by either client.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -12,6 +13,8 @@ import { after, before, describe, it } from "node:test";
 import {
   DEFAULT_FETCH_MAX_WAIT_MS,
   KAFKA_CLIENTS,
+  type Compression,
+  type OutputRecord,
   KafkajsClient,
   keyPartitioner,
   PlatformaticClient,
@@ -30,8 +33,12 @@ import {
 
 const TEST_TIMEOUT_MS = 60_000;
 
-function client(name: KafkaClientName, brokers: readonly string[]): KafkaClient {
-  const options = { brokers, clientId: `sluice-port-test-${name}` };
+function client(
+  name: KafkaClientName,
+  brokers: readonly string[],
+  compression: Compression = "none",
+): KafkaClient {
+  const options = { brokers, clientId: `sluice-port-test-${name}`, compression };
   return name === "kafkajs" ? new KafkajsClient(options) : new PlatformaticClient(options);
 }
 
@@ -70,6 +77,66 @@ describe("the Kafka port, on each client", { timeout: 4 * 60_000 }, () => {
   }
 
   for (const name of KAFKA_CLIENTS) {
+    it(
+      `${name}: zstd outputs take fewer bytes on the broker and read back as sent, on either client`,
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        const { plain, packed } = await kafka.topics(["plain", "packed"], 1);
+        const records = (topic: string): OutputRecord[] =>
+          Array.from({ length: 300 }, (_, i) => ({
+            topic,
+            key: `user-${i % 7}`,
+            value: JSON.stringify({ id: `tx-${i}`, amount: 42.5, currency: "EUR", channel: "pos" }),
+            headers: {
+              "sluice-source-offset": String(i),
+              traceparent: `00-${"a".repeat(32)}-${"b".repeat(16)}-01`,
+            },
+          }));
+        for (const [topic, compression] of [
+          [plain, "none"],
+          [packed, "zstd"],
+        ] as const) {
+          const producer = client(name, kafka.brokers, compression).producer();
+          open.push(producer);
+          await producer.connect();
+          await producer.send(records(topic));
+        }
+        const [plainBytes, packedBytes] = await Promise.all([
+          kafka.admin.logBytes(plain),
+          kafka.admin.logBytes(packed),
+        ]);
+        assert.ok(
+          packedBytes * 3 < plainBytes,
+          `expected the zstd log under a third of the plain one, got ${packedBytes} and ${plainBytes} bytes`,
+        );
+        const sent = records(packed).map((r) => [
+          r.key,
+          r.value,
+          r.headers["sluice-source-offset"] as string,
+        ]);
+        for (const reader of KAFKA_CLIENTS) {
+          const c = consumer(reader, `sluice-port-${randomUUID()}`);
+          const seen: string[][] = [];
+          await c.connect();
+          await c.subscribe(packed);
+          await c.run({
+            concurrency: 1,
+            eachBatch: (batch) => {
+              for (const r of batch.records) {
+                const offset = r.headers["sluice-source-offset"];
+                seen.push([String(r.key), String(r.value), String(offset)]);
+              }
+              batch.resolveOffset(batch.records[batch.records.length - 1]!.offset);
+              return Promise.resolve();
+            },
+          });
+          await waitFor(`${reader} read the zstd topic`, () => seen.length >= sent.length);
+          assert.deepEqual(seen, sent, `${reader} reads what ${name} wrote with zstd`);
+          await c.disconnect();
+        }
+      },
+    );
+
     it(
       `${name}: per-partition batches in order; a paused partition waits while the others go on, and gets its records again`,
       { timeout: TEST_TIMEOUT_MS },

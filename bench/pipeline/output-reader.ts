@@ -9,6 +9,10 @@
  * A duplicate (at-least-once after a retry) is counted once, at its first appearance.
  */
 import { Kafka, logLevel, type Consumer } from "kafkajs";
+import { registerKafkajsZstd } from "@sluice/consumer";
+
+// fraud.yaml's outputs are zstd-compressed (`kafka.compression`).
+registerKafkajsZstd();
 
 /** Outputs of one phase (one producer run). */
 export class PhaseOutputs {

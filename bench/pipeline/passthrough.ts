@@ -4,7 +4,9 @@
  * decoding, features or model, but the same Kafka work as the Sluice pipeline on that client: the
  * same fetch wait and partitions in flight, chunks of the same micro-batch size, the same idempotent
  * producer (acks from all in-sync replicas, concurrent partitions' sends coalesced) and each chunk's
- * offset committed once its records are acknowledged (at-least-once).
+ * offset committed once its records are acknowledged (at-least-once). fraud.yaml gives the chunk
+ * size (`batch.max_events`) and the producer's compression (`kafka.compression`), as it gives
+ * them to the pipeline.
  */
 import {
   DEFAULT_FETCH_MAX_WAIT_MS,
@@ -15,20 +17,18 @@ import {
   type KafkaClient,
   type OutputRecord,
   type PartitionBatch,
+  type PipelineConfig,
 } from "@sluice/consumer";
 import type { Logger } from "@sluice/kit";
+import { fraudConfig } from "./fraud-config.js";
 import type { StageTimes } from "./stage-times.js";
 import type { VariantSettings } from "./variant-settings.js";
 
-/** fraud.yaml's `batch.max_events`: records per produce and commit, as the pipeline's micro-batch. */
-export const PASSTHROUGH_CHUNK = 256;
-
-/** The run's Kafka adapter, as `startPipeline` makes it. */
-export function benchKafkaClient(settings: VariantSettings, log?: Logger): KafkaClient {
-  const options = { brokers: settings.brokers, clientId: settings.groupId, log };
-  return settings.client === "kafkajs"
-    ? new KafkajsClient(options)
-    : new PlatformaticClient(options);
+/** The run's Kafka adapter, as `startPipeline` makes it from the (benchmark's) fraud.yaml. */
+export function benchKafkaClient(config: PipelineConfig, log?: Logger): KafkaClient {
+  const { client, brokers, clientId, compression } = config.kafka;
+  const options = { brokers, clientId, log, compression };
+  return client === "kafkajs" ? new KafkajsClient(options) : new PlatformaticClient(options);
 }
 
 /** Starts consuming; resolves with a function that stops and disconnects. */
@@ -36,7 +36,10 @@ export async function startPassthrough(
   settings: VariantSettings,
   times: StageTimes,
 ): Promise<() => Promise<void>> {
-  const kafka = benchKafkaClient(settings);
+  const config = await fraudConfig(settings);
+  // Records per produce and commit, as the pipeline's micro-batch.
+  const chunkSize = config.batch.maxEvents;
+  const kafka = benchKafkaClient(config);
   const producer = kafka.producer();
   const consumer = kafka.consumer({
     groupId: settings.groupId,
@@ -48,9 +51,9 @@ export async function startPassthrough(
 
   const passOn = async (batch: PartitionBatch): Promise<void> => {
     const { records, topic, partition } = batch;
-    for (let start = 0; start < records.length; start += PASSTHROUGH_CHUNK) {
+    for (let start = 0; start < records.length; start += chunkSize) {
       if (!batch.isRunning() || batch.isStale()) return;
-      const chunk = records.slice(start, start + PASSTHROUGH_CHUNK);
+      const chunk = records.slice(start, start + chunkSize);
       const last = chunk[chunk.length - 1]!;
       const outputs = chunk.map((r): OutputRecord => ({
         topic: output,

@@ -41,7 +41,7 @@ async function startSluice(): Promise<() => Promise<void>> {
   const config = await fraudConfig(settings);
   // Warnings (retries, Kafka client trouble) reach the benchmark's --verbose output.
   const log = createLogger({ name: "sluice-consumer", level: "warn" });
-  const kafka = benchKafkaClient(settings, log);
+  const kafka = benchKafkaClient(config, log);
   const inference = new SidecarInference(config.model.sidecar);
   const store = await RedisFeatureStore.connect(config.redis.url, featureStoreOptions(config));
   const pipeline = await Pipeline.start(config, {

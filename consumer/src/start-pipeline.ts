@@ -31,13 +31,13 @@ export async function startPipeline(
   options: StartPipelineOptions = {},
 ): Promise<Pipeline> {
   const log = options.log ?? silentLogger;
-  const { client, brokers, clientId } = config.kafka;
+  const { client, brokers, clientId, compression } = config.kafka;
   // A missing certificate or password stops the start here, naming its key.
   const security = await loadKafkaSecurity(config.kafka.security);
   const kafka =
     client === "kafkajs"
-      ? new KafkajsClient({ brokers, clientId, log, security })
-      : new PlatformaticClient({ brokers, clientId, log, security });
+      ? new KafkajsClient({ brokers, clientId, log, security, compression })
+      : new PlatformaticClient({ brokers, clientId, log, security, compression });
   const inference = new SidecarInference(config.model.sidecar);
   let store: RedisFeatureStore | undefined;
   let overrides: RedisRolloutOverrides | undefined;

@@ -4,6 +4,7 @@ export type { PlatformaticClientOptions } from "./platformatic-client.js";
 export { keyPartitioner } from "./platformatic-records.js";
 export { ReadCommittedConsumer, committedBatches } from "./read-committed-consumer.js";
 export { KafkajsClient } from "./kafkajs-client.js";
+export { registerKafkajsZstd } from "./kafkajs-zstd.js";
 export type { KafkajsClientOptions } from "./kafkajs-client.js";
 export { DEFAULT_MAX_RECONNECT_BACKOFF_MS, SidecarInference } from "./sidecar-inference.js";
 export {

@@ -12,6 +12,7 @@ import {
   Kafka,
   Partitioners,
   logLevel,
+  type CompressionTypes,
   type Consumer,
   type KafkaMessage,
   type LogEntry,
@@ -30,7 +31,9 @@ import type {
   KafkaTransactionalProducer,
 } from "../ports/kafka.js";
 import type { KafkaSecurity } from "../config/kafka-security.js";
+import type { Compression } from "../config/pipeline-config.js";
 import { kafkajsSecurity, withSecurityReason } from "./kafka-security.js";
+import { kafkajsCompression, registerKafkajsZstd } from "./kafkajs-zstd.js";
 import { SendCoalescer } from "./send-coalescer.js";
 
 export interface KafkajsClientOptions {
@@ -40,6 +43,8 @@ export interface KafkajsClientOptions {
   readonly log?: Logger;
   /** TLS and SASL for every connection: consumer, producers, admin. @default plaintext */
   readonly security?: KafkaSecurity;
+  /** How the producers compress record batches: none, gzip or zstd. @default "none" */
+  readonly compression?: Compression;
 }
 
 /**
@@ -92,10 +97,14 @@ export function kafkajsLevel(
 export class KafkajsClient implements KafkaClient {
   readonly #kafka: Kafka;
   readonly #log: Logger;
+  readonly #compression: CompressionTypes;
 
   constructor(options: KafkajsClientOptions) {
     const log = options.log ?? silentLogger;
     this.#log = log;
+    this.#compression = kafkajsCompression(options.compression ?? "none");
+    // Read zstd batches too (other clients' outputs), not only write them.
+    registerKafkajsZstd();
     this.#kafka = new Kafka({
       clientId: options.clientId,
       brokers: [...options.brokers],
@@ -131,7 +140,7 @@ export class KafkajsClient implements KafkaClient {
   }
 
   producer(): KafkaProducer {
-    return new KafkajsProducer(this.#kafka.producer({ ...PRODUCER_SETTINGS }));
+    return new KafkajsProducer(this.#kafka.producer({ ...PRODUCER_SETTINGS }), this.#compression);
   }
 
   async ensureTopics(topics: readonly string[]): Promise<string[]> {
@@ -162,7 +171,7 @@ export class KafkajsClient implements KafkaClient {
         "KafkajsClient.transactionalProducer: expected a consumer made by a KafkajsClient",
       );
     }
-    return new KafkajsPartitionTransactions(consumer, (transactionalId) =>
+    return new KafkajsPartitionTransactions(consumer, this.#compression, (transactionalId) =>
       this.#kafka.producer({ ...PRODUCER_SETTINGS, transactionalId }),
     );
   }
@@ -294,10 +303,10 @@ class KafkajsProducer implements KafkaProducer {
   /** Concurrent partitions' sends share requests: one in flight, the rest coalesced behind it. */
   readonly #coalescer: SendCoalescer<OutputRecord>;
 
-  constructor(producer: Producer) {
+  constructor(producer: Producer, compression: CompressionTypes) {
     this.#producer = producer;
     this.#coalescer = new SendCoalescer(async (records) => {
-      await producer.sendBatch({ topicMessages: byTopic(records), acks: ACKS_ALL });
+      await producer.sendBatch({ topicMessages: byTopic(records), acks: ACKS_ALL, compression });
     });
   }
 
@@ -322,12 +331,18 @@ class KafkajsProducer implements KafkaProducer {
 class KafkajsPartitionTransactions implements KafkaTransactionalProducer {
   readonly #consumer: KafkajsConsumer;
   readonly #groupId: string;
+  readonly #compression: CompressionTypes;
   readonly #makeProducer: (transactionalId: string) => Producer;
   readonly #producers = new Map<string, Promise<Producer>>();
 
-  constructor(consumer: KafkajsConsumer, makeProducer: (transactionalId: string) => Producer) {
+  constructor(
+    consumer: KafkajsConsumer,
+    compression: CompressionTypes,
+    makeProducer: (transactionalId: string) => Producer,
+  ) {
     this.#consumer = consumer;
     this.#groupId = consumer.groupId;
+    this.#compression = compression;
     this.#makeProducer = makeProducer;
   }
 
@@ -361,7 +376,11 @@ class KafkajsPartitionTransactions implements KafkaTransactionalProducer {
     });
     try {
       if (records.length > 0) {
-        await transaction.sendBatch({ topicMessages: byTopic(records), acks: ACKS_ALL });
+        await transaction.sendBatch({
+          topicMessages: byTopic(records),
+          acks: ACKS_ALL,
+          compression: this.#compression,
+        });
       }
       await transaction.sendOffsets({
         consumerGroupId: this.#groupId,

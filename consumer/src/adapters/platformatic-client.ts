@@ -26,6 +26,7 @@ import type {
   TopicPartitionOffset,
 } from "../ports/kafka.js";
 import type { KafkaSecurity } from "../config/kafka-security.js";
+import type { Compression } from "../config/pipeline-config.js";
 import {
   platformaticSecurity,
   withSecurityReason,
@@ -42,6 +43,8 @@ export interface PlatformaticClientOptions {
   readonly log?: Logger;
   /** TLS and SASL for every connection: consumer, producers, admin. @default plaintext */
   readonly security?: KafkaSecurity;
+  /** How the producers compress record batches. @default "none" */
+  readonly compression?: Compression;
 }
 
 export class PlatformaticClient implements KafkaClient {
@@ -112,6 +115,7 @@ export class PlatformaticClient implements KafkaClient {
       // lost with a broker after the commit would be an event lost.
       acks: ProduceAcks.ALL,
       partitioner: keyPartitioner(),
+      compression: this.#options.compression ?? "none",
       ...(transactionalId === undefined ? {} : transactional(transactionalId)),
     });
   }

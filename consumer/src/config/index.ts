@@ -1,5 +1,6 @@
 /** Pipeline files: one YAML per pipeline, validated with paths in every message. */
 export {
+  COMPRESSIONS,
   containerInstanceId,
   DEFAULT_BROKERS,
   DEFAULT_DEADLINE_MS,
@@ -16,6 +17,7 @@ export {
   DEFAULT_SESSION_TIMEOUT_MS,
   DELIVERY_MODES,
   KAFKA_CLIENTS,
+  KAFKAJS_COMPRESSIONS,
   loadPipelineConfig,
   parsePipelineConfig,
   parsePipelineYaml,
@@ -30,6 +32,7 @@ export type {
   SaslMechanism,
 } from "./kafka-security.js";
 export type {
+  Compression,
   DeliveryMode,
   KafkaClientName,
   PipelineConfig,

@@ -148,6 +148,7 @@ describe("pipeline config", () => {
       groupId: "sluice-fraud",
       groupInstanceId: undefined,
       sessionTimeoutMs: DEFAULT_SESSION_TIMEOUT_MS,
+      compression: "none",
       security: { tls: undefined, sasl: undefined },
     });
     assert.deepEqual(config.batch, { maxEvents: DEFAULT_MAX_EVENTS, lingerMs: DEFAULT_LINGER_MS });
@@ -261,6 +262,26 @@ describe("pipeline config", () => {
     );
     assert.deepEqual(problems(document({ kafka: { group_instance_id: "two words" } })), [
       'pipeline.kafka.group_instance_id: expected an id of letters, digits, ".", "_", ":" or "-" (at most 200) like "fraud-0", got "two words"',
+    ]);
+  });
+
+  it("takes the producers' compression, each client only what it can write", () => {
+    for (const compression of ["gzip", "snappy", "lz4", "zstd"]) {
+      assert.equal(
+        parsePipelineConfig(document({ kafka: { compression } })).kafka.compression,
+        compression,
+      );
+    }
+    assert.equal(
+      parsePipelineConfig(document({ kafka: { client: "kafkajs", compression: "zstd" } })).kafka
+        .compression,
+      "zstd",
+    );
+    assert.deepEqual(problems(document({ kafka: { compression: "brotli" } })), [
+      'pipeline.kafka.compression: expected "none", "gzip", "snappy", "lz4", "zstd", got "brotli"',
+    ]);
+    assert.deepEqual(problems(document({ kafka: { client: "kafkajs", compression: "lz4" } })), [
+      'pipeline.kafka.compression: expected "none", "gzip", "zstd" with client "kafkajs" (it has no lz4 codec), got "lz4"',
     ]);
   });
 

@@ -52,6 +52,19 @@ export const KAFKA_CLIENTS = ["platformatic", "kafkajs"] as const;
 export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
 export const DEFAULT_KAFKA_CLIENT: KafkaClientName = "platformatic";
 
+/**
+ * How the pipeline's producers compress what they write (predictions, dead letters, reviews): a
+ * record batch's records compressed together, as Kafka's `compression.type`. Kafka's default is
+ * none; with zstd @platformatic/kafka concatenates and checksums a batch once instead of twice,
+ * which at the maximum drain saves more of the consumer's thread than the compression costs
+ * (docs/benchmarks.md). Every Kafka client reads gzip; snappy, lz4 and zstd need a codec in
+ * kafkajs (Sluice's kafkajs adapter brings zstd's, and writes none, gzip or zstd).
+ */
+export const COMPRESSIONS = ["none", "gzip", "snappy", "lz4", "zstd"] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+/** What kafkajs writes: gzip is built in, zstd comes from node:zlib (adapters/kafkajs-zstd.ts). */
+export const KAFKAJS_COMPRESSIONS: readonly Compression[] = ["none", "gzip", "zstd"];
+
 /** The local stack's broker (`sluice stack up`): a pipeline file works on a laptop as written. */
 export const DEFAULT_BROKERS: readonly string[] = ["127.0.0.1:9092"];
 /** The local stack's Redis, for the same reason. */
@@ -99,6 +112,8 @@ export interface PipelineConfig {
     /** Static membership (KIP-345); none: a new dynamic member at each start. */
     readonly groupInstanceId: string | undefined;
     readonly sessionTimeoutMs: number;
+    /** How the producers compress their record batches. */
+    readonly compression: Compression;
     /** TLS and SASL, as the file names them (files and variables are read at start). */
     readonly security: KafkaSecuritySettings;
   };
@@ -261,10 +276,26 @@ const pipelineSchema = z
         group_id: z.string().min(1).optional(),
         group_instance_id: instanceId.optional(),
         session_timeout_ms: positiveInt().default(DEFAULT_SESSION_TIMEOUT_MS),
+        compression: z
+          .enum(COMPRESSIONS, expected(COMPRESSIONS.map((c) => `"${c}"`).join(", ")))
+          .default("none"),
         tls: kafkaTlsSchema.optional(),
         sasl: kafkaSaslSchema.optional(),
       })
-      .default({ client: DEFAULT_KAFKA_CLIENT, session_timeout_ms: DEFAULT_SESSION_TIMEOUT_MS }),
+      .default({
+        client: DEFAULT_KAFKA_CLIENT,
+        session_timeout_ms: DEFAULT_SESSION_TIMEOUT_MS,
+        compression: "none",
+      })
+      .superRefine((kafka, ctx) => {
+        if (kafka.client === "kafkajs" && !KAFKAJS_COMPRESSIONS.includes(kafka.compression)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["compression"],
+            message: `expected ${KAFKAJS_COMPRESSIONS.map((c) => `"${c}"`).join(", ")} with client "kafkajs" (it has no ${kafka.compression} codec), got "${kafka.compression}"`,
+          });
+        }
+      }),
     topics: z.strictObject({
       input: topic,
       output: topic,
@@ -406,6 +437,7 @@ export function parsePipelineConfig(
       groupId: p.kafka.group_id ?? `sluice-${p.name}`,
       groupInstanceId: p.kafka.group_instance_id ?? overrides.defaultInstanceId,
       sessionTimeoutMs: p.kafka.session_timeout_ms,
+      compression: p.kafka.compression,
       security: kafkaSecuritySettings(p.kafka.tls, p.kafka.sasl, baseDir),
     },
     topics: {

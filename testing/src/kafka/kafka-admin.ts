@@ -103,6 +103,22 @@ export class KafkaAdmin {
     return (await this.topicEnds(topic)).reduce((sum, { high }) => sum + high, 0);
   }
 
+  /** The bytes of `topic`'s logs on the brokers' disks (every partition and log directory). */
+  async logBytes(topic: string): Promise<number> {
+    const partitions = (await this.topicEnds(topic)).map(({ partition }) => partition);
+    const brokers = await this.#admin.describeLogDirs({ topics: [{ name: topic, partitions }] });
+    let bytes = 0;
+    for (const { results } of brokers) {
+      for (const { topics } of results) {
+        for (const t of topics) {
+          if (t.name !== topic) continue;
+          for (const { partitionSize } of t.partitions) bytes += Number(partitionSize);
+        }
+      }
+    }
+    return bytes;
+  }
+
   /** `groupId`'s committed offset per partition of `topic`; -1 where it committed none. */
   async committedOffsets(groupId: string, topic: string): Promise<Map<number, number>> {
     const [group] = await this.#admin.listConsumerGroupOffsets({
