@@ -18,6 +18,7 @@ import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import {
   COMPRESSIONS,
+  KAFKA_CLIENTS,
   KafkajsClient,
   PlatformaticClient,
   type Compression,
@@ -45,8 +46,8 @@ for (const c of compressions) {
   }
 }
 const clientName = flags.client as KafkaClientName;
-if (clientName !== "platformatic" && clientName !== "kafkajs") {
-  throw new Error(`--client: expected platformatic or kafkajs, got ${flags.client}`);
+if (!KAFKA_CLIENTS.includes(clientName)) {
+  throw new Error(`--client: expected one of ${KAFKA_CLIENTS.join(", ")}, got ${flags.client}`);
 }
 const perBatch = Number(flags.records);
 const perPhase = Number(flags.phase);

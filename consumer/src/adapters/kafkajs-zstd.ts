@@ -11,7 +11,7 @@
  */
 import { zstdCompressSync, zstdDecompressSync } from "node:zlib";
 import kafkajs, { type CompressionTypes } from "kafkajs";
-import { KAFKAJS_COMPRESSIONS, type Compression } from "../config/pipeline-config.js";
+import { kafkajsCompressionProblem, type Compression } from "../config/pipeline-config.js";
 
 /** kafkajs's codec shape: its encoder hands over the batch's records as one Buffer. */
 const zstdCodec = () => ({
@@ -32,17 +32,8 @@ export function registerKafkajsZstd(): void {
 
 /** kafkajs's code for `compression`; a TypeError for one it cannot write (snappy, lz4). */
 export function kafkajsCompression(compression: Compression): CompressionTypes {
+  const problem = kafkajsCompressionProblem(compression);
+  if (problem !== undefined) throw new TypeError(`KafkajsClient compression: ${problem}`);
   const { CompressionTypes: types } = kafkajs;
-  switch (compression) {
-    case "none":
-      return types.None;
-    case "gzip":
-      return types.GZIP;
-    case "zstd":
-      return types.ZSTD;
-    default:
-      throw new TypeError(
-        `kafkajs compression: expected ${KAFKAJS_COMPRESSIONS.map((c) => `"${c}"`).join(", ")} (it has no ${compression} codec), got "${compression}"`,
-      );
-  }
+  return compression === "gzip" ? types.GZIP : compression === "zstd" ? types.ZSTD : types.None;
 }

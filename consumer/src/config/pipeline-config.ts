@@ -65,6 +65,13 @@ export type Compression = (typeof COMPRESSIONS)[number];
 /** What kafkajs writes: gzip is built in, zstd comes from node:zlib (adapters/kafkajs-zstd.ts). */
 export const KAFKAJS_COMPRESSIONS: readonly Compression[] = ["none", "gzip", "zstd"];
 
+/** Why kafkajs cannot write `compression`, or undefined when it can. */
+export function kafkajsCompressionProblem(compression: Compression): string | undefined {
+  if (KAFKAJS_COMPRESSIONS.includes(compression)) return undefined;
+  const expected = KAFKAJS_COMPRESSIONS.map((c) => `"${c}"`).join(", ");
+  return `expected ${expected} with client "kafkajs" (it has no ${compression} codec), got "${compression}"`;
+}
+
 /** The local stack's broker (`sluice stack up`): a pipeline file works on a laptop as written. */
 export const DEFAULT_BROKERS: readonly string[] = ["127.0.0.1:9092"];
 /** The local stack's Redis, for the same reason. */
@@ -288,12 +295,10 @@ const pipelineSchema = z
         compression: "none",
       })
       .superRefine((kafka, ctx) => {
-        if (kafka.client === "kafkajs" && !KAFKAJS_COMPRESSIONS.includes(kafka.compression)) {
-          ctx.addIssue({
-            code: "custom",
-            path: ["compression"],
-            message: `expected ${KAFKAJS_COMPRESSIONS.map((c) => `"${c}"`).join(", ")} with client "kafkajs" (it has no ${kafka.compression} codec), got "${kafka.compression}"`,
-          });
+        const problem =
+          kafka.client === "kafkajs" ? kafkajsCompressionProblem(kafka.compression) : undefined;
+        if (problem !== undefined) {
+          ctx.addIssue({ code: "custom", path: ["compression"], message: problem });
         }
       }),
     topics: z.strictObject({
