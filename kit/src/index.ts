@@ -26,3 +26,4 @@ export {
   sumSamples,
   type MetricSample,
 } from "./prometheus-text.js";
+export { startWorker, workerModuleUrl } from "./worker.js";

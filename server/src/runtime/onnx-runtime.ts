@@ -2,7 +2,8 @@
  * ONNX Runtime behind the ModelRuntime port: every loaded model is a worker thread that owns one
  * session (onnx-worker.ts), so loads and runs never block the event loop serving gRPC.
  */
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startWorker, workerModuleUrl } from "@sluice/kit";
 import type { Datatype, NumericData } from "@sluice/proto";
 import type {
   LoadedModel,
@@ -42,16 +43,7 @@ const DATATYPE = new Map<string, Datatype>(
   Object.entries(ORT_TYPE).map(([datatype, ort]) => [ort, datatype as Datatype]),
 );
 
-// Under tsx (tests, development) this module is TypeScript and so is its worker; Node 20 does not
-// carry tsx's loader into worker threads, so the worker registers it before importing its module.
-const FROM_SOURCE = import.meta.url.endsWith(".ts");
-const WORKER_URL = new URL(FROM_SOURCE ? "./onnx-worker.ts" : "./onnx-worker.js", import.meta.url);
-
-function startWorker(init: WorkerInit): Worker {
-  if (!FROM_SOURCE) return new Worker(WORKER_URL, { workerData: init });
-  const bootstrap = `import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData: init });
-}
+const WORKER_URL = workerModuleUrl("onnx-worker", import.meta.url);
 
 function specsOf(
   metadata: readonly WireValueMetadata[],
@@ -199,7 +191,7 @@ export class OnnxRuntime implements ModelRuntime {
 
   async load(modelPath: string, options: RuntimeOptions): Promise<LoadedModel> {
     const init: WorkerInit = { modelPath, options, logSeverityLevel: this.#logSeverityLevel };
-    const worker = startWorker(init);
+    const worker = startWorker(WORKER_URL, { workerData: init });
     const reply = await new Promise<WorkerReply>((resolve, reject) => {
       const onError = (error: Error) => reject(error);
       const onExit = (code: number) =>
