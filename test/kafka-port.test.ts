@@ -8,7 +8,7 @@
  * read back as sent by either client.
  */
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import {
   DEFAULT_FETCH_MAX_WAIT_MS,
@@ -299,6 +299,72 @@ describe("the Kafka port, on each client", { timeout: 4 * 60_000 }, () => {
       },
     );
   }
+
+  it(
+    "platformatic: a producer in a thread of its own writes what it is given where the caller's thread would, and fails a send it cannot deliver",
+    { timeout: TEST_TIMEOUT_MS },
+    async () => {
+      const partitions = 4;
+      const { out } = await kafka.topics(["out"], partitions);
+      const records = (from: number): OutputRecord[] =>
+        Array.from({ length: 150 }, (_, j) => {
+          const i = from + j;
+          return {
+            topic: out,
+            key: `user-${i % 9}`,
+            value: JSON.stringify({ id: `tx-${i}`, note: "façade ☃" }),
+            headers: {
+              "sluice-source-offset": String(i),
+              "sluice-model-version": "3",
+              x: ["a", Buffer.from([0, 255])],
+            },
+          };
+        });
+      const producer = new PlatformaticClient({
+        brokers: kafka.brokers,
+        clientId: "sluice-port-test-thread",
+        compression: "zstd",
+      }).producer({ ownThread: true });
+      open.push(producer);
+      await producer.connect();
+      // Two micro-batches at once: they share the thread, each resolves when acknowledged.
+      await Promise.all([producer.send(records(0)), producer.send(records(150))]);
+      const read = await collectTopics({
+        brokers: kafka.brokers,
+        topics: [out],
+        timeoutMs: 20_000,
+        until: (got) => got.length >= 300,
+      });
+      assert.equal(read.records.length, 300, "every record, once");
+      const place = keyPartitioner();
+      const lastOffset = new Map<string, number>();
+      for (const r of read.records) {
+        const key = r.key!.toString();
+        assert.equal(r.partition, place(undefined, r.key!) % partitions, `${key}'s partition`);
+        const offset = Number(r.headers["sluice-source-offset"]!.toString());
+        assert.ok(offset > (lastOffset.get(key) ?? -1), `${key}'s records in the order sent`);
+        lastOffset.set(key, offset);
+        assert.deepEqual(JSON.parse(r.value!.toString()), { id: `tx-${offset}`, note: "façade ☃" });
+        assert.equal(r.headers["sluice-model-version"]!.toString(), "3");
+        const x = r.headers["x"] as Buffer[];
+        assert.deepEqual(
+          x.map((v) => v.toString("hex")),
+          ["61", "00ff"],
+        );
+      }
+      // A record the broker refuses (over its 1 MB message.max.bytes, zstd or not): that send
+      // fails with the broker's reason, and the thread goes on with the next.
+      const [tooLarge] = records(300);
+      const noise = randomBytes(1_500_000).toString("base64");
+      await assert.rejects(producer.send([{ ...tooLarge!, value: noise }]), {
+        code: "PLT_KFK_MULTIPLE",
+        message: /Producing messages failed.*\(.*(Produce|too large|TOO_LARGE)/i,
+      });
+      await producer.send(records(300));
+      await producer.disconnect();
+      await assert.rejects(producer.send(records(450)), /disconnected/);
+    },
+  );
 });
 
 /** A key that Java's partitioner (and so every producer here) puts on `partition` of `partitions`. */

@@ -119,7 +119,7 @@ export function timedKafka(kafka: KafkaClient, times: StageTimes): KafkaClient {
       unwrapped.set(timed, consumer);
       return timed;
     },
-    producer: () => timedProducer(kafka.producer(), times),
+    producer: (options) => timedProducer(kafka.producer(options), times),
     transactionalProducer: (consumer) =>
       kafka.transactionalProducer(unwrapped.get(consumer) ?? consumer),
     ensureTopics: (topics) => kafka.ensureTopics(topics),

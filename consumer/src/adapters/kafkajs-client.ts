@@ -27,6 +27,7 @@ import type {
   OutputRecord,
   KafkaProducer,
   KafkaConsumer,
+  ProducerOptions,
   TopicPartitionOffset,
   KafkaTransactionalProducer,
 } from "../ports/kafka.js";
@@ -139,7 +140,13 @@ export class KafkajsClient implements KafkaClient {
     );
   }
 
-  producer(): KafkaProducer {
+  /** kafkajs sends from the caller's thread: it has no producer of a thread of its own. */
+  producer(options: ProducerOptions = {}): KafkaProducer {
+    if (options.ownThread === true) {
+      throw new TypeError(
+        "KafkajsClient.producer: kafkajs has no producer in a thread of its own (ownThread: true)",
+      );
+    }
     return new KafkajsProducer(this.#kafka.producer({ ...PRODUCER_SETTINGS }), this.#compression);
   }
 

@@ -7,14 +7,16 @@
  * - The consumer (`PlatformaticConsumer`) hands over per-partition micro-batches from a fetch loop
  *   of its own, and pauses partitions one by one.
  * - The producer is idempotent with acks from all in-sync replicas; concurrent partitions' sends
- *   share one request in flight (`SendCoalescer`).
+ *   share one request in flight (`SendCoalescer`). The pipeline's runs in a worker thread of its
+ *   own (`PlatformaticThreadProducer`): encoding, compressing and writing the records there leaves
+ *   the consumer's thread to the events.
  * - Exactly-once: one transactional producer per member (`PlatformaticTransactions`), its
  *   transactional id `<group>-<group instance id>`, stable across restarts, so a restarted member
  *   aborts whatever its killed predecessor left open. Zombies are fenced by the group metadata in
  *   each TxnOffsetCommit: a member that was replaced or missed a rebalance cannot commit.
  */
 import { randomUUID } from "node:crypto";
-import { Admin, Producer, ProduceAcks, type Message } from "@platformatic/kafka";
+import { Admin, type Message, type Producer } from "@platformatic/kafka";
 import { silentLogger, type Logger } from "@sluice/kit";
 import type {
   ConsumerSettings,
@@ -23,6 +25,7 @@ import type {
   KafkaProducer,
   KafkaTransactionalProducer,
   OutputRecord,
+  ProducerOptions,
   TopicPartitionOffset,
 } from "../ports/kafka.js";
 import type { KafkaSecurity } from "../config/kafka-security.js";
@@ -33,8 +36,14 @@ import {
   type PlatformaticSecurityOptions,
 } from "./kafka-security.js";
 import { PlatformaticConsumer } from "./platformatic-consumer.js";
-import { keyPartitioner, toMessage } from "./platformatic-records.js";
+import {
+  newProducer,
+  PlatformaticProducer,
+  type PlatformaticProducerSettings,
+} from "./platformatic-producer.js";
+import { toMessage } from "./platformatic-records.js";
 import { SendCoalescer } from "./send-coalescer.js";
+import { PlatformaticThreadProducer } from "./platformatic-thread-producer.js";
 
 export interface PlatformaticClientOptions {
   readonly brokers: readonly string[];
@@ -51,11 +60,18 @@ export class PlatformaticClient implements KafkaClient {
   readonly #options: PlatformaticClientOptions;
   readonly #log: Logger;
   readonly #security: PlatformaticSecurityOptions;
+  readonly #producerSettings: PlatformaticProducerSettings;
 
   constructor(options: PlatformaticClientOptions) {
     this.#options = options;
     this.#log = options.log ?? silentLogger;
     this.#security = platformaticSecurity(options.security, options.brokers);
+    this.#producerSettings = {
+      clientId: options.clientId,
+      brokers: options.brokers,
+      security: this.#security,
+      compression: options.compression ?? "none",
+    };
   }
 
   consumer(settings: ConsumerSettings): KafkaConsumer {
@@ -67,8 +83,10 @@ export class PlatformaticClient implements KafkaClient {
     });
   }
 
-  producer(): KafkaProducer {
-    return new PlatformaticProducer(this.#producer());
+  producer(options: ProducerOptions = {}): KafkaProducer {
+    return options.ownThread === true
+      ? new PlatformaticThreadProducer(this.#producerSettings)
+      : new PlatformaticProducer(this.#producerSettings);
   }
 
   transactionalProducer(consumer: KafkaConsumer): KafkaTransactionalProducer {
@@ -80,7 +98,9 @@ export class PlatformaticClient implements KafkaClient {
     // Without static membership a restarted process is a new member with a new id: what its
     // predecessor left open is aborted by the coordinator after the transaction timeout instead.
     const transactionalId = `${consumer.groupId}-${consumer.groupInstanceId ?? randomUUID()}`;
-    return new PlatformaticTransactions(consumer, () => this.#producer(transactionalId));
+    return new PlatformaticTransactions(consumer, () =>
+      newProducer(this.#producerSettings, transactionalId),
+    );
   }
 
   async ensureTopics(topics: readonly string[]): Promise<string[]> {
@@ -103,67 +123,6 @@ export class PlatformaticClient implements KafkaClient {
     } finally {
       await admin.close();
     }
-  }
-
-  #producer(transactionalId?: string): Producer {
-    return new Producer({
-      clientId: this.#options.clientId,
-      bootstrapBrokers: [...this.#options.brokers],
-      ...this.#security,
-      idempotent: true,
-      // Acknowledged by every in-sync replica before the input offset is committed: an output
-      // lost with a broker after the commit would be an event lost.
-      acks: ProduceAcks.ALL,
-      partitioner: keyPartitioner(),
-      compression: this.#options.compression ?? "none",
-      ...(transactionalId === undefined ? {} : transactional(transactionalId)),
-    });
-  }
-}
-
-/** How often a transactional producer retries while the coordinator finishes an abort. */
-const TRANSACTION_RETRY_DELAY_MS = 100;
-const TRANSACTION_RETRIES = 30;
-
-function transactional(transactionalId: string) {
-  return {
-    transactionalId,
-    // InitProducerId must say "a new producer" (-1, -1): @platformatic/kafka 2.12 sends 0 and 0 by
-    // default, which the coordinator takes for an older epoch of the id's current producer and
-    // refuses (PRODUCER_FENCED) as soon as the id was ever used, e.g. by the process before a
-    // restart. With -1 the coordinator bumps the epoch and aborts what the old one left open.
-    producerId: -1n,
-    producerEpoch: -1,
-    // That abort takes milliseconds; meanwhile the coordinator answers CONCURRENT_TRANSACTIONS.
-    // The library's 1 s between retries would cost a restart a second.
-    retryDelay: TRANSACTION_RETRY_DELAY_MS,
-    retries: TRANSACTION_RETRIES,
-  };
-}
-
-class PlatformaticProducer implements KafkaProducer {
-  readonly #producer: Producer;
-  /** Concurrent partitions' sends share requests: one in flight, the rest coalesced behind it. */
-  readonly #coalescer: SendCoalescer<OutputRecord>;
-
-  constructor(producer: Producer) {
-    this.#producer = producer;
-    this.#coalescer = new SendCoalescer(async (records) => {
-      await producer.send({ messages: records.map(toMessage) });
-    });
-  }
-
-  /** Connects on the first send. */
-  connect(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  send(records: readonly OutputRecord[]): Promise<void> {
-    return this.#coalescer.send(records);
-  }
-
-  disconnect(): Promise<void> {
-    return this.#producer.close();
   }
 }
 

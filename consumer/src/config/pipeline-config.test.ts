@@ -149,6 +149,7 @@ describe("pipeline config", () => {
       groupInstanceId: undefined,
       sessionTimeoutMs: DEFAULT_SESSION_TIMEOUT_MS,
       compression: "none",
+      producerThread: true,
       security: { tls: undefined, sasl: undefined },
     });
     assert.deepEqual(config.batch, { maxEvents: DEFAULT_MAX_EVENTS, lingerMs: DEFAULT_LINGER_MS });
@@ -282,6 +283,21 @@ describe("pipeline config", () => {
     ]);
     assert.deepEqual(problems(document({ kafka: { client: "kafkajs", compression: "lz4" } })), [
       'pipeline.kafka.compression: expected "none", "gzip", "zstd" with client "kafkajs" (it has no lz4 codec), got "lz4"',
+    ]);
+  });
+
+  it("runs the producer in a thread of its own where the client has one, unless told not to", () => {
+    const kafka = (settings: Record<string, unknown>) =>
+      parsePipelineConfig(document({ kafka: settings })).kafka;
+    assert.equal(kafka({}).producerThread, true);
+    assert.equal(kafka({ producer_thread: false }).producerThread, false);
+    assert.equal(kafka({ client: "kafkajs" }).producerThread, false);
+    assert.equal(kafka({ client: "kafkajs", producer_thread: false }).producerThread, false);
+    assert.deepEqual(problems(document({ kafka: { client: "kafkajs", producer_thread: true } })), [
+      `pipeline.kafka.producer_thread: expected false or nothing with client "kafkajs" (it sends from the consumer's thread), got true`,
+    ]);
+    assert.deepEqual(problems(document({ kafka: { producer_thread: "yes" } })), [
+      'pipeline.kafka.producer_thread: expected true or false, got "yes"',
     ]);
   });
 

@@ -121,6 +121,11 @@ export interface PipelineConfig {
     readonly sessionTimeoutMs: number;
     /** How the producers compress their record batches. */
     readonly compression: Compression;
+    /**
+     * Whether the at-least-once producer of outputs runs in a worker thread of its own, beside the
+     * consumer's thread (@platformatic/kafka only).
+     */
+    readonly producerThread: boolean;
     /** TLS and SASL, as the file names them (files and variables are read at start). */
     readonly security: KafkaSecuritySettings;
   };
@@ -286,6 +291,7 @@ const pipelineSchema = z
         compression: z
           .enum(COMPRESSIONS, expected(COMPRESSIONS.map((c) => `"${c}"`).join(", ")))
           .default("none"),
+        producer_thread: z.boolean(expected("true or false")).optional(),
         tls: kafkaTlsSchema.optional(),
         sasl: kafkaSaslSchema.optional(),
       })
@@ -299,6 +305,13 @@ const pipelineSchema = z
           kafka.client === "kafkajs" ? kafkajsCompressionProblem(kafka.compression) : undefined;
         if (problem !== undefined) {
           ctx.addIssue({ code: "custom", path: ["compression"], message: problem });
+        }
+        if (kafka.client === "kafkajs" && kafka.producer_thread === true) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["producer_thread"],
+            message: `expected false or nothing with client "kafkajs" (it sends from the consumer's thread), got true`,
+          });
         }
       }),
     topics: z.strictObject({
@@ -443,6 +456,8 @@ export function parsePipelineConfig(
       groupInstanceId: p.kafka.group_instance_id ?? overrides.defaultInstanceId,
       sessionTimeoutMs: p.kafka.session_timeout_ms,
       compression: p.kafka.compression,
+      // On by default where the client has one: the consumer's thread is the pipeline's bottleneck.
+      producerThread: p.kafka.producer_thread ?? p.kafka.client === "platformatic",
       security: kafkaSecuritySettings(p.kafka.tls, p.kafka.sasl, baseDir),
     },
     topics: {

@@ -415,7 +415,7 @@ async function openDelivery(
     await producer.connect();
     return new ExactlyOnceDelivery(producer);
   }
-  const producer = kafka.producer();
+  const producer = kafka.producer({ ownThread: config.kafka.producerThread });
   await producer.connect();
   return new AtLeastOnceDelivery(producer, consumer);
 }

@@ -23,6 +23,7 @@ export type {
   KafkaTransactionalProducer,
   OutputRecord,
   PartitionBatch,
+  ProducerOptions,
   RecordHeaders,
   TopicPartitionOffset,
 } from "./kafka.js";

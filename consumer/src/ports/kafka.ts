@@ -132,11 +132,21 @@ export interface ConsumerSettings {
   readonly sessionTimeoutMs: number;
 }
 
+export interface ProducerOptions {
+  /**
+   * Send from a worker thread of the producer's own, so that encoding, compressing and writing
+   * the records runs beside the caller's thread instead of on it: for the pipeline's outputs. A
+   * client that has no such producer throws.
+   * @default false
+   */
+  readonly ownThread?: boolean;
+}
+
 /** Makes the Kafka clients of one pipeline. */
 export interface KafkaClient {
   consumer(settings: ConsumerSettings): KafkaConsumer;
   /** Idempotent, acks from all in-sync replicas, one request in flight. */
-  producer(): KafkaProducer;
+  producer(options?: ProducerOptions): KafkaProducer;
   /**
    * Idempotent and transactional, committing offsets for `consumer` (made by this client): one
    * per pipeline member, whatever the number of partitions it owns.

@@ -1,0 +1,155 @@
+/**
+ * The at-least-once producer in a worker thread of its own (platformatic-producer-worker.ts).
+ *
+ * At the maximum drain the consumer's thread is the pipeline's bottleneck, and the producer took
+ * about a sixth of it: @platformatic/kafka builds each record from some thirty small Buffers,
+ * compresses the batch and writes it, and the garbage collector clears up after it. Here this
+ * thread only packs each micro-batch's records into one buffer and hands it over
+ * (packed-records.ts); the worker sends it with the same producer, settings and coalescing as
+ * `PlatformaticProducer`, and answers when the brokers have acknowledged it.
+ *
+ * A send resolves or rejects exactly as on the caller's thread, and a failed send is the caller's
+ * to retry. If the thread dies, its pending sends reject and the next send starts a new one.
+ */
+import type { Worker } from "node:worker_threads";
+import { asError, startWorker, workerModuleUrl } from "@sluice/kit";
+import type { KafkaProducer, OutputRecord } from "../ports/kafka.js";
+import { RecordPacker, type PackedRecords } from "./packed-records.js";
+import type { PlatformaticProducerSettings } from "./platformatic-producer.js";
+
+/** To the worker. */
+export type ProducerRequest =
+  | { readonly type: "send"; readonly id: number; readonly records: PackedRecords }
+  | { readonly type: "close" };
+
+/** A failure as it crosses threads: its message, and its name and code when it has them. */
+export interface WireError {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+}
+
+/** From the worker. */
+export type ProducerReply =
+  | { readonly type: "sent"; readonly id: number }
+  | { readonly type: "failed"; readonly id: number; readonly error: WireError }
+  | { readonly type: "closed" };
+
+const WORKER_URL = workerModuleUrl("platformatic-producer-worker", import.meta.url);
+/** How long a closing worker may take to close its connections before it is stopped. */
+const CLOSE_TIMEOUT_MS = 10_000;
+
+interface Pending {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+export class PlatformaticThreadProducer implements KafkaProducer {
+  readonly #settings: PlatformaticProducerSettings;
+  readonly #packer = new RecordPacker();
+  readonly #pending = new Map<number, Pending>();
+  #worker: Worker | undefined;
+  /** Resolves when the current thread runs; rejects if it exits first. */
+  #online: Promise<void> = Promise.resolve();
+  #nextId = 0;
+  #disconnected = false;
+
+  constructor(settings: PlatformaticProducerSettings) {
+    this.#settings = settings;
+  }
+
+  /** Starts the thread; its producer connects on the first send. */
+  connect(): Promise<void> {
+    this.#start();
+    return this.#online;
+  }
+
+  send(records: readonly OutputRecord[]): Promise<void> {
+    if (this.#disconnected) {
+      return Promise.reject(new Error("the producer is disconnected: it sends no more"));
+    }
+    if (records.length === 0) return Promise.resolve();
+    let packed: PackedRecords;
+    try {
+      packed = this.#packer.pack(records);
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
+    const worker = this.#start();
+    const id = this.#nextId++;
+    return new Promise<void>((resolve, reject) => {
+      // A thread with sends in flight keeps the process alive; an idle one does not.
+      if (this.#pending.size === 0) worker.ref();
+      this.#pending.set(id, { resolve, reject });
+      const request: ProducerRequest = { type: "send", id, records: packed };
+      worker.postMessage(request, [packed.bytes]);
+    });
+  }
+
+  async disconnect(): Promise<void> {
+    this.#disconnected = true;
+    const worker = this.#worker;
+    if (worker === undefined) return;
+    this.#worker = undefined;
+    worker.ref();
+    const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+    const request: ProducerRequest = { type: "close" };
+    worker.postMessage(request);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+    });
+    await Promise.race([exited, timedOut]);
+    clearTimeout(timer);
+    await worker.terminate();
+    this.#failPending(new Error("the producer was disconnected before the brokers answered"));
+  }
+
+  #start(): Worker {
+    if (this.#worker !== undefined) return this.#worker;
+    const worker = startWorker(WORKER_URL, { workerData: this.#settings });
+    worker.unref();
+    this.#online = new Promise<void>((resolve, reject) => {
+      worker.once("online", resolve);
+      worker.once("exit", (code) =>
+        reject(new Error(`the producer thread exited (code ${code}) while starting`)),
+      );
+    });
+    // Only `connect` waits for it; a send to a thread that never ran fails on its own.
+    this.#online.catch(() => {});
+    worker.on("message", (reply: ProducerReply) => this.#answer(reply, worker));
+    worker.on("error", (error: Error) => {
+      this.#lost(
+        worker,
+        new Error(`the producer thread failed: ${error.message}`, { cause: error }),
+      );
+    });
+    worker.on("exit", (code) => {
+      this.#lost(worker, new Error(`the producer thread exited (code ${code})`));
+    });
+    this.#worker = worker;
+    return worker;
+  }
+
+  #answer(reply: ProducerReply, worker: Worker): void {
+    if (reply.type === "closed") return;
+    const pending = this.#pending.get(reply.id);
+    if (pending === undefined) return;
+    this.#pending.delete(reply.id);
+    if (this.#pending.size === 0 && this.#worker === worker) worker.unref();
+    if (reply.type === "sent") pending.resolve();
+    else pending.reject(Object.assign(new Error(reply.error.message), reply.error));
+  }
+
+  /** The thread is gone: what it had in flight fails, and the next send starts another. */
+  #lost(worker: Worker, error: Error): void {
+    if (this.#worker !== worker) return;
+    this.#worker = undefined;
+    this.#failPending(error);
+  }
+
+  #failPending(error: Error): void {
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+  }
+}
