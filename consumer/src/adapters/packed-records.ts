@@ -1,9 +1,8 @@
 /**
  * Output records packed into one buffer for the producer thread (`PlatformaticThreadProducer`):
- * a micro-batch crosses to the thread as one transferred ArrayBuffer, where structured cloning
- * would copy each record's objects, and each key's whole fetch buffer with it. The thread reads
- * the records back as the producer's messages, their keys, values and header values views of
- * that one buffer.
+ * a micro-batch crosses to the thread as one run of bytes, where structured cloning would copy
+ * each record's objects, and each key's whole fetch buffer with it. The thread reads the records
+ * back as the producer's messages, their keys, values and header values views of those bytes.
  *
  * Per record, little-endian: topic (u16, an index into `strings`), key and value (i32 length, −1
  * for null, then the bytes), header count (u16), then per header its name (u16, an index into
@@ -15,8 +14,8 @@ import type { MessageToProduce } from "@platformatic/kafka";
 import type { HeaderValue, OutputRecord } from "../ports/kafka.js";
 
 export interface PackedRecords {
-  /** The packed records and nothing else: its own ArrayBuffer, so it can be transferred. */
-  readonly bytes: ArrayBuffer;
+  /** The packed records and nothing else. */
+  readonly bytes: Uint8Array;
   readonly count: number;
   /** The topics and header names, by index. */
   readonly strings: readonly string[];
@@ -30,8 +29,8 @@ const MAX_INDEX = 0xffff;
 const INITIAL_BYTES = 64 * 1024;
 
 /**
- * Packs records into buffers; reused, its scratch buffer grows to the largest micro-batch. Only
- * the packed bytes are copied out, into a buffer of their exact size.
+ * Packs records into its buffer, which grows to the largest micro-batch: what `pack` returns is
+ * a view of it, good until the next call.
  */
 export class RecordPacker {
   #scratch = Buffer.allocUnsafeSlow(INITIAL_BYTES);
@@ -85,9 +84,7 @@ export class RecordPacker {
       }
       this.#scratch.writeUInt16LE(count, countAt);
     }
-    const packed = Buffer.allocUnsafeSlow(this.#at);
-    this.#scratch.copy(packed, 0, 0, this.#at);
-    return { bytes: packed.buffer, count: records.length, strings };
+    return { bytes: this.#scratch.subarray(0, this.#at), count: records.length, strings };
   }
 
   #header(nameIndex: number, value: HeaderValue, before: (HeaderValue | undefined)[]): void {
@@ -149,7 +146,8 @@ export function unpackMessages(
   packed: PackedRecords,
   names: Map<string, Buffer> = new Map(),
 ): MessageToProduce[] {
-  const buffer = Buffer.from(packed.bytes);
+  const { bytes: view } = packed;
+  const buffer = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
   const nameBuffers = packed.strings.map((name) => {
     let found = names.get(name);
     if (found === undefined) {

@@ -1,7 +1,7 @@
 /**
  * The producer thread of `PlatformaticThreadProducer`: one @platformatic/kafka producer, set up
- * as on the caller's thread (`newProducer`), sending the packed micro-batches it is handed with
- * the same coalescing (one request in flight, what arrives meanwhile goes together in the next),
+ * as on the caller's thread (`newProducer`), sending the packed micro-batches it is handed in
+ * shared memory with the same coalescing (one request in flight, what arrives meanwhile goes together in the next),
  * and answering each when the brokers have acknowledged it or the send has failed.
  */
 import { parentPort, workerData } from "node:worker_threads";
@@ -64,10 +64,12 @@ port.on("message", (request: ProducerRequest) => {
       });
     return;
   }
-  const { id } = request;
+  const { id, shared, length, count, strings } = request;
   let sent: Promise<void>;
   try {
-    sent = sender.send(unpackMessages(request.records, names));
+    // Views of the shared memory, not copies: the caller's thread leaves it alone until answered.
+    const bytes = new Uint8Array(shared, 0, length);
+    sent = sender.send(unpackMessages({ bytes, count, strings }, names));
   } catch (error) {
     sent = Promise.reject(asError(error));
   }
