@@ -4,12 +4,14 @@
  * prediction records shaped as the fraud pipeline writes them (a ~330-byte JSON value, the key,
  * the four lineage headers and a traceparent) to a real broker, one micro-batch per partition of
  * 8 at a time, as the pipeline's coalesced sends go. The compressions run phase by phase in turn
- * in one process (`--phases` each), so that a busy machine weighs on each alike; the figure is
- * this process's CPU (all threads) per record, and the bytes each record takes in the log.
+ * in one process (`--phases` each), so that a busy machine weighs on each alike; the figures are
+ * this process's CPU (all threads) and its main thread's per record, and the bytes each record
+ * takes in the log. `--threads caller,own` runs each compression with the producer on the caller's
+ * thread and in a thread of its own (`producer({ ownThread: true })`, @platformatic/kafka only).
  *
  *   node --conditions=source --import tsx bench/produce-path.bench.ts
- *        [--compressions none,zstd] [--client platformatic] [--records 1024] [--phase 100000]
- *        [--phases 5] [--partitions 8]
+ *        [--compressions none,zstd] [--threads caller] [--client platformatic] [--records 1024]
+ *        [--phase 100000] [--phases 5] [--partitions 8]
  *
  * Uses the running Kafka (KAFKA_BROKERS, or the local stack's); makes its own topics.
  */
@@ -32,6 +34,7 @@ import { table } from "./lib/report.js";
 const { values: flags } = parseArgs({
   options: {
     compressions: { type: "string", default: "none,zstd" },
+    threads: { type: "string", default: "caller" },
     client: { type: "string", default: "platformatic" },
     records: { type: "string", default: "1024" },
     phase: { type: "string", default: "100000" },
@@ -44,6 +47,12 @@ for (const c of compressions) {
   if (!COMPRESSIONS.includes(c)) {
     throw new Error(`--compressions: expected some of ${COMPRESSIONS.join(", ")}, got ${c}`);
   }
+}
+const THREADS = ["caller", "own"] as const;
+type Thread = (typeof THREADS)[number];
+const threads = flags.threads.split(",") as Thread[];
+for (const t of threads) {
+  if (!THREADS.includes(t)) throw new Error(`--threads: expected some of caller, own, got ${t}`);
 }
 const clientName = flags.client as KafkaClientName;
 if (!KAFKA_CLIENTS.includes(clientName)) {
@@ -97,22 +106,43 @@ function microBatches(topic: string, first: number): OutputRecord[][] {
 
 const brokers = (await ensureStack({ progress: () => {} })).brokers.split(",");
 const admin = new KafkaAdmin(brokers, "sluice-produce-path-bench");
-const topics = new Map(
-  compressions.map((c) => [c, `produce-path-${c}-${randomUUID().slice(0, 8)}`]),
-);
-await admin.createTopics([...topics.values()], partitions);
-const producers = new Map<Compression, KafkaProducer>();
-for (const c of compressions) {
-  const options = { brokers, clientId: `sluice-produce-path-${c}`, compression: c };
-  const client =
-    clientName === "kafkajs" ? new KafkajsClient(options) : new PlatformaticClient(options);
-  const producer = client.producer();
-  await producer.connect();
-  producers.set(c, producer);
+/** One per compression and thread: `zstd/own`, …; the first is the others' measure. */
+interface Variant {
+  readonly name: string;
+  readonly compression: Compression;
+  readonly topic: string;
+  readonly producer: KafkaProducer;
+  /** µs per record by phase: all threads, the main thread; records/s by phase. */
+  readonly cpu: number[];
+  readonly mainCpu: number[];
+  readonly rate: number[];
+}
+const variants: Variant[] = [];
+try {
+  for (const compression of compressions) {
+    for (const thread of threads) {
+      const name = `${compression}/${thread}`;
+      const topic = `produce-path-${compression}-${thread}-${randomUUID().slice(0, 8)}`;
+      await admin.createTopics([topic], partitions);
+      const options = { brokers, clientId: `sluice-produce-path-${compression}`, compression };
+      const client =
+        clientName === "kafkajs" ? new KafkajsClient(options) : new PlatformaticClient(options);
+      const producer = client.producer({ ownThread: thread === "own" });
+      await producer.connect();
+      variants.push({ name, compression, topic, producer, cpu: [], mainCpu: [], rate: [] });
+    }
+  }
+} catch (error) {
+  await cleanUp();
+  throw error;
 }
 
-const cpu = new Map<Compression, number[]>(compressions.map((c) => [c, []]));
-const rate = new Map<Compression, number[]>(compressions.map((c) => [c, []]));
+async function cleanUp(): Promise<void> {
+  await Promise.all(variants.map((v) => v.producer.disconnect().catch(() => {})));
+  await admin.deleteTopics(variants.map((v) => v.topic)).catch(() => {});
+  await admin.close();
+}
+
 let sequence = 0;
 console.log(
   `produce path: ${clientName}, ${partitions} micro-batches of ${perBatch} at a time, ` +
@@ -121,52 +151,56 @@ console.log(
 try {
   // The first round warms up each producer (connections, metadata, JIT) and is not counted.
   for (let round = 0; round <= phases; round++) {
-    for (const c of compressions) {
-      const producer = producers.get(c)!;
-      const topic = topics.get(c)!;
+    for (const variant of variants) {
       let cpuMicros = 0;
+      let mainMicros = 0;
       let sent = 0;
       const started = performance.now();
       while (sent < (round === 0 ? perPhase / 4 : perPhase)) {
         // Building the records is the pipeline's work, not the producer's: outside the figure.
-        const batches = microBatches(topic, sequence);
+        const batches = microBatches(variant.topic, sequence);
         sequence += partitions * perBatch;
         const before = process.cpuUsage();
-        await Promise.all(batches.map((records) => producer.send(records)));
+        const mainBefore = process.threadCpuUsage();
+        await Promise.all(batches.map((records) => variant.producer.send(records)));
         const used = process.cpuUsage(before);
+        const mainUsed = process.threadCpuUsage(mainBefore);
         cpuMicros += used.user + used.system;
+        mainMicros += mainUsed.user + mainUsed.system;
         sent += partitions * perBatch;
       }
       if (round === 0) continue;
-      cpu.get(c)!.push(cpuMicros / sent);
-      rate.get(c)!.push(sent / ((performance.now() - started) / 1000));
+      variant.cpu.push(cpuMicros / sent);
+      variant.mainCpu.push(mainMicros / sent);
+      variant.rate.push(sent / ((performance.now() - started) / 1000));
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const base = median(cpu.get(compressions[0]!)!);
+  const first = variants[0]!;
   const rows: string[][] = [];
-  for (const c of compressions) {
-    const bytes = await admin.logBytes(topics.get(c)!);
-    const records = (await admin.written(topics.get(c)!)) || 1;
+  for (const v of variants) {
+    const bytes = await admin.logBytes(v.topic);
+    const records = (await admin.written(v.topic)) || 1;
     rows.push([
-      c,
-      cpu
-        .get(c)!
-        .map((x) => x.toFixed(2))
-        .join(", "),
-      median(cpu.get(c)!).toFixed(2),
-      (median(cpu.get(c)!) / base).toFixed(2),
-      Math.round(median(rate.get(c)!)).toLocaleString("en-US"),
+      v.name,
+      v.cpu.map((x) => x.toFixed(2)).join(", "),
+      median(v.cpu).toFixed(2),
+      (median(v.cpu) / median(first.cpu)).toFixed(2),
+      median(v.mainCpu).toFixed(2),
+      (median(v.mainCpu) / median(first.mainCpu)).toFixed(2),
+      Math.round(median(v.rate)).toLocaleString("en-US"),
       (bytes / records).toFixed(0),
     ]);
   }
   console.log(
     table([
       [
-        "compression",
+        "compression/thread",
         "µs/record by phase",
         "median",
-        `÷ ${compressions[0]}`,
+        `÷ ${first.name}`,
+        "main thread",
+        `÷ ${first.name}`,
         "records/s",
         "log bytes/record",
       ],
@@ -174,10 +208,9 @@ try {
     ]),
   );
   console.log(
-    `µs/record: this process's CPU (all threads) in producer.send per record; load average at end ${loadavg()[0]!.toFixed(2)}`,
+    "µs/record: this process's CPU per record in producer.send, all threads (median by phase) and " +
+      `the main thread's (median); load average at end ${loadavg()[0]!.toFixed(2)}`,
   );
 } finally {
-  await Promise.all([...producers.values()].map((p) => p.disconnect().catch(() => {})));
-  await admin.deleteTopics([...topics.values()]).catch(() => {});
-  await admin.close();
+  await cleanUp();
 }
