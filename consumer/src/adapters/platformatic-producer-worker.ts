@@ -1,8 +1,9 @@
 /**
  * The producer thread of `PlatformaticThreadProducer`: one @platformatic/kafka producer, set up
  * as on the caller's thread (`newProducer`), sending the packed micro-batches it is handed in
- * shared memory with the same coalescing (one request in flight, what arrives meanwhile goes together in the next),
- * and answering each when the brokers have acknowledged it or the send has failed.
+ * shared memory with the same coalescing (one request in flight, what arrives meanwhile goes
+ * together in the next), and answering each when the brokers have acknowledged it or the send
+ * has failed.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { asError, errorMessage } from "@sluice/kit";
