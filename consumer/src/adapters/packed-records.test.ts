@@ -82,6 +82,19 @@ describe("packed records", () => {
     );
   });
 
+  it("keeps the Buffers of a bounded number of header names", () => {
+    const names = new Map<string, Buffer>();
+    const packer = new RecordPacker();
+    for (let i = 0; i < 300; i++) {
+      const packed = packer.pack([
+        { topic: "dead-letters", key: null, value: "v", headers: { [`x-${i}`]: "1" } },
+      ]);
+      const [message] = unpackMessages(packed, names);
+      assert.deepEqual(plain(message!).headers, [[Buffer.from(`x-${i}`).toString("hex"), "31"]]);
+    }
+    assert.equal(names.size, 256);
+  });
+
   it("grows for a large micro-batch, and packs a small one after it exactly", () => {
     const packer = new RecordPacker();
     const large = Array.from({ length: 300 }, (_, i) => ({

@@ -6,9 +6,9 @@
  *
  * Per record, little-endian: topic (u16, an index into `strings`), key and value (i32 length, −1
  * for null, then the bytes), header count (u16), then per header its name (u16, an index into
- * `strings`) and value (i32 length then the bytes; −2 for the value this name had in the record
- * before: the source topic, partition and model version repeat on every record of a micro-batch).
- * Strings are UTF-8.
+ * `strings`) and value (i32 length then the bytes; −2 for the value last written for this name:
+ * the source topic, partition and model version repeat on every record of a micro-batch). Strings
+ * are UTF-8.
  */
 import type { MessageToProduce } from "@platformatic/kafka";
 import type { HeaderValue, OutputRecord } from "../ports/kafka.js";
@@ -27,6 +27,8 @@ const SAME_AS_BEFORE = -2;
 const HEADER_FIXED = 2 + 4;
 const MAX_INDEX = 0xffff;
 const INITIAL_BYTES = 64 * 1024;
+/** Header names whose Buffers `unpackMessages` keeps, at most. */
+const MAX_CACHED_NAMES = 256;
 
 /**
  * Packs records into its buffer, which grows to the largest micro-batch: what `pack` returns is
@@ -53,7 +55,7 @@ export class RecordPacker {
       }
       return found;
     };
-    /** Per header name index, its value in the record before. */
+    /** Per header name index, the value last written for it. */
     const before: (HeaderValue | undefined)[] = [];
     this.#at = 0;
     for (const record of records) {
@@ -140,7 +142,8 @@ export class RecordPacker {
 /**
  * The producer's messages of `packed`, as `toMessage` makes them from the records: header values
  * are Buffers, and a name repeated in a record gets a Buffer per repeat (Map keys are compared by
- * identity). `names` keeps one Buffer per header name across calls.
+ * identity). `names` keeps one Buffer per header name across calls, for the first
+ * `MAX_CACHED_NAMES` names: dead letters carry their input's headers, whose names are anyone's.
  */
 export function unpackMessages(
   packed: PackedRecords,
@@ -152,7 +155,7 @@ export function unpackMessages(
     let found = names.get(name);
     if (found === undefined) {
       found = Buffer.from(name);
-      names.set(name, found);
+      if (names.size < MAX_CACHED_NAMES) names.set(name, found);
     }
     return found;
   });
