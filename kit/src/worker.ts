@@ -1,7 +1,7 @@
 /**
  * Worker threads on a module of ours, whether it runs built (JavaScript) or from source under tsx
- * (tests, development). Node does not carry tsx's loader into a worker thread, so from source the
- * worker registers it before importing its module.
+ * (tests, development). From source the worker registers tsx's loader itself before importing its
+ * module: Node 20 did not carry a loader registered with `--import` into worker threads.
  */
 import { Worker, type WorkerOptions } from "node:worker_threads";
 
