@@ -12,6 +12,7 @@
  */
 import type { MessageToProduce } from "@platformatic/kafka";
 import type { HeaderValue, OutputRecord } from "../ports/kafka.js";
+import { headerName } from "./platformatic-records.js";
 
 export interface PackedRecords {
   /** The packed records and nothing else. */
@@ -27,8 +28,6 @@ const SAME_AS_BEFORE = -2;
 const HEADER_FIXED = 2 + 4;
 const MAX_INDEX = 0xffff;
 const INITIAL_BYTES = 64 * 1024;
-/** Header names whose Buffers `unpackMessages` keeps, at most. */
-const MAX_CACHED_NAMES = 256;
 
 /**
  * Packs records into its buffer, which grows to the largest micro-batch: what `pack` returns is
@@ -142,23 +141,16 @@ export class RecordPacker {
 /**
  * The producer's messages of `packed`, as `toMessage` makes them from the records: header values
  * are Buffers, and a name repeated in a record gets a Buffer per repeat (Map keys are compared by
- * identity). `names` keeps one Buffer per header name across calls, for the first
- * `MAX_CACHED_NAMES` names: dead letters carry their input's headers, whose names are anyone's.
+ * identity). Header names' Buffers are kept across calls as `toMessage` keeps them (`headerName`),
+ * in `names` when given.
  */
 export function unpackMessages(
   packed: PackedRecords,
-  names: Map<string, Buffer> = new Map(),
+  names?: Map<string, Buffer>,
 ): MessageToProduce[] {
   const { bytes: view } = packed;
   const buffer = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
-  const nameBuffers = packed.strings.map((name) => {
-    let found = names.get(name);
-    if (found === undefined) {
-      found = Buffer.from(name);
-      if (names.size < MAX_CACHED_NAMES) names.set(name, found);
-    }
-    return found;
-  });
+  const nameBuffers = packed.strings.map((name) => headerName(name, names));
   const before: Buffer[] = [];
   const messages = new Array<MessageToProduce>(packed.count);
   let at = 0;

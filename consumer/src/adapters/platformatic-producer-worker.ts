@@ -21,8 +21,6 @@ if (port === null) throw new Error("platformatic-producer-worker must run in a w
 
 const producer = newProducer(workerData as PlatformaticProducerSettings);
 const sender = coalescedSender(producer);
-/** One Buffer per header name for the thread's life. */
-const names = new Map<string, Buffer>();
 
 function reply(message: ProducerReply): void {
   port!.postMessage(message);
@@ -70,7 +68,7 @@ port.on("message", (request: ProducerRequest) => {
   try {
     // Views of the shared memory, not copies: the caller's thread leaves it alone until answered.
     const bytes = new Uint8Array(shared, 0, length);
-    sent = sender.send(unpackMessages({ bytes, count, strings }, names));
+    sent = sender.send(unpackMessages({ bytes, count, strings }));
   } catch (error) {
     sent = Promise.reject(asError(error));
   }

@@ -71,11 +71,15 @@ function toHeaders(raw: readonly (readonly [Buffer | null, Buffer | null])[]): R
 const NAMES = new Map<string, Buffer>();
 const MAX_CACHED_NAMES = 256;
 
-function headerName(name: string): Buffer {
-  let buffer = NAMES.get(name);
+/**
+ * `name` as a Buffer, kept in `cache` for the first `MAX_CACHED_NAMES` names: dead letters carry
+ * their input's headers, whose names are anyone's.
+ */
+export function headerName(name: string, cache: Map<string, Buffer> = NAMES): Buffer {
+  let buffer = cache.get(name);
   if (buffer === undefined) {
     buffer = Buffer.from(name);
-    if (NAMES.size < MAX_CACHED_NAMES) NAMES.set(name, buffer);
+    if (cache.size < MAX_CACHED_NAMES) cache.set(name, buffer);
   }
   return buffer;
 }
